@@ -1,0 +1,33 @@
+"""`python -m bot`: run the bot from the environment and `.env`."""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import ValidationError
+from telegram import Update
+
+from bot.app import build_application
+from bot.logs import setup_logging
+from bot.settings import Settings, describe_settings_error
+
+
+def main() -> int:
+    """Start the bot; returns the process exit code."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(describe_settings_error(error), file=sys.stderr)
+        return 2
+    setup_logging(
+        settings.log_level,
+        [settings.telegram_bot_token.get_secret_value(), settings.aimlapi_key.get_secret_value()],
+    )
+    application = build_application(settings)
+    # run_polling stops on SIGINT/SIGTERM: no new updates, in-flight work ends, then shutdown.
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Wiring: the whole surface of the bot, built in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.aimlapi import AimlApiClient
+from bot.poller import advance_due_jobs
+from bot.services import SERVICES_KEY, Clock, Services, Tuning, services_of
+from bot.settings import Settings
+from handlers.commands import on_help, on_status
+from handlers.intake import (
+    on_animate_command,
+    on_group_image,
+    on_private_image,
+    on_private_text,
+)
+from storage import JobStore
+
+log = logging.getLogger(__name__)
+
+#: The running bot, as built by `build_application`.
+BotApp = Application[Any, Any, Any, Any, Any, Any]
+
+_IMAGES = filters.PHOTO | filters.Document.ALL
+_NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new request
+_CAPTION_COMMAND = filters.CaptionRegex(r"(?i)^/animate(@\w+)?(\s|$)")
+
+PRIVATE_COMMANDS = [
+    BotCommand("help", "How to use the bot and the image rules"),
+    BotCommand("status", "Your jobs"),
+    BotCommand("animate", "Reply to a photo: /animate what should happen"),
+]
+GROUP_COMMANDS = [
+    BotCommand("animate", "Reply to a photo: /animate what should happen"),
+    BotCommand("status", "Your jobs in this group"),
+    BotCommand("help", "How to use the bot"),
+]
+
+
+async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The JobQueue tick: every due job is polled, delivered or explained."""
+    await advance_due_jobs(context.bot, services_of(context.bot_data))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log what a handler or the tick raised; users hear about it from the job's own notice."""
+    log.error("unhandled error", exc_info=context.error)
+
+
+def build_application(
+    settings: Settings, *, clock: Clock = time.time, tuning: Tuning | None = None
+) -> BotApp:
+    """The bot as `python -m bot` runs it. Resources open in post_init and close in
+    post_shutdown, so building has no side effects."""
+
+    async def post_init(application: BotApp) -> None:
+        store = await JobStore.open(settings.database_path)
+        knobs = tuning or Tuning()
+        services = Services(
+            settings=settings,
+            store=store,
+            api=AimlApiClient(
+                settings.aimlapi_base_url,
+                settings.aimlapi_key.get_secret_value(),
+                create_timeout=knobs.create_timeout_seconds,
+            ),
+            downloads=aiohttp.ClientSession(),
+            clock=clock,
+            tuning=knobs,
+            bot_username=application.bot.username,
+            image_slots=asyncio.Semaphore(knobs.images_at_once),
+        )
+        application.bot_data[SERVICES_KEY] = services
+        interrupted = await store.interrupt_unfinished_submissions(now=clock())
+        if interrupted:
+            log.warning(
+                "%d request(s) were cut off by a restart; their users will be told", interrupted
+            )
+        assert application.job_queue is not None
+        application.job_queue.run_repeating(
+            advance_due_jobs_tick,
+            interval=settings.poll_interval_seconds,
+            first=0,
+            name="advance_due_jobs",
+        )
+        try:
+            await application.bot.set_my_commands(
+                PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats()
+            )
+            await application.bot.set_my_commands(
+                GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats()
+            )
+        except Exception as error:  # the menu is a nicety: never a reason not to start
+            log.warning("could not register the command menu: %s", error)
+        log.info("bot @%s started; database %s", application.bot.username, settings.database_path)
+
+    async def post_shutdown(application: BotApp) -> None:
+        services = application.bot_data.pop(SERVICES_KEY, None)
+        if isinstance(services, Services):
+            await services.close()
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(True)
+        .media_write_timeout(300)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+
+    private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    application.add_handler(CommandHandler(["start", "help"], on_help))
+    application.add_handler(CommandHandler("status", on_status))
+    application.add_handler(CommandHandler("animate", on_animate_command, _NEW_MESSAGES))
+    application.add_handler(MessageHandler(_NEW_MESSAGES & private & _IMAGES, on_private_image))
+    application.add_handler(
+        MessageHandler(_NEW_MESSAGES & groups & _IMAGES & _CAPTION_COMMAND, on_group_image)
+    )
+    application.add_handler(
+        MessageHandler(_NEW_MESSAGES & private & filters.TEXT & ~filters.COMMAND, on_private_text)
+    )
+    application.add_error_handler(on_error)
+    return application

@@ -1,0 +1,166 @@
+"""Deliver a job's outcome to its chat: the video, or a notice that explains why there is none.
+
+Telegram types live here and in `handlers/`; the rest of the pipeline never sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import aiohttp
+from telegram import Bot, Message, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, ChatMigrated
+
+from bot import texts
+from bot.services import Services
+from storage import RESTARTED_BEFORE_SUBMIT, Job, JobState
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Largest file a bot may upload through the public Bot API.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+_CHUNK = 256 * 1024
+
+
+class VideoExpired(Exception):
+    """The video's signed link no longer serves the file."""
+
+
+class VideoTooLarge(Exception):
+    """The video is larger than a bot may upload."""
+
+
+async def in_chat(
+    services: Services, job: Job, send: Callable[[int, int | None], Awaitable[T]]
+) -> T:
+    """Run `send(chat_id, thread_id)` for the job's chat, following a group's migration and
+    dropping a topic that no longer exists. Other Telegram errors propagate."""
+    chat_id, thread_id = job.chat_id, job.thread_id
+    for _ in range(3):
+        try:
+            return await send(chat_id, thread_id)
+        except ChatMigrated as error:
+            log.info("job %s: chat %s moved to %s", job.id, chat_id, error.new_chat_id)
+            await services.store.move_chat(chat_id, error.new_chat_id, now=services.clock())
+            chat_id = error.new_chat_id
+        except BadRequest as error:
+            if thread_id is None or "thread not found" not in error.message.lower():
+                raise
+            log.info("job %s: topic %s is gone, answering in the main chat", job.id, thread_id)
+            await services.store.update(job.id, now=services.clock(), thread_id=None)
+            thread_id = None
+    return await send(chat_id, thread_id)
+
+
+def _reply_to(job: Job) -> ReplyParameters:
+    # A deleted photo must not block delivery: the reply quietly becomes a plain message.
+    return ReplyParameters(message_id=job.photo_message_id, allow_sending_without_reply=True)
+
+
+async def _download(services: Services, url: str, folder: Path) -> Path:
+    """Stream the video to a file under `folder`, never holding it all in memory."""
+    target = folder / "video.mp4"
+    timeout = aiohttp.ClientTimeout(total=300, sock_connect=15)
+    async with services.downloads.get(url, timeout=timeout) as response:
+        if response.status in (401, 403, 404, 410):
+            raise VideoExpired(f"HTTP {response.status}")
+        response.raise_for_status()
+        if (response.content_length or 0) > MAX_UPLOAD_BYTES:
+            raise VideoTooLarge
+        size = 0
+        with target.open("wb") as sink:
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    raise VideoTooLarge
+                sink.write(chunk)
+    return target
+
+
+async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
+    """Send the job's video as a reply to its photo: by URL first, then as an upload, then as
+    a link when it is too large to upload.
+
+    Raises VideoExpired when the link is dead, and Telegram errors other than a refused URL.
+    """
+    assert job.video_url is not None
+    url = job.video_url
+    caption = texts.video_caption(job.prompt)
+
+    async def by_url(chat_id: int, thread_id: int | None) -> Message:
+        return await bot.send_video(
+            chat_id,
+            video=url,
+            caption=caption,
+            message_thread_id=thread_id,
+            reply_parameters=_reply_to(job),
+            supports_streaming=True,
+        )
+
+    try:
+        return await in_chat(services, job, by_url)
+    except BadRequest as error:
+        # Telegram could not fetch the link itself (or it is over its 20 MB URL limit).
+        log.info("job %s: Telegram did not take the video by URL (%s)", job.id, error.message)
+
+    with tempfile.TemporaryDirectory(prefix="video-") as folder:
+        try:
+            path = await _download(services, url, Path(folder))
+        except VideoTooLarge:
+            return await in_chat(
+                services,
+                job,
+                lambda chat_id, thread_id: bot.send_message(
+                    chat_id,
+                    texts.video_too_large(url),
+                    message_thread_id=thread_id,
+                    reply_parameters=_reply_to(job),
+                ),
+            )
+
+        async def upload(chat_id: int, thread_id: int | None) -> Message:
+            await bot.send_chat_action(
+                chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=thread_id
+            )
+            with path.open("rb") as video:
+                return await bot.send_video(
+                    chat_id,
+                    video=video,
+                    caption=caption,
+                    message_thread_id=thread_id,
+                    reply_parameters=_reply_to(job),
+                    supports_streaming=True,
+                    write_timeout=300,
+                )
+
+        return await in_chat(services, job, upload)
+
+
+def notice_for(job: Job, *, timeout_minutes: int) -> str:
+    """The text that explains a job that ended without a video."""
+    if job.state is JobState.TIMED_OUT:
+        return texts.timed_out(timeout_minutes)
+    if job.state is JobState.INTERRUPTED:
+        if job.error == RESTARTED_BEFORE_SUBMIT:
+            return texts.INTERRUPTED_BEFORE_SUBMIT
+        return texts.INTERRUPTED
+    return texts.generation_failed(job.error)
+
+
+async def send_notice(bot: Bot, services: Services, job: Job) -> Message:
+    """Tell the user why the job ended without a video, as a reply to the photo."""
+    text = notice_for(job, timeout_minutes=round(services.settings.job_timeout_seconds / 60))
+    return await in_chat(
+        services,
+        job,
+        lambda chat_id, thread_id: bot.send_message(
+            chat_id, text, message_thread_id=thread_id, reply_parameters=_reply_to(job)
+        ),
+    )

@@ -1,0 +1,191 @@
+"""The poll tick: moves every due job one step on, many at once, none twice at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+
+from bot.aimlapi import AimlApiError, ApiNotFound, Progress, error_reason, progress_of
+from bot.delivery import VideoExpired, deliver_video, send_notice
+from bot.schedule import next_poll_delay
+from bot.services import Services
+from storage import Job, JobState
+
+log = logging.getLogger(__name__)
+
+_NOTICE_STATES = frozenset({JobState.FAILED, JobState.TIMED_OUT, JobState.INTERRUPTED})
+
+
+async def advance_due_jobs(bot: Bot, services: Services) -> int:
+    """Poll, deliver or explain every job whose next step is due; returns how many were due.
+
+    Jobs run concurrently, at most `POLL_CONCURRENCY` at once. One job's failure is logged
+    and never stops the others.
+    """
+    jobs = await services.store.due_jobs(now=services.clock(), limit=services.tuning.due_batch)
+    if not jobs:
+        return 0
+    limit = asyncio.Semaphore(services.settings.poll_concurrency)
+
+    async def one(job: Job) -> None:
+        async with limit:
+            try:
+                await advance_job(bot, services, job)
+            except Exception:
+                log.exception("job %s: unexpected error; retrying later", job.id)
+                await _back_off(services, job)
+
+    await asyncio.gather(*(one(job) for job in jobs))
+    return len(jobs)
+
+
+async def advance_job(bot: Bot, services: Services, job: Job) -> None:
+    """Move one due job one step on."""
+    if job.state in (JobState.QUEUED, JobState.GENERATING):
+        job = await _poll(services, job)
+    if job.state is JobState.COMPLETED:
+        await _deliver(bot, services, job)
+    elif job.state in _NOTICE_STATES and job.next_poll_at is not None:
+        await _notify(bot, services, job)
+
+
+async def _back_off(services: Services, job: Job) -> Job:
+    failures = job.poll_failures + 1
+    delay = next_poll_delay(
+        interval=services.settings.poll_interval_seconds,
+        failures=failures,
+        ceiling=services.tuning.max_backoff_seconds,
+    )
+    now = services.clock()
+    return await services.store.update(
+        job.id, now=now, poll_failures=failures, next_poll_at=now + delay
+    )
+
+
+async def _poll(services: Services, job: Job) -> Job:
+    store, clock, settings = services.store, services.clock, services.settings
+    assert job.generation_id is not None
+    started = job.submitted_at or job.created_at
+    if clock() - started > settings.job_timeout_seconds:
+        log.warning("job %s: no result after %.0fs, giving up", job.id, clock() - started)
+        return await store.update(
+            job.id, now=clock(), state=JobState.TIMED_OUT, next_poll_at=clock()
+        )
+    try:
+        status = await services.api.get_generation(job.generation_id)
+    except ApiNotFound as error:
+        if job.poll_failures + 1 >= services.tuning.missing_generation_polls:
+            log.warning("job %s: the API does not know generation %s", job.id, job.generation_id)
+            return await store.update(
+                job.id,
+                now=clock(),
+                state=JobState.FAILED,
+                error="the video service lost track of this job",
+                next_poll_at=clock(),
+            )
+        log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
+        return await _back_off(services, job)
+    except AimlApiError as error:
+        log.info("job %s: status call failed (%s), backing off", job.id, error.message)
+        return await _back_off(services, job)
+
+    now = clock()
+    progress = progress_of(status.status)
+    changes: dict[str, object] = {
+        "api_status": status.status,
+        "poll_count": job.poll_count + 1,
+        "poll_failures": 0,
+    }
+    if progress is Progress.SUCCEEDED and status.video is not None:
+        changes |= {
+            "state": JobState.COMPLETED,
+            "video_url": status.video.url,
+            "completed_at": now,
+            "next_poll_at": now,
+        }
+    elif progress is Progress.SUCCEEDED or progress is Progress.FAILED:
+        reason = error_reason(status.error)
+        if progress is Progress.SUCCEEDED:
+            reason = "the video service finished without a video"
+        changes |= {"state": JobState.FAILED, "error": reason, "next_poll_at": now}
+    else:
+        if progress is Progress.UNKNOWN and status.status != job.api_status:
+            log.warning(
+                "job %s: undocumented status %r; polling until the job timeout",
+                job.id,
+                status.status,
+            )
+        if progress is Progress.RENDERING:
+            changes["state"] = JobState.GENERATING
+        changes["next_poll_at"] = now + next_poll_delay(interval=settings.poll_interval_seconds)
+    return await store.update(job.id, now=now, **changes)
+
+
+async def _deliver(bot: Bot, services: Services, job: Job) -> None:
+    store, clock = services.store, services.clock
+    try:
+        await deliver_video(bot, services, job)
+    except VideoExpired:
+        log.warning("job %s: the video link expired before delivery", job.id)
+        await store.update(
+            job.id,
+            now=clock(),
+            state=JobState.FAILED,
+            error="the finished video expired before it could be sent",
+            next_poll_at=clock(),
+        )
+        return
+    except Exception as error:
+        await _after_telegram_error(services, job, error)
+        return
+    await store.update(
+        job.id, now=clock(), state=JobState.DELIVERED, delivered_at=clock(), next_poll_at=None
+    )
+    log.info("job %s: video delivered", job.id)
+
+
+async def _notify(bot: Bot, services: Services, job: Job) -> None:
+    try:
+        await send_notice(bot, services, job)
+    except Exception as error:
+        await _after_telegram_error(services, job, error)
+        return
+    await services.store.update(
+        job.id, now=services.clock(), delivered_at=services.clock(), next_poll_at=None
+    )
+
+
+async def _after_telegram_error(services: Services, job: Job, error: Exception) -> None:
+    store, clock = services.store, services.clock
+    if isinstance(error, RetryAfter):
+        wait = error.retry_after
+        seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+        log.info("job %s: Telegram asks to wait %ss", job.id, seconds)
+        await store.update(job.id, now=clock(), next_poll_at=clock() + float(seconds))
+    elif isinstance(error, Forbidden):
+        log.warning("job %s: the chat is closed to the bot (%s)", job.id, error.message)
+        await store.update(
+            job.id,
+            now=clock(),
+            state=JobState.UNDELIVERABLE,
+            error=error.message,
+            next_poll_at=None,
+        )
+    elif isinstance(error, BadRequest):
+        log.error("job %s: Telegram refused the reply (%s)", job.id, error.message)
+        await store.update(
+            job.id,
+            now=clock(),
+            state=JobState.UNDELIVERABLE,
+            error=error.message,
+            next_poll_at=None,
+        )
+    elif isinstance(error, NetworkError | aiohttp.ClientError | TimeoutError):
+        log.info("job %s: sending failed (%s), retrying later", job.id, error)
+        await _back_off(services, job)
+    else:
+        raise error

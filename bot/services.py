@@ -1,0 +1,58 @@
+"""What every step of the pipeline shares: settings, the store, the API client, the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.aimlapi import AimlApiClient
+from bot.settings import Settings
+from storage import JobStore
+
+Clock = Callable[[], float]
+
+SERVICES_KEY = "services"
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Timings that tests and benchmarks shorten; the defaults are the product's."""
+
+    submit_attempts: int = 4  # tries of a create call that surely created nothing
+    submit_backoff_seconds: float = 1.0  # first retry delay, doubled each time
+    max_backoff_seconds: float = 300.0  # ceiling of a job's poll or delivery backoff
+    missing_generation_polls: int = 3  # 404s in a row before a generation counts as lost
+    due_batch: int = 1000  # most jobs one tick takes on
+    create_timeout_seconds: float = 60.0  # a create call unanswered this long is ambiguous
+    images_at_once: int = 2  # image checks in worker threads at once: each may take ~250 MB
+
+
+@dataclass(slots=True)
+class Services:
+    """The open resources of a running bot. Built in `post_init`, closed in `post_shutdown`."""
+
+    settings: Settings
+    store: JobStore
+    api: AimlApiClient
+    downloads: aiohttp.ClientSession  # video downloads: carries no API key
+    clock: Clock = time.time
+    tuning: Tuning = field(default_factory=Tuning)
+    bot_username: str = ""
+    image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+
+    async def close(self) -> None:
+        await self.api.close()
+        await self.downloads.close()
+        await self.store.close()
+
+
+def services_of(bot_data: dict[Any, Any]) -> Services:
+    """The running bot's services, from the application's `bot_data`."""
+    services = bot_data[SERVICES_KEY]
+    assert isinstance(services, Services)
+    return services

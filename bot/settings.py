@@ -1,0 +1,63 @@
+"""The bot's settings: one pydantic-settings class, read from the environment or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads. Names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    telegram_bot_token: SecretStr = Field(min_length=1)
+    aimlapi_key: SecretStr = Field(min_length=1)
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    aimlapi_base_url: str = "https://api.aimlapi.com/v2"
+    database_path: Path = Path("data/bot.sqlite3")
+    poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
+    prompt_optimizer: bool = True
+    log_level: LogLevel = "INFO"
+    job_timeout_seconds: float = Field(default=900.0, gt=0)
+    poll_concurrency: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("telegram_base_url", "telegram_base_file_url", "aimlapi_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("aimlapi_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line that names each bad variable and says what is wrong, without echoing values."""
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "settings"
+        if item["type"] == "missing":
+            problems.append(f"{name} is required but not set")
+        else:
+            problems.append(f"{name} is invalid: {item['msg']}")
+    return "Configuration error: " + "; ".join(problems) + " (see .env.example)"

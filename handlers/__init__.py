@@ -1,0 +1,1 @@
+"""Telegram intake: decide which messages are requests, and answer commands."""

@@ -1,0 +1,29 @@
+"""Commands that answer at once: /start, /help and /status."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot import texts
+from bot.services import services_of
+from handlers.intake import answer
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start and /help: what the bot does and the image rules."""
+    if update.effective_message is not None:
+        await answer(update.effective_message, texts.HELP)
+
+
+async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/status: the caller's own jobs, newest first."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    services = services_of(context.bot_data)
+    # In a group, show only this group's jobs: prompts sent in private stay private.
+    only_chat = None if chat.type == ChatType.PRIVATE else chat.id
+    jobs = await services.store.jobs_for_user(user.id, chat_id=only_chat, limit=10)
+    await answer(message, texts.status_list(jobs, now=services.clock()))

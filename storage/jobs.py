@@ -1,0 +1,250 @@
+"""The jobs table: one row per request, from intake to the user's reply."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import migrate
+
+
+class JobState(StrEnum):
+    """A job's life. The tick acts on a job while its `next_poll_at` is set."""
+
+    RECEIVED = "received"  # recorded; the image is being checked, nothing is charged yet
+    REJECTED = "rejected"  # the image was refused before reaching the paid API
+    SUBMITTING = "submitting"  # the paid API is being asked to create the generation
+    QUEUED = "queued"  # the API accepted it and has not started rendering
+    GENERATING = "generating"  # the API is rendering the video
+    COMPLETED = "completed"  # the video is ready and waits to be sent
+    DELIVERED = "delivered"  # the video reached the chat
+    FAILED = "failed"  # the API refused or failed the job; the user is told why
+    TIMED_OUT = "timed_out"  # given up after the job timeout; the user is told
+    INTERRUPTED = "interrupted"  # the submission's outcome is unknown; the user is told to resend
+    UNDELIVERABLE = "undeliverable"  # the chat is closed to the bot (blocked, removed)
+
+    @property
+    def in_progress(self) -> bool:
+        return self in _IN_PROGRESS
+
+
+_IN_PROGRESS = frozenset(
+    {
+        JobState.RECEIVED,
+        JobState.SUBMITTING,
+        JobState.QUEUED,
+        JobState.GENERATING,
+        JobState.COMPLETED,
+    }
+)
+
+#: `error` of a job cut off by a restart before the paid API was asked: nothing was charged.
+RESTARTED_BEFORE_SUBMIT = "restarted before submitting"
+#: `error` of a job cut off by a restart while the paid API was being asked.
+RESTARTED_DURING_SUBMIT = "restarted while submitting"
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What intake knows about a request before anything is charged."""
+
+    chat_id: int
+    request_message_id: int
+    photo_message_id: int
+    thread_id: int | None
+    user_id: int
+    prompt: str
+    prompt_optimizer: bool
+    file_id: str
+    image_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One row of the jobs table."""
+
+    id: int
+    chat_id: int
+    request_message_id: int
+    photo_message_id: int
+    thread_id: int | None
+    user_id: int
+    prompt: str
+    prompt_optimizer: bool
+    file_id: str
+    image_sha256: str | None
+    state: JobState
+    generation_id: str | None
+    api_status: str | None
+    status_message_id: int | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    next_poll_at: float | None
+    poll_count: int
+    poll_failures: int
+    video_url: str | None
+    error: str | None
+    completed_at: float | None
+    delivered_at: float | None
+
+
+_COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
+_UPDATABLE = frozenset(_COLUMNS) - {"id", "created_at"}
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
+
+
+def _to_job(row: Any) -> Job:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["state"] = JobState(values["state"])
+    values["prompt_optimizer"] = bool(values["prompt_optimizer"])
+    return Job(**values)
+
+
+class JobStore:
+    """Async access to the jobs database. Open with `JobStore.open(path)`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path) -> JobStore:
+        """Open (creating folders and schema as needed) the database at `path`."""
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL under WAL survives a process crash; only a power cut can lose the last commit.
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await migrate(db)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def record_request(self, job: NewJob, *, now: float) -> Job | None:
+        """Record a request before anything is charged.
+
+        Returns the new job in state RECEIVED, or None when this chat's message was
+        already recorded (Telegram redelivered the update): the caller must not submit.
+        """
+        cursor = await self._db.execute(
+            """
+            INSERT INTO jobs (chat_id, request_message_id, photo_message_id, thread_id, user_id,
+                              prompt, prompt_optimizer, file_id, image_sha256, state,
+                              created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (chat_id, request_message_id) DO NOTHING
+            """,
+            (
+                job.chat_id,
+                job.request_message_id,
+                job.photo_message_id,
+                job.thread_id,
+                job.user_id,
+                job.prompt,
+                int(job.prompt_optimizer),
+                job.file_id,
+                job.image_sha256,
+                JobState.RECEIVED.value,
+                now,
+                now,
+            ),
+        )
+        await self._db.commit()
+        if cursor.rowcount == 0 or cursor.lastrowid is None:
+            return None
+        return await self.get(cursor.lastrowid)
+
+    async def get(self, job_id: int) -> Job:
+        """The job with this id; raises KeyError when there is none."""
+        async with self._db.execute(f"{_SELECT} WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return _to_job(row)
+
+    async def update(self, job_id: int, *, now: float, **changes: Any) -> Job:
+        """Set the given columns (and `updated_at`) and return the job as stored."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not job columns: {sorted(unknown)}")
+        changes["updated_at"] = now
+        values = [v.value if isinstance(v, JobState) else v for v in changes.values()]
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        await self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job_id))
+        await self._db.commit()
+        return await self.get(job_id)
+
+    async def due_jobs(self, *, now: float, limit: int) -> list[Job]:
+        """Jobs whose next action is due, oldest due first."""
+        async with self._db.execute(
+            f"{_SELECT} WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
+            "ORDER BY next_poll_at LIMIT ?",
+            (now, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_to_job(row) for row in rows]
+
+    async def jobs_for_user(
+        self, user_id: int, *, chat_id: int | None = None, limit: int = 10
+    ) -> list[Job]:
+        """A user's most recent jobs, newest first; only those of `chat_id` when given."""
+        query = f"{_SELECT} WHERE user_id = ?"
+        params: list[Any] = [user_id]
+        if chat_id is not None:
+            query += " AND chat_id = ?"
+            params.append(chat_id)
+        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        params.append(limit)
+        async with self._db.execute(query, params) as cursor:
+            rows = await cursor.fetchall()
+        return [_to_job(row) for row in rows]
+
+    async def interrupt_unfinished_submissions(self, *, now: float) -> int:
+        """Mark requests cut off by a crash as interrupted, to be explained to their users.
+
+        Called at start-up, before any update is handled, so no submission is in flight.
+        Returns how many jobs were interrupted.
+        """
+        total = 0
+        for state, reason in (
+            (JobState.RECEIVED, RESTARTED_BEFORE_SUBMIT),
+            (JobState.SUBMITTING, RESTARTED_DURING_SUBMIT),
+        ):
+            cursor = await self._db.execute(
+                "UPDATE jobs SET state = ?, error = ?, next_poll_at = ?, updated_at = ? "
+                "WHERE state = ?",
+                (JobState.INTERRUPTED.value, reason, now, now, state.value),
+            )
+            total += cursor.rowcount
+        await self._db.commit()
+        return total
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int, *, now: float) -> None:
+        """Follow a group that became a supergroup: its jobs now belong to the new chat id."""
+        await self._db.execute(
+            "UPDATE jobs SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
+            (new_chat_id, now, old_chat_id),
+        )
+        await self._db.commit()
+
+    async def note_album(self, chat_id: int, media_group_id: str, *, now: float) -> bool:
+        """Remember an album; True only the first time it is seen, so it is answered once."""
+        cursor = await self._db.execute(
+            "INSERT INTO album_notices (chat_id, media_group_id, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (chat_id, media_group_id, now),
+        )
+        await self._db.commit()
+        return cursor.rowcount == 1

@@ -1,0 +1,166 @@
+"""Fixtures shared by every test: the two emulators and the bot running against them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import BotApp, build_application
+from bot.services import SERVICES_KEY, Services, Tuning
+from bot.settings import Settings
+from tests.emulators.aimlapi import AimlApiEmulator
+from tests.emulators.telegram import (
+    TelegramEmulator,
+    message_update,
+    photo_message,
+    photo_sizes,
+)
+from tests.images import make_image
+
+TOKEN = "7000001:AAH-test-token-Zx9q8w7e6r5t4y3u2i1o"
+API_KEY = "aiml-test-key-5f4e3d2c1b0a"
+
+FAST = Tuning(submit_backoff_seconds=0.05, max_backoff_seconds=0.5, create_timeout_seconds=2.0)
+
+
+@dataclass
+class TestClock:
+    """Real time plus an offset that tests move forward to skip waiting."""
+
+    offset: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator(TOKEN) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def aiml() -> AsyncIterator[AimlApiEmulator]:
+    async with AimlApiEmulator(API_KEY, queued_polls=1, generating_polls=2) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock()
+
+
+def make_settings(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": TOKEN,
+        "aimlapi_key": API_KEY,
+        "telegram_base_url": telegram.base_url,
+        "telegram_base_file_url": telegram.base_file_url,
+        "aimlapi_base_url": aiml.base_url,
+        "database_path": tmp_path / "data" / "bot.sqlite3",
+        "poll_interval_seconds": 0.1,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator) -> Settings:
+    return make_settings(tmp_path, telegram, aiml)
+
+
+@asynccontextmanager
+async def running_bot(
+    settings: Settings, clock: TestClock, tuning: Tuning = FAST
+) -> AsyncIterator[BotApp]:
+    """Run the real Application, as `python -m bot` builds it, until the block ends."""
+    app = build_application(settings, clock=clock, tuning=tuning)
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        yield app
+    finally:
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+@pytest.fixture
+async def bot(settings: Settings, clock: TestClock) -> AsyncIterator[BotApp]:
+    async with running_bot(settings, clock) as app:
+        yield app
+
+
+def services(app: BotApp) -> Services:
+    found = app.bot_data[SERVICES_KEY]
+    assert isinstance(found, Services)
+    return found
+
+
+@dataclass
+class Sent:
+    """A user's message pushed into the Telegram emulator."""
+
+    message: dict[str, Any]
+    file_id: str = ""
+    image: bytes = field(default=b"", repr=False)
+
+    @property
+    def message_id(self) -> int:
+        return int(self.message["message_id"])
+
+    @property
+    def chat_id(self) -> int:
+        return int(self.message["chat"]["id"])
+
+
+def send_photo(
+    telegram: TelegramEmulator,
+    *,
+    chat: dict[str, Any],
+    sender: dict[str, Any],
+    caption: str | None,
+    image: bytes | None = None,
+    size: tuple[int, int] = (720, 1080),
+    declared_size: int | None = None,
+    **extra: Any,
+) -> Sent:
+    """Push a photo message, as a user would send it, and return it."""
+    data = image if image is not None else make_image(*size)
+    file_id = telegram.add_file(data, file_size=declared_size)
+    message = photo_message(
+        chat=chat,
+        sender=sender,
+        photo=photo_sizes(file_id, size[0], size[1], declared_size or len(data)),
+        caption=caption,
+        **extra,
+    )
+    telegram.push_update(message_update(message))
+    return Sent(message, file_id, data)
+
+
+@pytest.fixture(autouse=True)
+def _no_operator_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A developer's real token or key in the environment must never reach a test.
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("AIMLAPI_KEY", raising=False)
+    yield

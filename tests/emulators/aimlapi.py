@@ -1,0 +1,840 @@
+"""A local emulator of the AI/ML API's MiniMax video endpoints (model ``video-01-live2d``).
+
+It serves, on 127.0.0.1 and a free port:
+
+* ``POST /v2/generate/video/minimax/generation`` - create a job (validated like the real API),
+* ``GET  /v2/generate/video/minimax/generation?generation_id=...`` - poll a job,
+* ``GET  /videos/<id>.mp4?Expires=...&Signature=...`` - the signed "CDN" link of a finished video.
+
+Every request is recorded in :attr:`AimlApiEmulator.requests` before it is answered, faults
+included, so a test can assert exactly what the product sent (and how often: each create costs
+money upstream). Behaviour follows ``shared/seed/video-01-live2d.txt`` and
+``shared/reference/aimlapi.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import contextlib
+import hashlib
+import hmac
+import io
+import json
+import random
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aiohttp import web
+from PIL import Image, UnidentifiedImageError
+
+Endpoint = Literal["create", "poll", "video"]
+
+MODEL = "video-01-live2d"
+GENERATION_PATH = "/v2/generate/video/minimax/generation"
+VIDEO_PATH_PREFIX = "/videos/"
+
+MAX_PROMPT_CHARS = 2000
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MIN_SHORT_SIDE_EXCLUSIVE = 300
+URL_IMAGE_FORMAT = "PNG"
+URL_IMAGE_SIZE = (720, 1072)
+VIDEO_DURATION_SECONDS = 6
+DEFAULT_LINK_TTL_SECONDS = 9 * 3600.0
+DEFAULT_FAILURE = "Content moderation: the image was flagged"
+UNAUTHORIZED_MESSAGE = "Unauthorized: invalid or missing API key"
+
+SUCCESS_STATUSES = frozenset({"completed", "succeeded"})
+FAILURE_STATUSES = frozenset({"error", "failed"})
+
+# Large enough for a 20 MB image as base64 inside JSON; beyond it aiohttp answers 413.
+_CLIENT_MAX_SIZE = 40 * 1024 * 1024
+# Videos above this size are streamed in chunks instead of being held in memory whole.
+_STREAM_THRESHOLD = 1024 * 1024
+_CHUNK_SIZE = 256 * 1024
+
+
+_DATA_URL_RE = re.compile(r"^data:(image/[A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+_MIME_TO_FORMAT = {"image/jpeg": "JPEG", "image/jpg": "JPEG", "image/png": "PNG"}
+
+_DEFAULT_MESSAGES = {
+    400: "Body validation error!",
+    401: UNAUTHORIZED_MESSAGE,
+    402: "Payment required",
+    403: "Forbidden: not enough credits",
+    404: "Not Found",
+    408: "Request timeout",
+    413: "Payload too large",
+    422: "Unprocessable entity",
+    429: "Too Many Requests: rate limit exceeded",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Generation timeout",
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One HTTP request the emulator received, recorded before it was answered."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    at: float = 0.0  # time.monotonic() when it arrived
+    response_status: int | None = None  # filled in once answered
+    parsed_json: bool = False  # body was valid JSON (a JSON string body is a str too)
+
+    def header(self, name: str) -> str | None:
+        """Return a header's value, looked up case-insensitively, or None."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass
+class EmulatedJob:
+    """A video generation job created by the emulator (one charged create)."""
+
+    generation_id: str
+    prompt: str
+    prompt_optimizer: bool | None
+    image_format: str
+    image_size: tuple[int, int]
+    polls: int = 0  # status calls answered so far
+    status: str = "queued"  # current status
+    image_url: str | None = None  # set when first_frame_image was an http(s) URL
+    image_mime: str | None = None  # declared mime of a data URL
+    image_bytes: int = 0  # decoded size of a data URL image
+    outcome: str = "completed"  # final status: "completed", or "error"/"failed"
+    error: Any = None  # the error value reported when the outcome is a failure
+    forced_status: str | None = None  # set_status() override
+    complete_next: bool = False  # complete_now() was called
+    created_at: float = 0.0  # time.monotonic() at creation
+    queued_until: float | None = None  # timeline mode: end of "queued"
+    ready_at: float | None = None  # timeline mode: end of "generating"
+    completed_at: float | None = None  # monotonic time it became completed
+    finished_at: float | None = None  # monotonic time it became completed or failed
+    video_url: str | None = None  # the signed link reported once completed
+
+
+@dataclass
+class _Fault:
+    status: int
+    body: Any
+    times: int
+    delay: float
+    headers: dict[str, str]
+    create_job: bool
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _mp4_head() -> bytes:
+    """ftyp + moov(mvhd) of a 6 s movie: well-formed ISO BMFF boxes, no real samples."""
+    ftyp = _box(b"ftyp", b"isom" + (512).to_bytes(4, "big") + b"isomiso2avc1mp41")
+    matrix = b"".join(
+        v.to_bytes(4, "big") for v in (0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
+    )
+    mvhd = _box(
+        b"mvhd",
+        bytes(4)  # version 0, flags 0
+        + bytes(8)  # creation / modification time
+        + (1000).to_bytes(4, "big")  # timescale
+        + (VIDEO_DURATION_SECONDS * 1000).to_bytes(4, "big")  # duration
+        + (0x00010000).to_bytes(4, "big")  # rate 1.0
+        + (0x0100).to_bytes(2, "big")  # volume 1.0
+        + bytes(10)  # reserved
+        + matrix
+        + bytes(24)  # pre_defined
+        + (2).to_bytes(4, "big"),  # next_track_ID
+    )
+    return ftyp + _box(b"moov", mvhd)
+
+
+def _mdat_header(payload_len: int) -> bytes:
+    if payload_len + 8 <= 0xFFFFFFFF:
+        return (payload_len + 8).to_bytes(4, "big") + b"mdat"
+    return (1).to_bytes(4, "big") + b"mdat" + (payload_len + 16).to_bytes(8, "big")
+
+
+class AimlApiEmulator:
+    """An aiohttp server emulating the AI/ML API's MiniMax video endpoints.
+
+    Job progression is by poll count by default (``queued_polls`` polls "queued", then
+    ``generating_polls`` polls "generating", then "completed"), or by wall time when
+    ``timeline=(queued_seconds, generating_seconds)`` is given (each jittered by ±``jitter``
+    fraction from ``random.Random(seed)``).
+
+    ``video_size`` pads the served MP4 to exactly that many bytes (streamed when large).
+    ``link_ttl`` is how long a video link stays valid (9 h upstream). ``port`` may be fixed so
+    that the emulator can be closed and started again on the same address, keeping its state.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "test-aiml-key",
+        *,
+        queued_polls: int = 1,
+        generating_polls: int = 2,
+        video_size: int | None = None,
+        timeline: tuple[float, float] | None = None,
+        jitter: float = 0.0,
+        seed: int = 0,
+        link_ttl: float = DEFAULT_LINK_TTL_SECONDS,
+        port: int = 0,
+    ) -> None:
+        if queued_polls < 0 or generating_polls < 0:
+            raise ValueError("poll counts must be >= 0")
+        if not 0.0 <= jitter < 1.0:
+            raise ValueError("jitter must be in [0, 1)")
+        self.api_key = api_key
+        self.queued_polls = queued_polls
+        self.generating_polls = generating_polls
+        self.timeline = timeline
+        self.jitter = jitter
+        self.link_ttl = link_ttl
+        self.unknown_id_status: int = 404
+        self.video_downloads: int = 0
+        self.requests: list[RecordedRequest] = []
+        # Optional hooks to emulate documented response variants (201, missing status, meta...).
+        self.create_response: Callable[[EmulatedJob], tuple[int, Any]] | None = None
+        self.poll_response: Callable[[EmulatedJob, dict[str, Any]], tuple[int, Any]] | None = None
+
+        self._jobs: dict[str, EmulatedJob] = {}
+        self._rng = random.Random(seed)
+        self._faults: dict[str, collections.deque[_Fault]] = {
+            "create": collections.deque(),
+            "poll": collections.deque(),
+            "video": collections.deque(),
+        }
+        self._delays: dict[str, float] = {"create": 0.0, "poll": 0.0, "video": 0.0}
+        self._failures: collections.deque[tuple[str, Any]] = collections.deque()
+        self._secret = secrets.token_bytes(32)
+        self._revoked: set[tuple[str, int]] = set()
+        self._issued: set[tuple[str, int]] = set()
+
+        self._video_head = _mp4_head()
+        minimal = len(self._video_head) + 8
+        if video_size is None:
+            self._mdat_payload = 256
+        else:
+            if video_size < minimal + 1:
+                raise ValueError(f"video_size must be > {minimal} bytes")
+            self._mdat_payload = video_size - minimal
+            if video_size - minimal + 8 > 0xFFFFFFFF:
+                self._mdat_payload = video_size - minimal - 8  # 64-bit mdat header
+        self._video_cache: bytes | None = None
+        self._video_sha: str | None = None
+
+        self._in_flight: dict[int, RecordedRequest] = {}
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start serving on 127.0.0.1 (a free port unless one was given)."""
+        if self._runner is not None:
+            return
+        self._closing = asyncio.Event()
+        app = web.Application(client_max_size=_CLIENT_MAX_SIZE, middlewares=[self._middleware])
+        app.router.add_post(GENERATION_PATH, self._on_create)
+        app.router.add_get(GENERATION_PATH, self._on_poll)
+        app.router.add_get(VIDEO_PATH_PREFIX + "{generation_id}.mp4", self._on_video)
+        app.router.add_route("*", "/{tail:.*}", self._on_unknown_route)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self._port, reuse_address=True)
+        await site.start()
+        self._port = int(runner.addresses[0][1])
+        self._runner = runner
+
+    async def close(self) -> None:
+        """Stop serving; pending delayed answers are cut short. State is kept."""
+        self._closing.set()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def port(self) -> int:
+        if self._runner is None and self._port == 0:
+            raise RuntimeError("emulator not started")
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/v2"
+
+    @property
+    def jobs(self) -> dict[str, EmulatedJob]:
+        """Every created job by generation_id (statuses refreshed in timeline mode)."""
+        now = time.monotonic()
+        for job in self._jobs.values():
+            if self.timeline is not None:
+                self._advance(job, now)
+        return self._jobs
+
+    @property
+    def creates(self) -> list[RecordedRequest]:
+        """Every POST to the create endpoint, including rejected and faulted ones."""
+        return [r for r in self.requests if r.method == "POST" and r.path == GENERATION_PATH]
+
+    @property
+    def polls(self) -> list[RecordedRequest]:
+        """Every GET to the status endpoint, including rejected and faulted ones."""
+        return [r for r in self.requests if r.method == "GET" and r.path == GENERATION_PATH]
+
+    @property
+    def video_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith(VIDEO_PATH_PREFIX)]
+
+    @property
+    def charged(self) -> int:
+        """Jobs created so far: each create is charged upstream."""
+        return len(self._jobs)
+
+    @property
+    def video_size(self) -> int:
+        return len(self._video_head) + len(_mdat_header(self._mdat_payload)) + self._mdat_payload
+
+    @property
+    def video_bytes(self) -> bytes:
+        """The MP4 served for every job. Built on each access when the video is large."""
+        if self._video_cache is not None:
+            return self._video_cache
+        data = b"".join(self._video_chunks())
+        if len(data) <= _STREAM_THRESHOLD:
+            self._video_cache = data
+        return data
+
+    @property
+    def video_sha256(self) -> str:
+        """Hex SHA-256 of the served MP4, computed without holding it whole."""
+        if self._video_sha is None:
+            digest = hashlib.sha256()
+            for chunk in self._video_chunks():
+                digest.update(chunk)
+            self._video_sha = digest.hexdigest()
+        return self._video_sha
+
+    def _video_chunks(self) -> Iterator[bytes]:
+        yield self._video_head + _mdat_header(self._mdat_payload)
+        remaining = self._mdat_payload
+        zeros = bytes(min(_CHUNK_SIZE, remaining))
+        while remaining > 0:
+            n = min(len(zeros), remaining)
+            yield zeros if n == len(zeros) else zeros[:n]
+            remaining -= n
+
+    # ------------------------------------------------------------------ control
+
+    def inject(
+        self,
+        endpoint: Endpoint,
+        status: int,
+        body: Any = None,
+        *,
+        times: int = 1,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+        create_job: bool = False,
+    ) -> None:
+        """Answer the next ``times`` calls of ``endpoint`` with HTTP ``status`` and ``body``.
+
+        ``body``: dict/list -> JSON; str -> sent raw (as application/json unless ``headers``
+        set a Content-Type); bytes -> sent raw; None -> the standard error body. The answer
+        waits ``delay`` seconds (on top of :meth:`set_delay`). With ``create_job`` (create
+        only) a valid request still creates and charges the job before the fault is sent.
+        Faults queue in order and take precedence over auth and validation.
+        """
+        if endpoint not in self._faults:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        if create_job and endpoint != "create":
+            raise ValueError("create_job only applies to the create endpoint")
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        self._faults[endpoint].append(
+            _Fault(status, body, times, delay, dict(headers or {}), create_job)
+        )
+
+    def set_delay(self, endpoint: Endpoint, seconds: float) -> None:
+        """Delay every answer of ``endpoint`` by ``seconds``.
+
+        Create and poll are processed first, then delayed: a create that the client gives up on
+        still creates (and charges) its job, as upstream does.
+        """
+        if endpoint not in self._delays:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        self._delays[endpoint] = max(0.0, seconds)
+
+    def fail_next_job(self, error: Any = DEFAULT_FAILURE, *, status: str = "error") -> None:
+        """Make the next created job end in ``status`` with ``error`` instead of completing.
+
+        Calls queue up: each applies to one further job, in order.
+        """
+        self._failures.append((status, error))
+
+    def set_status(self, generation_id: str, status: str) -> None:
+        """Force a job's reported status from now on (any string, documented or not)."""
+        job = self._jobs[generation_id]
+        job.forced_status = status
+        job.status = status
+
+    def complete_now(self, generation_id: str) -> None:
+        """Make a job answer "completed" from its next poll on (cancels a planned failure)."""
+        job = self._jobs[generation_id]
+        job.complete_next = True
+        job.outcome = "completed"
+        job.error = None
+        job.forced_status = None
+        if self.timeline is not None:
+            now = time.monotonic()
+            job.queued_until = min(job.queued_until or now, now)
+            job.ready_at = min(job.ready_at or now, now)
+
+    def video_url(self, generation_id: str) -> str:
+        """The signed link a completed job reports (stable once issued)."""
+        job = self._jobs.get(generation_id)
+        if job is not None and job.video_url is not None:
+            return job.video_url
+        expires = int(time.time() + self.link_ttl)
+        self._issued.add((generation_id, expires))
+        url = (
+            f"{self.origin}{VIDEO_PATH_PREFIX}{generation_id}.mp4"
+            f"?Expires={expires}&Signature={self._sign(generation_id, expires)}"
+        )
+        if job is not None:
+            job.video_url = url
+        return url
+
+    def expire_videos(self) -> None:
+        """Make every link issued so far expired: fetching it answers 403 from now on."""
+        self._revoked |= self._issued
+
+    # ------------------------------------------------------------------ internals
+
+    def _sign(self, generation_id: str, expires: int) -> str:
+        message = f"{VIDEO_PATH_PREFIX}{generation_id}.mp4:{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _error_response(
+        self, request: web.Request, status: int, message: str | None = None
+    ) -> web.Response:
+        body = {
+            "requestId": str(uuid.uuid4()),
+            "statusCode": status,
+            "timestamp": _now_iso(),
+            "path": request.path,
+            "message": message if message is not None else _DEFAULT_MESSAGES.get(status, "Error"),
+        }
+        return web.json_response(body, status=status)
+
+    def _validation_error(self, request: web.Request, what: str) -> web.Response:
+        return self._error_response(request, 400, f"Body validation error! {what}")
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+
+    @web.middleware
+    async def _middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            body=None,
+            at=time.monotonic(),
+        )
+        self.requests.append(record)
+        # Lets handlers reuse the parsed body: a 28 MB JSON body is parsed only once.
+        self._in_flight[id(request)] = record
+        try:
+            return await self._read_and_handle(request, handler, record)
+        finally:
+            del self._in_flight[id(request)]
+
+    async def _read_and_handle(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        record: RecordedRequest,
+    ) -> web.StreamResponse:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            record.response_status = 413
+            return self._error_response(request, 413)
+        if raw:
+            text = raw.decode("utf-8", errors="replace")
+            try:
+                record.body = json.loads(text)
+                record.parsed_json = True
+            except ValueError:
+                record.body = text
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = self._error_response(request, exc.status, exc.reason)
+        record.response_status = response.status
+        return response
+
+    def _take_fault(self, endpoint: str) -> _Fault | None:
+        queue = self._faults[endpoint]
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.popleft()
+        return fault
+
+    def _fault_response(self, request: web.Request, fault: _Fault) -> web.Response:
+        headers = dict(fault.headers)
+        has_type = any(k.lower() == "content-type" for k in headers)
+        if fault.body is None:
+            response = self._error_response(request, fault.status)
+            response.headers.update(headers)
+            return response
+        if isinstance(fault.body, bytes):
+            if not has_type:
+                headers["Content-Type"] = "application/octet-stream"
+            return web.Response(status=fault.status, body=fault.body, headers=headers)
+        if isinstance(fault.body, str):
+            if not has_type:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            return web.Response(status=fault.status, body=fault.body.encode(), headers=headers)
+        if not has_type:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        return web.Response(status=fault.status, text=json.dumps(fault.body), headers=headers)
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        return scheme.lower() == "bearer" and token.strip() == self.api_key
+
+    async def _with_faults(
+        self,
+        endpoint: str,
+        request: web.Request,
+        process: Callable[[web.Request], Awaitable[web.Response]],
+    ) -> web.Response:
+        fault = self._take_fault(endpoint)
+        delay = self._delays[endpoint]
+        if fault is None:
+            response = await process(request)
+            await self._sleep(delay)
+            return response
+        if fault.create_job:
+            await process(request)
+        await self._sleep(delay + fault.delay)
+        return self._fault_response(request, fault)
+
+    # ------------------------------------------------------------------ create
+
+    async def _on_create(self, request: web.Request) -> web.StreamResponse:
+        return await self._with_faults("create", request, self._process_create)
+
+    async def _process_create(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error_response(request, 401, UNAUTHORIZED_MESSAGE)
+        # NestJS-style: only an application/json body is parsed; anything else is no object.
+        record = self._in_flight[id(request)]
+        body = (
+            record.body
+            if record.parsed_json and request.content_type == "application/json"
+            else None
+        )
+        if not isinstance(body, dict):
+            return self._validation_error(request, "Expected a JSON object body")
+
+        model = body.get("model")
+        if model != MODEL:
+            return self._validation_error(
+                request, f"model: Invalid enum value. Expected '{MODEL}', received {model!r}"
+            )
+        if "prompt" not in body:
+            return self._validation_error(request, "prompt: Required")
+        prompt = body["prompt"]
+        if not isinstance(prompt, str):
+            return self._validation_error(request, "prompt: Expected string")
+        if not prompt:
+            return self._validation_error(
+                request, "prompt: String must contain at least 1 character(s)"
+            )
+        if len(prompt) > MAX_PROMPT_CHARS:
+            return self._validation_error(
+                request, f"prompt: String must contain at most {MAX_PROMPT_CHARS} character(s)"
+            )
+        optimizer: bool | None = None
+        if "prompt_optimizer" in body:
+            if not isinstance(body["prompt_optimizer"], bool):
+                return self._validation_error(request, "prompt_optimizer: Expected boolean")
+            optimizer = body["prompt_optimizer"]
+        if "first_frame_image" not in body:
+            return self._validation_error(request, "first_frame_image: Required")
+        image = body["first_frame_image"]
+        if not isinstance(image, str):
+            return self._validation_error(request, "first_frame_image: Expected string")
+
+        if image.startswith(("http://", "https://")) and len(image) > len("https://"):
+            job = self._create_job(
+                prompt, optimizer, URL_IMAGE_FORMAT, URL_IMAGE_SIZE, image_url=image
+            )
+        else:
+            checked = await self._check_data_url(image)
+            if isinstance(checked, str):
+                return self._validation_error(request, f"first_frame_image: {checked}")
+            mime, fmt, size, nbytes = checked
+            job = self._create_job(
+                prompt, optimizer, fmt, size, image_mime=mime, image_bytes=nbytes
+            )
+
+        if self.create_response is not None:
+            status, payload = self.create_response(job)
+            return web.json_response(payload, status=status)
+        return web.json_response({"generation_id": job.generation_id, "status": "queued"})
+
+    async def _check_data_url(self, image: str) -> str | tuple[str, str, tuple[int, int], int]:
+        """Validate a data URL image; return an error text or (mime, format, size, bytes)."""
+        match = _DATA_URL_RE.match(image)
+        if match is None:
+            return "must be an http(s) URL or a data URL 'data:image/<jpeg|png>;base64,...'"
+        mime = match.group(1).lower()
+        declared = _MIME_TO_FORMAT.get(mime)
+        if declared is None:
+            return f"unsupported image type {mime!r}: format must be JPG, JPEG or PNG"
+        try:
+            data = base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError):
+            return "invalid base64 data"
+        if not data:
+            return "empty image data"
+        if len(data) > MAX_IMAGE_BYTES:
+            return f"image is {len(data)} bytes, the limit is 20MB ({MAX_IMAGE_BYTES} bytes)"
+        opened = await asyncio.to_thread(_decode_image, data)
+        if isinstance(opened, str):
+            return opened
+        fmt, (width, height) = opened
+        if fmt not in ("JPEG", "PNG"):
+            return f"unsupported image format {fmt}: format must be JPG, JPEG or PNG"
+        if fmt != declared:
+            return f"declared type {mime} does not match the image data ({fmt})"
+        if not (5 * width > 2 * height and 2 * width < 5 * height):
+            return f"aspect ratio {width}x{height} must be greater than 2:5 and less than 5:2"
+        if min(width, height) <= MIN_SHORT_SIDE_EXCLUSIVE:
+            return (
+                f"shorter side is {min(width, height)}px, it must exceed "
+                f"{MIN_SHORT_SIDE_EXCLUSIVE} pixels"
+            )
+        return mime, fmt, (width, height), len(data)
+
+    def _create_job(
+        self,
+        prompt: str,
+        optimizer: bool | None,
+        image_format: str,
+        image_size: tuple[int, int],
+        *,
+        image_url: str | None = None,
+        image_mime: str | None = None,
+        image_bytes: int = 0,
+    ) -> EmulatedJob:
+        generation_id = str(10**14 + secrets.randbelow(9 * 10**14))
+        while generation_id in self._jobs:
+            generation_id = str(10**14 + secrets.randbelow(9 * 10**14))
+        now = time.monotonic()
+        job = EmulatedJob(
+            generation_id=generation_id,
+            prompt=prompt,
+            prompt_optimizer=optimizer,
+            image_format=image_format,
+            image_size=image_size,
+            image_url=image_url,
+            image_mime=image_mime,
+            image_bytes=image_bytes,
+            created_at=now,
+        )
+        if self._failures:
+            job.outcome, job.error = self._failures.popleft()
+        if self.timeline is not None:
+            queued_s, generating_s = self.timeline
+            queued_s *= 1.0 + self._rng.uniform(-self.jitter, self.jitter)
+            generating_s *= 1.0 + self._rng.uniform(-self.jitter, self.jitter)
+            job.queued_until = now + queued_s
+            job.ready_at = now + queued_s + generating_s
+        self._jobs[generation_id] = job
+        return job
+
+    # ------------------------------------------------------------------ poll
+
+    async def _on_poll(self, request: web.Request) -> web.StreamResponse:
+        return await self._with_faults("poll", request, self._process_poll)
+
+    async def _process_poll(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error_response(request, 401, UNAUTHORIZED_MESSAGE)
+        generation_id = request.query.get("generation_id", "")
+        if not generation_id:
+            return self._validation_error(request, "generation_id: Required")
+        job = self._jobs.get(generation_id)
+        if job is None:
+            message = (
+                f"Generation {generation_id} not found" if self.unknown_id_status == 404 else None
+            )
+            return self._error_response(request, self.unknown_id_status, message)
+        job.polls += 1
+        self._advance(job, time.monotonic())
+        payload: dict[str, Any] = {
+            "id": job.generation_id,
+            "status": job.status,
+            "video": None,
+            "error": None,
+            "meta": None,
+        }
+        if job.status in SUCCESS_STATUSES:
+            payload["video"] = {
+                "url": self.video_url(job.generation_id),
+                "duration": VIDEO_DURATION_SECONDS,
+            }
+        elif job.status in FAILURE_STATUSES:
+            payload["error"] = job.error if job.error is not None else "Generation failed"
+        if self.poll_response is not None:
+            status, body = self.poll_response(job, payload)
+            return web.json_response(body, status=status)
+        return web.json_response(payload)
+
+    def _advance(self, job: EmulatedJob, now: float) -> None:
+        """Recompute a job's status (poll count or wall time) and stamp completion times."""
+        if job.forced_status is not None:
+            status = job.forced_status
+        elif job.complete_next:
+            status = "completed"
+        elif job.ready_at is not None and job.queued_until is not None:
+            if now < job.queued_until:
+                status = "queued"
+            elif now < job.ready_at:
+                status = "generating"
+            else:
+                status = job.outcome
+        elif job.polls <= self.queued_polls:
+            status = "queued"
+        elif job.polls <= self.queued_polls + self.generating_polls:
+            status = "generating"
+        else:
+            status = job.outcome
+        job.status = status
+        if status in SUCCESS_STATUSES or status in FAILURE_STATUSES:
+            # In timeline mode the job became final at its planned time, not at this poll.
+            stamp = job.ready_at if job.ready_at is not None and now >= job.ready_at else now
+            if job.finished_at is None:
+                job.finished_at = stamp
+            if status in SUCCESS_STATUSES and job.completed_at is None:
+                job.completed_at = stamp
+
+    # ------------------------------------------------------------------ video
+
+    async def _on_video(self, request: web.Request) -> web.StreamResponse:
+        fault = self._take_fault("video")
+        delay = self._delays["video"] + (fault.delay if fault is not None else 0.0)
+        await self._sleep(delay)
+        if fault is not None:
+            return self._fault_response(request, fault)
+
+        generation_id = request.match_info["generation_id"]
+        if generation_id not in self._jobs:
+            return _cdn_error(404, "NoSuchKey", "The specified key does not exist.")
+        try:
+            expires = int(request.query.get("Expires", ""))
+        except ValueError:
+            return _cdn_error(403, "AccessDenied", "Missing or invalid Expires")
+        signature = request.query.get("Signature", "")
+        if not hmac.compare_digest(signature, self._sign(generation_id, expires)):
+            return _cdn_error(403, "AccessDenied", "Invalid signature")
+        if (generation_id, expires) in self._revoked or time.time() >= expires:
+            return _cdn_error(403, "AccessDenied", "Request has expired")
+
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": "video/mp4", "Accept-Ranges": "none"}
+        )
+        response.content_length = self.video_size
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        if self.video_size <= _STREAM_THRESHOLD:
+            await response.write(self.video_bytes)
+        else:
+            for chunk in self._video_chunks():
+                await response.write(chunk)
+        await response.write_eof()
+        self.video_downloads += 1
+        return response
+
+    async def _on_unknown_route(self, request: web.Request) -> web.Response:
+        return self._error_response(request, 404, f"Cannot {request.method} {request.path}")
+
+
+def _decode_image(data: bytes) -> str | tuple[str, tuple[int, int]]:
+    """Fully decode an image with Pillow; return (format, size) or an error text."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or "unknown"
+            size = img.size
+            img.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        return f"the image could not be decoded ({type(exc).__name__})"
+    return fmt, (int(size[0]), int(size[1]))
+
+
+def _cdn_error(status: int, code: str, message: str) -> web.Response:
+    # Signed CDN links fail with an XML body, not the API's JSON error shape.
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return web.Response(status=status, text=text, content_type="application/xml")

@@ -1,0 +1,1105 @@
+"""In-process emulator of the Telegram Bot API for end-to-end tests.
+
+Runs an aiohttp server on 127.0.0.1 that speaks the Bot API wire format well
+enough for an unmodified python-telegram-bot ``Application`` / ``Bot``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hashlib
+import itertools
+import json
+import logging
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+__all__ = [
+    "MAX_DOWNLOAD_SIZE",
+    "NOT_MODIFIED",
+    "RecordedCall",
+    "TelegramEmulator",
+    "callback_update",
+    "document_message",
+    "group_chat",
+    "message_update",
+    "parse_html",
+    "photo_message",
+    "photo_sizes",
+    "private_chat",
+    "text_message",
+    "user",
+]
+
+JSONDict = dict[str, Any]
+
+_LOG = logging.getLogger(__name__)
+
+#: Form fields that are never JSON-decoded.
+_RAW_FIELDS = frozenset({"text", "caption", "query"})
+
+#: getFile refuses files whose declared size exceeds this (as Telegram does).
+MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
+_MAX_URL_FETCH = 20 * 1024 * 1024
+_MAX_TEXT = 4096
+_MAX_CAPTION = 1024
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup"
+    " are exactly the same as a current content and reply markup of the message"
+)
+_URL_FAILED = "Bad Request: failed to get HTTP URL content"
+
+_user_message_ids = itertools.count(1000)
+_callback_ids = itertools.count(1)
+_file_ids = itertools.count(1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _unique_id(file_id: str) -> str:
+    return "AQAD" + hashlib.sha1(file_id.encode()).hexdigest()[:16]
+
+
+def _maybe_json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _command_entities(text: str | None) -> list[JSONDict]:
+    if not text or not text.startswith("/"):
+        return []
+    word = text.split(maxsplit=1)[0]
+    return [{"type": "bot_command", "offset": 0, "length": _utf16_len(word)}]
+
+
+def _inline_markup(value: Any) -> JSONDict | None:
+    """Return ``value`` if it is a non-empty inline keyboard, else None."""
+    if isinstance(value, dict):
+        rows = value.get("inline_keyboard")
+        if isinstance(rows, list) and any(rows):
+            return value
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value)
+    return None
+
+
+class _ApiError(Exception):
+    """An error answer of the Bot API."""
+
+    def __init__(self, status: int, description: str, parameters: JSONDict | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+
+# --------------------------------------------------------------------------- HTML parse mode
+
+_HTML_TAGS: dict[str, str] = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+_TAG_NAME_RE = re.compile(r"[a-zA-Z][\w-]*")
+_ATTR_RE = re.compile(r"""([a-zA-Z][\w-]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+_CHARREF_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]+);")
+_NAMED_REFS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+def parse_html(text: str) -> tuple[str, list[JSONDict]]:
+    """Parse Telegram-flavoured HTML into (plain text, entities) like the Bot API.
+
+    Raises the same "can't parse entities" 400 errors for unsupported or
+    unbalanced tags.
+    """
+
+    def fail(message: str, at: int | None = None) -> _ApiError:
+        where = "" if at is None else f" at byte offset {len(text[:at].encode())}"
+        return _ApiError(400, f"Bad Request: can't parse entities: {message}{where}")
+
+    out: list[str] = []
+    pos = 0  # UTF-16 offset in the output
+    stack: list[tuple[str, JSONDict | None]] = []
+    entities: list[JSONDict] = []
+    entity: JSONDict | None
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "<":
+            end = text.find(">", i)
+            if end < 0:
+                raise fail("Unclosed start tag", i)
+            inner = text[i + 1 : end]
+            if inner.startswith("/"):
+                name = inner[1:].strip().lower()
+                if not stack:
+                    raise fail(f'Unexpected end tag "</{name}>"', i)
+                open_name, entity = stack.pop()
+                if name and name != open_name:
+                    raise fail(
+                        f'Unmatched end tag, expected "</{open_name}>", found "</{name}>"', i
+                    )
+                if entity is not None:
+                    entity["length"] = pos - entity["offset"]
+            else:
+                match = _TAG_NAME_RE.match(inner)
+                name = match.group(0).lower() if match else ""
+                if name not in _HTML_TAGS:
+                    raise fail(f'Unsupported start tag "{name}"', i)
+                attrs = {
+                    key.lower(): v1 or v2 or v3
+                    for key, v1, v2, v3 in _ATTR_RE.findall(inner[len(name) :])
+                }
+                entity = {"type": _HTML_TAGS[name], "offset": pos}
+                if name == "span" and attrs.get("class") != "tg-spoiler":
+                    raise fail('Tag "span" must have class "tg-spoiler"', i)
+                if name == "a":
+                    entity["url"] = attrs.get("href", "")
+                elif name == "blockquote" and "expandable" in attrs:
+                    entity["type"] = "expandable_blockquote"
+                elif name == "tg-emoji":
+                    entity["custom_emoji_id"] = attrs.get("emoji-id", "")
+                elif name == "code" and stack and stack[-1][0] == "pre":
+                    language = attrs.get("class", "")
+                    pre_entity = stack[-1][1]
+                    if language.startswith("language-") and pre_entity is not None:
+                        pre_entity["language"] = language[len("language-") :]
+                        entity = None
+                if entity is not None:
+                    entities.append(entity)
+                stack.append((name, entity))
+            i = end + 1
+        elif char == "&":
+            ref = _CHARREF_RE.match(text, i)
+            decoded = "&"
+            if ref is not None:
+                body = ref.group(1)
+                if body.startswith("#"):
+                    digits = body[1:]
+                    hexa = digits[:1] in ("x", "X")
+                    code = int(digits[1:], 16) if hexa else int(digits)
+                    with contextlib.suppress(ValueError, OverflowError):
+                        decoded = chr(code)
+                elif body in _NAMED_REFS:
+                    decoded = _NAMED_REFS[body]
+                else:
+                    decoded = ref.group(0)
+                i = ref.end()
+            else:
+                i += 1
+            out.append(decoded)
+            pos += _utf16_len(decoded)
+        else:
+            stops = [p for p in (text.find("<", i), text.find("&", i)) if p >= 0]
+            j = min(stops) if stops else n
+            chunk = text[i:j]
+            out.append(chunk)
+            pos += _utf16_len(chunk)
+            i = j
+    if stack:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    return "".join(out), [e for e in entities if e.get("length", 0) > 0]
+
+
+# --------------------------------------------------------------------------- update builders
+
+
+def user(
+    user_id: int = 111,
+    first_name: str = "Ann",
+    language_code: str = "en",
+    username: str | None = None,
+) -> JSONDict:
+    """A (human) User dict."""
+    result: JSONDict = {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": first_name,
+        "language_code": language_code,
+    }
+    if username is not None:
+        result["username"] = username
+    return result
+
+
+def private_chat(user_id: int = 111) -> JSONDict:
+    """A private Chat dict."""
+    return {"id": user_id, "type": "private", "first_name": "Ann"}
+
+
+def group_chat(chat_id: int = -100500, *, forum: bool = False, title: str = "Friends") -> JSONDict:
+    """A supergroup Chat dict (a forum when ``forum``)."""
+    result: JSONDict = {"id": chat_id, "type": "supergroup", "title": title}
+    if forum:
+        result["is_forum"] = True
+    return result
+
+
+def photo_sizes(file_id: str, width: int, height: int, file_size: int) -> list[JSONDict]:
+    """Three PhotoSize dicts: two thumbnails, then the given size last."""
+    sizes: list[JSONDict] = []
+    for suffix, div in (("s", 4), ("m", 2)):
+        thumb_id = f"{file_id}_{suffix}"
+        sizes.append(
+            {
+                "file_id": thumb_id,
+                "file_unique_id": _unique_id(thumb_id),
+                "width": max(1, width // div),
+                "height": max(1, height // div),
+                "file_size": max(1, file_size // (div * div)),
+            }
+        )
+    sizes.append(
+        {
+            "file_id": file_id,
+            "file_unique_id": _unique_id(file_id),
+            "width": width,
+            "height": height,
+            "file_size": file_size,
+        }
+    )
+    return sizes
+
+
+def _base_message(
+    *,
+    chat: JSONDict,
+    sender: JSONDict,
+    message_id: int | None,
+    thread_id: int | None,
+    is_topic_message: bool,
+    reply_to: JSONDict | None = None,
+) -> JSONDict:
+    message: JSONDict = {
+        "message_id": next(_user_message_ids) if message_id is None else message_id,
+        "date": _now(),
+        "chat": chat,
+        "from": sender,
+    }
+    if thread_id is not None:
+        message["message_thread_id"] = thread_id
+    if is_topic_message:
+        message["is_topic_message"] = True
+    if reply_to is not None:
+        message["reply_to_message"] = reply_to
+    return message
+
+
+def photo_message(
+    *,
+    chat: JSONDict,
+    sender: JSONDict,
+    photo: list[JSONDict],
+    caption: str | None = None,
+    message_id: int | None = None,
+    thread_id: int | None = None,
+    is_topic_message: bool = False,
+    media_group_id: str | None = None,
+    reply_to: JSONDict | None = None,
+) -> JSONDict:
+    """A Message dict with a photo."""
+    message = _base_message(
+        chat=chat,
+        sender=sender,
+        message_id=message_id,
+        thread_id=thread_id,
+        is_topic_message=is_topic_message,
+        reply_to=reply_to,
+    )
+    message["photo"] = photo
+    if media_group_id is not None:
+        message["media_group_id"] = media_group_id
+    if caption is not None:
+        message["caption"] = caption
+        if entities := _command_entities(caption):
+            message["caption_entities"] = entities
+    return message
+
+
+def document_message(
+    *,
+    chat: JSONDict,
+    sender: JSONDict,
+    file_id: str,
+    file_name: str,
+    mime_type: str | None,
+    file_size: int,
+    caption: str | None = None,
+    message_id: int | None = None,
+    thread_id: int | None = None,
+    is_topic_message: bool = False,
+) -> JSONDict:
+    """A Message dict with a document."""
+    message = _base_message(
+        chat=chat,
+        sender=sender,
+        message_id=message_id,
+        thread_id=thread_id,
+        is_topic_message=is_topic_message,
+    )
+    document: JSONDict = {
+        "file_id": file_id,
+        "file_unique_id": _unique_id(file_id),
+        "file_name": file_name,
+        "file_size": file_size,
+    }
+    if mime_type is not None:
+        document["mime_type"] = mime_type
+    message["document"] = document
+    if caption is not None:
+        message["caption"] = caption
+        if entities := _command_entities(caption):
+            message["caption_entities"] = entities
+    return message
+
+
+def text_message(
+    *,
+    chat: JSONDict,
+    sender: JSONDict,
+    text: str,
+    message_id: int | None = None,
+    reply_to: JSONDict | None = None,
+    thread_id: int | None = None,
+    is_topic_message: bool = False,
+) -> JSONDict:
+    """A text Message dict (with a bot_command entity for "/cmd ...")."""
+    message = _base_message(
+        chat=chat,
+        sender=sender,
+        message_id=message_id,
+        thread_id=thread_id,
+        is_topic_message=is_topic_message,
+        reply_to=reply_to,
+    )
+    message["text"] = text
+    if entities := _command_entities(text):
+        message["entities"] = entities
+    return message
+
+
+def message_update(message: JSONDict) -> JSONDict:
+    """An Update dict (without update_id) carrying ``message``."""
+    return {"message": message}
+
+
+def callback_update(
+    *, sender: JSONDict, message: JSONDict, data: str, query_id: str | None = None
+) -> JSONDict:
+    """An Update dict (without update_id) carrying a callback query."""
+    return {
+        "callback_query": {
+            "id": query_id if query_id is not None else f"cbq-{next(_callback_ids)}",
+            "from": sender,
+            "message": message,
+            "chat_instance": f"ci{message['chat']['id']}",
+            "data": data,
+        }
+    }
+
+
+# --------------------------------------------------------------------------- emulator
+
+
+@dataclass
+class RecordedCall:
+    """One Bot API request as received by the emulator."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes]
+    token: str
+
+
+@dataclass
+class _Request:
+    params: JSONDict
+    raw: dict[str, str]
+    files: dict[str, bytes]
+    file_meta: dict[str, tuple[str, str]] = field(default_factory=dict)  # name, content type
+
+
+@dataclass
+class _StoredFile:
+    data: bytes
+    size: int
+    path: str
+
+
+@dataclass
+class _Failure:
+    status: int
+    description: str
+    parameters: JSONDict | None
+    remaining: int
+
+
+_Handler = Callable[[_Request], Awaitable[Any]]
+
+
+class TelegramEmulator:
+    """A fake Telegram Bot API server for python-telegram-bot."""
+
+    def __init__(
+        self, token: str, bot_username: str = "animate_test_bot", bot_id: int = 7000001
+    ) -> None:
+        self.token = token
+        self.bot_username = bot_username
+        self.bot_id = bot_id
+        self.calls: list[RecordedCall] = []
+        self.file_downloads: list[str] = []
+        self.messages: dict[tuple[int, int], JSONDict] = {}
+        self.reject_video_urls = False
+        self._port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._closing = False
+        self._closing_event = asyncio.Event()
+        self._updates_event = asyncio.Event()
+        self._pending: list[JSONDict] = []
+        self._next_update_id = 1
+        self._allowed_updates: set[str] | None = None
+        self._files: dict[str, _StoredFile] = {}
+        self._paths: dict[str, str] = {}
+        self._failures: dict[str, list[_Failure]] = defaultdict(list)
+        self._delays: dict[str, float] = {}
+        self._next_message_id: dict[int, int] = defaultdict(lambda: 1)
+        self._chats: dict[int, JSONDict] = {}
+        self._user_messages: set[tuple[int, int]] = set()
+        self._commands: dict[str, Any] = {}
+        self._handlers: dict[str, _Handler] = {
+            "getme": self._get_me,
+            "deletewebhook": self._true,
+            "setmycommands": self._set_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "getmycommands": self._get_my_commands,
+            "sendchataction": self._true,
+            "answercallbackquery": self._true,
+            "deletemessage": self._delete_message,
+            "getupdates": self._get_updates,
+            "getfile": self._get_file,
+            "sendmessage": self._send_message,
+            "sendvideo": self._send_video,
+            "sendphoto": self._send_photo,
+            "senddocument": self._send_document,
+            "editmessagetext": self._edit_message_text,
+            "editmessagecaption": self._edit_message_caption,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start serving on a free loopback port."""
+        if self._runner is not None:
+            return
+        self._closing = False
+        self._closing_event = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Stop the server; pending long-polls answer at once with []."""
+        self._closing = True
+        self._closing_event.set()
+        self._wake_updates()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> TelegramEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        if self._port is None:
+            raise RuntimeError("TelegramEmulator is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """Value for ``ApplicationBuilder().base_url``."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """Value for ``ApplicationBuilder().base_file_url``."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    @property
+    def bot_user(self) -> JSONDict:
+        """The getMe answer."""
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Animate",
+            "username": self.bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    # ------------------------------------------------------------------ test API
+
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        """Recorded calls of ``method`` (case-insensitive)."""
+        key = method.lower()
+        return [c for c in self.calls if c.method.lower() == key]
+
+    def add_file(self, data: bytes, *, file_size: int | None = None) -> str:
+        """Store bytes downloadable via getFile; return the new file_id."""
+        file_id = f"AgACAgIAAxkBAAI{next(_file_ids):06d}x{self.bot_id}"
+        path = f"photos/{file_id}.jpg"
+        size = len(data) if file_size is None else file_size
+        self._files[file_id] = _StoredFile(data=bytes(data), size=size, path=path)
+        self._paths[path] = file_id
+        return file_id
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """Bytes stored under ``file_id`` (added, uploaded or fetched by URL)."""
+        return self._files[file_id].data
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue an update for getUpdates; returns its assigned update_id."""
+        update_id = self._next_update_id
+        self._next_update_id += 1
+        update["update_id"] = update_id
+        self._remember(update)
+        self._pending.append(update)
+        self._wake_updates()
+        return update_id
+
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` answer with this error."""
+        self._failures[method.lower()].append(
+            _Failure(status=status, description=description, parameters=parameters, remaining=times)
+        )
+
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Answer ``method`` only after ``seconds`` (0 removes the delay)."""
+        if seconds > 0:
+            self._delays[method.lower()] = seconds
+        else:
+            self._delays.pop(method.lower(), None)
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109
+        where: Callable[[RecordedCall], bool] | None = None,
+    ) -> list[RecordedCall]:
+        """Wait until >= ``count`` calls of ``method`` matching ``where`` were recorded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            matching = [c for c in self.calls_to(method) if where is None or where(c)]
+            if len(matching) >= count:
+                return matching
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                seen = Counter(c.method for c in self.calls)
+                summary = ", ".join(f"{m} x{k}" for m, k in seen.items()) or "none"
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {count} call(s) of {method}"
+                    f"{' matching where' if where else ''}: got {len(matching)} matching of "
+                    f"{len(self.calls_to(method))} {method} call(s); methods seen: {summary}"
+                )
+            await asyncio.sleep(min(0.02, remaining))
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    @staticmethod
+    def _error(status: int, description: str, parameters: JSONDict | None = None) -> web.Response:
+        body: JSONDict = {"ok": False, "error_code": status, "description": description}
+        if parameters:
+            body["parameters"] = parameters
+        return web.json_response(body, status=status)
+
+    @staticmethod
+    async def _read_request(request: web.Request) -> _Request:
+        req = _Request(params={}, raw={}, files={})
+
+        def put(key: str, value: str) -> None:
+            req.raw[key] = value
+            req.params[key] = value if key in _RAW_FIELDS else _maybe_json(value)
+
+        for key, value in request.query.items():
+            put(key, value)
+        if request.method == "POST" and request.body_exists:
+            if request.content_type == "application/json":
+                body = await request.json()
+                if isinstance(body, dict):
+                    for key, value in body.items():
+                        req.params[key] = value
+                        req.raw[key] = value if isinstance(value, str) else json.dumps(value)
+            else:
+                form = await request.post()
+                for key, item in form.items():
+                    if isinstance(item, web.FileField):
+                        req.files[key] = item.file.read()
+                        req.file_meta[key] = (item.filename, item.content_type)
+                    elif isinstance(item, str):
+                        put(key, item)
+                    else:
+                        put(key, bytes(item).decode("utf-8", "replace"))
+        return req
+
+    async def _handle_method(self, request: web.Request) -> web.StreamResponse:
+        token = request.match_info["token"]
+        method = request.match_info["method"]
+        req = await self._read_request(request)
+        self.calls.append(
+            RecordedCall(method=method, params=req.params, files=req.files, token=token)
+        )
+        if token != self.token:
+            return self._error(401, "Unauthorized")
+        key = method.lower()
+        failure = self._take_failure(key)
+        delay = self._delays.get(key)
+        if delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing_event.wait(), delay)
+        if failure is not None:
+            return self._error(failure.status, failure.description, failure.parameters)
+        handler = self._handlers.get(key)
+        if handler is None:
+            return self._error(404, "Not Found: method not found")
+        try:
+            result = await handler(req)
+        except _ApiError as exc:
+            return self._error(exc.status, exc.description, exc.parameters)
+        except Exception as exc:  # a bug in the emulator: make it loud
+            _LOG.exception("TelegramEmulator failed on %s", method)
+            return self._error(500, f"Internal Server Error: emulator crashed: {exc!r}")
+        return web.json_response({"ok": True, "result": result})
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return self._error(401, "Unauthorized")
+        path = request.match_info["path"]
+        file_id = self._paths.get(path)
+        if file_id is None:
+            return self._error(404, "Not Found")
+        self.file_downloads.append(path)
+        return web.Response(body=self._files[file_id].data, content_type="application/octet-stream")
+
+    def _take_failure(self, key: str) -> _Failure | None:
+        queue = self._failures.get(key)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.remaining -= 1
+        if failure.remaining <= 0:
+            queue.pop(0)
+        return failure
+
+    def _wake_updates(self) -> None:
+        self._updates_event.set()
+        self._updates_event = asyncio.Event()
+
+    def _remember(self, update: JSONDict) -> None:
+        """Learn chats and user message ids from a pushed update."""
+        candidates = [update.get(k) for k in ("message", "edited_message", "channel_post")]
+        callback = update.get("callback_query")
+        if isinstance(callback, dict):
+            candidates.append(callback.get("message"))
+        for message in candidates:
+            if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):
+                continue
+            chat = message["chat"]
+            chat_id = _as_int(chat.get("id"))
+            if chat_id is None:
+                continue
+            self._chats.setdefault(chat_id, chat)
+            message_id = _as_int(message.get("message_id"))
+            if message_id is not None and (chat_id, message_id) not in self.messages:
+                self._user_messages.add((chat_id, message_id))
+
+    # ------------------------------------------------------------------ simple methods
+
+    async def _true(self, req: _Request) -> bool:
+        return True
+
+    async def _get_me(self, req: _Request) -> JSONDict:
+        return self.bot_user
+
+    @staticmethod
+    def _commands_key(req: _Request) -> str:
+        return json.dumps([req.params.get("scope"), req.params.get("language_code")])
+
+    async def _set_my_commands(self, req: _Request) -> bool:
+        commands = req.params.get("commands")
+        if not isinstance(commands, list):
+            raise _ApiError(400, "Bad Request: can't parse commands JSON object")
+        self._commands[self._commands_key(req)] = commands
+        return True
+
+    async def _delete_my_commands(self, req: _Request) -> bool:
+        self._commands.pop(self._commands_key(req), None)
+        return True
+
+    async def _get_my_commands(self, req: _Request) -> Any:
+        return self._commands.get(self._commands_key(req), [])
+
+    async def _delete_message(self, req: _Request) -> bool:
+        key = (self._chat_id(req), _as_int(req.params.get("message_id")) or 0)
+        if key in self.messages:
+            del self.messages[key]
+        elif key in self._user_messages:
+            self._user_messages.discard(key)
+        else:
+            raise _ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    # ------------------------------------------------------------------ updates & files
+
+    async def _get_updates(self, req: _Request) -> list[JSONDict]:
+        offset = _as_int(req.params.get("offset"))
+        limit = _as_int(req.params.get("limit")) or 100
+        raw_timeout = req.params.get("timeout")
+        timeout = (
+            float(raw_timeout)
+            if isinstance(raw_timeout, int | float) and not isinstance(raw_timeout, bool)
+            else 0.0
+        )
+        allowed = req.params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = {str(a) for a in allowed} or None
+        if offset is not None:
+            if offset >= 0:
+                self._pending = [u for u in self._pending if u["update_id"] >= offset]
+            else:
+                self._pending = self._pending[offset:]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        while True:
+            ready = self._deliverable(limit)
+            if ready or self._closing:
+                return ready
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            event = self._updates_event
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+
+    def _deliverable(self, limit: int) -> list[JSONDict]:
+        if self._allowed_updates is not None:
+            allowed = self._allowed_updates
+            self._pending = [
+                u for u in self._pending if any(k in allowed for k in u if k != "update_id")
+            ]
+        return self._pending[: max(1, min(limit, 100))]
+
+    def _file(self, file_id: str) -> _StoredFile:
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        return stored
+
+    async def _get_file(self, req: _Request) -> JSONDict:
+        file_id = req.raw.get("file_id", "")
+        stored = self._file(file_id)
+        if stored.size > MAX_DOWNLOAD_SIZE:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": _unique_id(file_id),
+            "file_size": stored.size,
+            "file_path": stored.path,
+        }
+
+    async def _fetch_url(self, url: str) -> bytes:
+        try:
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url) as response,
+            ):
+                if not 200 <= response.status < 300:
+                    raise _ApiError(400, _URL_FAILED)
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > _MAX_URL_FETCH:
+                        raise _ApiError(400, _URL_FAILED)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise _ApiError(400, _URL_FAILED) from exc
+        return bytes(data)
+
+    async def _input_file(self, req: _Request, name: str, *, may_fetch: bool = True) -> str:
+        """Resolve an InputFile field (upload, URL or file_id) to a stored file_id."""
+        if name in req.files:
+            return self.add_file(req.files[name])
+        value = req.raw.get(name, "")
+        if value.startswith(("http://", "https://")):
+            if not may_fetch:
+                raise _ApiError(400, _URL_FAILED)
+            return self.add_file(await self._fetch_url(value))
+        if not value:
+            raise _ApiError(400, f"Bad Request: there is no {name} in the request")
+        return value  # a file_id; unknown ids are accepted
+
+    def _size_of(self, file_id: str) -> int:
+        stored = self._files.get(file_id)
+        return stored.size if stored is not None else 0
+
+    # ------------------------------------------------------------------ sending
+
+    def _chat_id(self, req: _Request) -> int:
+        raw = req.params.get("chat_id")
+        if raw is None or raw == "":
+            raise _ApiError(400, "Bad Request: chat_id is empty")
+        chat_id = _as_int(raw)
+        if chat_id is None:
+            raise _ApiError(400, "Bad Request: chat not found")
+        return chat_id
+
+    def _formatted(
+        self, req: _Request, text_key: str, entities_key: str
+    ) -> tuple[str | None, list[JSONDict]]:
+        if text_key not in req.raw:
+            return None, []
+        text = req.raw[text_key]
+        mode = req.params.get("parse_mode")
+        if isinstance(mode, str) and mode.lower() == "html":
+            return parse_html(text)
+        entities = req.params.get(entities_key)
+        return text, entities if isinstance(entities, list) else []
+
+    def _caption(self, req: _Request, message: JSONDict) -> None:
+        caption, entities = self._formatted(req, "caption", "caption_entities")
+        if caption:
+            if len(caption) > _MAX_CAPTION:
+                raise _ApiError(400, "Bad Request: message caption is too long")
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+
+    def _store(self, req: _Request, chat_id: int, content: JSONDict) -> JSONDict:
+        """Assign the next message_id of the chat, build and store the Message."""
+        message_id = self._next_message_id[chat_id]
+        self._next_message_id[chat_id] = message_id + 1
+        chat = copy.deepcopy(
+            self._chats.get(chat_id)
+            or {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}
+        )
+        message: JSONDict = {
+            "message_id": message_id,
+            "from": {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Animate",
+                "username": self.bot_username,
+            },
+            "date": _now(),
+            "chat": chat,
+        }
+        thread_id = _as_int(req.params.get("message_thread_id"))
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            if chat.get("is_forum"):
+                message["is_topic_message"] = True
+        message.update(content)
+        markup = _inline_markup(req.params.get("reply_markup"))
+        if markup is not None:
+            message["reply_markup"] = markup
+        self.messages[(chat_id, message_id)] = message
+        return message
+
+    async def _send_message(self, req: _Request) -> JSONDict:
+        chat_id = self._chat_id(req)
+        text, entities = self._formatted(req, "text", "entities")
+        if not text or not text.strip():
+            raise _ApiError(400, "Bad Request: message text is empty")
+        if len(text) > _MAX_TEXT:
+            raise _ApiError(400, "Bad Request: message is too long")
+        content: JSONDict = {"text": text}
+        if entities:
+            content["entities"] = entities
+        return self._store(req, chat_id, content)
+
+    async def _send_video(self, req: _Request) -> JSONDict:
+        chat_id = self._chat_id(req)
+        content: JSONDict = {}
+        self._caption(req, content)
+        file_id = await self._input_file(req, "video", may_fetch=not self.reject_video_urls)
+        content["video"] = {
+            "file_id": file_id,
+            "file_unique_id": _unique_id(file_id),
+            "width": _as_int(req.params.get("width")) or 640,
+            "height": _as_int(req.params.get("height")) or 640,
+            "duration": _as_int(req.params.get("duration")) or 5,
+            "mime_type": "video/mp4",
+            "file_size": self._size_of(file_id),
+        }
+        return self._store(req, chat_id, content)
+
+    async def _send_photo(self, req: _Request) -> JSONDict:
+        chat_id = self._chat_id(req)
+        content: JSONDict = {}
+        self._caption(req, content)
+        file_id = await self._input_file(req, "photo")
+        content["photo"] = photo_sizes(file_id, 800, 800, self._size_of(file_id))
+        return self._store(req, chat_id, content)
+
+    async def _send_document(self, req: _Request) -> JSONDict:
+        chat_id = self._chat_id(req)
+        content: JSONDict = {}
+        self._caption(req, content)
+        file_id = await self._input_file(req, "document")
+        document: JSONDict = {
+            "file_id": file_id,
+            "file_unique_id": _unique_id(file_id),
+            "file_size": self._size_of(file_id),
+        }
+        if "document" in req.file_meta:
+            name, mime = req.file_meta["document"]
+            document["file_name"] = name
+            document["mime_type"] = mime
+        content["document"] = document
+        return self._store(req, chat_id, content)
+
+    # ------------------------------------------------------------------ editing
+
+    def _message_to_edit(self, req: _Request) -> JSONDict | None:
+        """The stored message, or None for inline messages."""
+        if "inline_message_id" in req.params:
+            return None
+        key = (self._chat_id(req), _as_int(req.params.get("message_id")) or 0)
+        message = self.messages.get(key)
+        if message is None:
+            if key in self._user_messages:
+                raise _ApiError(400, "Bad Request: message can't be edited")
+            raise _ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    @staticmethod
+    def _apply_edit(
+        message: JSONDict,
+        text_key: str,
+        entities_key: str,
+        text: str | None,
+        entities: list[JSONDict],
+        markup: JSONDict | None,
+    ) -> JSONDict:
+        old = (message.get(text_key), message.get(entities_key) or [], message.get("reply_markup"))
+        if old == (text, entities, markup):
+            raise _ApiError(400, NOT_MODIFIED)
+        for key, value in ((text_key, text), (entities_key, entities), ("reply_markup", markup)):
+            if value:
+                message[key] = value
+            else:
+                message.pop(key, None)
+        message["edit_date"] = _now()
+        return message
+
+    async def _edit_message_text(self, req: _Request) -> JSONDict | bool:
+        message = self._message_to_edit(req)
+        text, entities = self._formatted(req, "text", "entities")
+        if not text or not text.strip():
+            raise _ApiError(400, "Bad Request: message text is empty")
+        if len(text) > _MAX_TEXT:
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        if message is None:
+            return True
+        if "text" not in message:
+            raise _ApiError(400, "Bad Request: there is no text in the message to edit")
+        markup = _inline_markup(req.params.get("reply_markup"))
+        return self._apply_edit(message, "text", "entities", text, entities, markup)
+
+    async def _edit_message_caption(self, req: _Request) -> JSONDict | bool:
+        message = self._message_to_edit(req)
+        caption, entities = self._formatted(req, "caption", "caption_entities")
+        if caption is not None and len(caption) > _MAX_CAPTION:
+            raise _ApiError(400, "Bad Request: message caption is too long")
+        if message is None:
+            return True
+        if "text" in message:
+            raise _ApiError(400, "Bad Request: there is no caption in the message to edit")
+        markup = _inline_markup(req.params.get("reply_markup"))
+        return self._apply_edit(message, "caption", "caption_entities", caption, entities, markup)
+
+    async def _edit_message_reply_markup(self, req: _Request) -> JSONDict | bool:
+        message = self._message_to_edit(req)
+        if message is None:
+            return True
+        markup = _inline_markup(req.params.get("reply_markup"))
+        if markup == message.get("reply_markup"):
+            raise _ApiError(400, NOT_MODIFIED)
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        message["edit_date"] = _now()
+        return message

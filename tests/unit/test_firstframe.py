@@ -1,0 +1,400 @@
+"""Tests for bot.firstframe: the image rules of video-01-live2d and the data URL."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import io
+import random
+import struct
+import warnings
+import zlib
+
+import pytest
+from PIL import Image, ImageFile, features
+
+from bot import firstframe
+from bot.firstframe import (
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    FirstFrame,
+    ImageProblem,
+    ImageRejected,
+    check_declared_size,
+    prepare_first_frame,
+    prepare_first_frame_async,
+)
+
+# --- helpers -----------------------------------------------------------------
+
+
+def make_image(
+    size: tuple[int, int],
+    image_format: str = "JPEG",
+    mode: str = "RGB",
+    color: int | tuple[int, ...] = 0,
+    **save_options: object,
+) -> bytes:
+    """A small solid image, encoded in memory (solid colours keep it fast and tiny)."""
+    if isinstance(color, int) and mode in ("RGB", "RGBA"):
+        color = (color, 128, 200, 255)[: len(mode)]
+    buf = io.BytesIO()
+    Image.new(mode, size, color).save(buf, format=image_format, **save_options)
+    return buf.getvalue()
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height but whose pixel data is a few bytes."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def decode_data_url(frame: FirstFrame) -> tuple[str, bytes]:
+    header, _, payload = frame.data_url.partition(",")
+    return header, base64.b64decode(payload, validate=True)
+
+
+def rejected(data: bytes) -> ImageRejected:
+    with pytest.raises(ImageRejected) as info:
+        prepare_first_frame(data)
+    return info.value
+
+
+@pytest.fixture
+def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any full decode fail loudly, to prove a check fired before it."""
+
+    def forbidden(self: object) -> None:
+        raise AssertionError("the image must not be decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", forbidden)
+
+
+# --- valid images ------------------------------------------------------------
+
+
+def test_valid_jpeg_is_sent_unchanged() -> None:
+    data = make_image((640, 480), "JPEG")
+    frame = prepare_first_frame(data)
+    header, sent = decode_data_url(frame)
+    assert header == "data:image/jpeg;base64"
+    assert sent == data  # no recompression
+    assert (frame.image_format, frame.width, frame.height) == ("JPEG", 640, 480)
+    assert frame.size_bytes == len(data)
+    assert frame.sha256 == hashlib.sha256(data).hexdigest()
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, img.size) == ("JPEG", (640, 480))
+
+
+def test_valid_png_gives_png_data_url() -> None:
+    data = make_image((480, 640), "PNG", mode="RGBA")
+    frame = prepare_first_frame(data)
+    header, sent = decode_data_url(frame)
+    assert frame.data_url.startswith("data:image/png;base64,")
+    assert header == "data:image/png;base64"
+    assert sent == data
+    assert (frame.image_format, frame.width, frame.height) == ("PNG", 480, 640)
+    assert frame.sha256 == hashlib.sha256(data).hexdigest()
+    with Image.open(io.BytesIO(sent)) as img:
+        img.load()
+        assert (img.format, img.mode, img.size) == ("PNG", "RGBA", (480, 640))
+
+
+def test_grayscale_jpeg_is_kept() -> None:
+    data = make_image((400, 400), "JPEG", mode="L", color=90)
+    frame = prepare_first_frame(data)
+    assert decode_data_url(frame)[1] == data
+
+
+def test_format_comes_from_bytes_not_from_a_name() -> None:
+    # There is no name or MIME type to trust: a PNG is a PNG whatever it was called.
+    assert prepare_first_frame(make_image((400, 400), "PNG")).data_url.startswith(
+        "data:image/png;base64,"
+    )
+    assert prepare_first_frame(make_image((400, 400), "JPEG")).data_url.startswith(
+        "data:image/jpeg;base64,"
+    )
+
+
+def test_multi_picture_jpeg_is_accepted_as_jpeg() -> None:
+    buf = io.BytesIO()
+    first = Image.new("RGB", (400, 400), "red")
+    first.save(buf, "MPO", save_all=True, append_images=[Image.new("RGB", (400, 400), "blue")])
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "MPO"  # what Pillow calls it; the bytes are a JPEG
+    frame = prepare_first_frame(data)
+    assert frame.image_format == "JPEG"
+    assert frame.data_url.startswith("data:image/jpeg;base64,")
+
+
+# --- geometry ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "problem"),
+    [
+        ((400, 1000), ImageProblem.TOO_TALL),  # exactly 2:5
+        ((1000, 400), ImageProblem.TOO_WIDE),  # exactly 5:2
+        ((301, 1000), ImageProblem.TOO_TALL),
+        ((1000, 301), ImageProblem.TOO_WIDE),
+        ((300, 400), ImageProblem.TOO_SMALL),  # shorter side exactly 300
+        ((400, 300), ImageProblem.TOO_SMALL),
+        ((300, 300), ImageProblem.TOO_SMALL),
+        ((100, 2000), ImageProblem.TOO_SMALL),  # small wins over tall
+    ],
+)
+def test_geometry_rejections(size: tuple[int, int], problem: ImageProblem) -> None:
+    error = rejected(make_image(size, "JPEG"))
+    assert error.problem is problem
+    assert (error.width, error.height) == size
+    assert error.image_format == "JPEG"
+
+
+@pytest.mark.parametrize("size", [(401, 1000), (999, 400), (301, 301), (301, 400), (400, 301)])
+def test_geometry_just_inside_passes(size: tuple[int, int]) -> None:
+    frame = prepare_first_frame(make_image(size, "JPEG"))
+    assert (frame.width, frame.height) == size
+
+
+# --- file size ---------------------------------------------------------------
+
+
+def test_one_byte_over_20_mb_is_rejected_before_parsing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    png = make_image((400, 400), "PNG")
+    data = png + b"\0" * (MAX_FILE_BYTES + 1 - len(png))  # junk after IEND
+    assert len(data) == 20 * 1024 * 1024 + 1
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("must be refused before Pillow sees it")
+
+    monkeypatch.setattr(Image, "open", forbidden)
+    error = rejected(data)
+    assert error.problem is ImageProblem.TOO_LARGE
+    assert error.size_bytes == len(data)
+    assert error.width is None
+
+
+def test_exactly_20_mb_is_accepted() -> None:
+    png = make_image((400, 400), "PNG")
+    data = png + b"\0" * (MAX_FILE_BYTES - len(png))
+    frame = prepare_first_frame(data)
+    assert frame.size_bytes == MAX_FILE_BYTES
+
+
+def test_check_declared_size() -> None:
+    with pytest.raises(ImageRejected) as info:
+        check_declared_size(20 * 1024 * 1024 + 1)
+    assert info.value.problem is ImageProblem.TOO_LARGE
+    assert info.value.size_bytes == 20 * 1024 * 1024 + 1
+    check_declared_size(20 * 1024 * 1024)
+    check_declared_size(0)
+    check_declared_size(None)
+
+
+def test_reencoding_over_the_limit_is_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_image((400, 400), "JPEG", mode="CMYK", color=(0, 0, 0, 0))
+    monkeypatch.setattr(firstframe, "MAX_FILE_BYTES", len(data))
+    monkeypatch.setattr(firstframe, "_encode", lambda *args: b"x" * (len(data) + 1))
+    error = rejected(data)
+    assert error.problem is ImageProblem.TOO_LARGE
+    assert error.size_bytes == len(data) + 1
+
+
+# --- broken and foreign files ------------------------------------------------
+
+
+def noisy_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise((400, 400), 60).convert("RGB").save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_truncated_jpeg_is_corrupt(keep: float) -> None:
+    data = noisy_jpeg()
+    error = rejected(data[: int(len(data) * keep)])
+    assert error.problem is ImageProblem.CORRUPT
+    assert (error.width, error.height, error.image_format) == (400, 400, "JPEG")
+
+
+def test_jpeg_cut_inside_its_header_is_corrupt() -> None:
+    assert rejected(noisy_jpeg()[:200]).problem is ImageProblem.CORRUPT
+
+
+def test_truncated_png_is_corrupt() -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((400, 400), 60).convert("RGB").save(buf, "PNG")
+    data = buf.getvalue()
+    error = rejected(data[: len(data) // 2])
+    assert error.problem is ImageProblem.CORRUPT
+    assert error.image_format == "PNG"
+
+
+def test_png_with_bad_data_crc_is_corrupt() -> None:
+    data = bytearray(make_image((400, 400), "PNG"))
+    idat = data.find(b"IDAT")
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
+    data[idat + 4 + length] ^= 0xFF  # first CRC byte of the IDAT chunk
+    assert rejected(bytes(data)).problem is ImageProblem.CORRUPT
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        random.Random(1234).randbytes(4096),  # seeded: weak signatures (TGA) never flake
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+        b"just some text, not a picture",
+    ],
+    ids=["empty", "random", "pdf", "text"],
+)
+def test_not_an_image(data: bytes) -> None:
+    error = rejected(data)
+    assert error.problem is ImageProblem.NOT_AN_IMAGE
+    assert error.size_bytes == len(data)
+
+
+@pytest.mark.parametrize("image_format", ["GIF", "WEBP", "BMP", "TIFF"])
+def test_other_formats_are_unsupported(image_format: str) -> None:
+    if image_format == "WEBP" and not features.check("webp"):
+        pytest.skip("Pillow built without WebP")
+    error = rejected(make_image((400, 400), image_format))
+    assert error.problem is ImageProblem.UNSUPPORTED_FORMAT
+    assert error.image_format == image_format
+    assert (error.width, error.height) == (400, 400)
+
+
+def test_unsupported_format_is_refused_before_decoding(no_decoding: None) -> None:
+    assert rejected(make_image((400, 400), "GIF")).problem is ImageProblem.UNSUPPORTED_FORMAT
+
+
+# --- conversions -------------------------------------------------------------
+
+
+def test_cmyk_jpeg_is_sent_as_rgb_jpeg() -> None:
+    data = make_image((400, 400), "JPEG", mode="CMYK", color=(0, 255, 255, 0))  # red
+    with Image.open(io.BytesIO(data)) as original:
+        assert original.mode == "CMYK"
+    frame = prepare_first_frame(data)
+    header, sent = decode_data_url(frame)
+    assert header == "data:image/jpeg;base64"
+    assert sent != data
+    assert frame.image_format == "JPEG"
+    assert frame.size_bytes == len(sent)
+    assert frame.sha256 == hashlib.sha256(sent).hexdigest()
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, img.mode, img.size) == ("JPEG", "RGB", (400, 400))
+        red, green, blue = img.getpixel((200, 200))  # type: ignore[misc]
+        assert red > 200 and green < 60 and blue < 60
+
+
+def test_cmyk_jpeg_keeps_its_exif_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees on display
+    data = make_image((400, 500), "JPEG", mode="CMYK", color=(0, 0, 0, 0), exif=exif)
+    _, sent = decode_data_url(prepare_first_frame(data))
+    with Image.open(io.BytesIO(sent)) as img:
+        assert img.mode == "RGB"
+        assert img.getexif().get(0x0112) == 6
+
+
+def test_16_bit_png_is_scaled_to_8_bit_rgb() -> None:
+    img16 = Image.new("I;16", (400, 400), 32768)
+    img16.putpixel((0, 0), 65535)
+    buf = io.BytesIO()
+    img16.save(buf, "PNG")
+    frame = prepare_first_frame(buf.getvalue())
+    header, sent = decode_data_url(frame)
+    assert header == "data:image/png;base64"
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, img.mode) == ("PNG", "RGB")
+        assert img.getpixel((0, 0)) == (255, 255, 255)
+        assert img.getpixel((10, 10)) == (128, 128, 128)  # scaled, not clipped to white
+
+
+# --- decompression bombs -----------------------------------------------------
+
+
+def test_pillow_guard_is_consistent() -> None:
+    assert Image.MAX_IMAGE_PIXELS is not None
+    assert Image.MAX_IMAGE_PIXELS <= MAX_PIXELS
+
+
+def test_huge_png_header_is_refused_without_decoding(no_decoding: None) -> None:
+    # 10^10 pixels: ~30 GB if it were ever allocated.
+    error = rejected(png_header_only(100_000, 100_000))
+    assert error.problem is ImageProblem.TOO_MANY_PIXELS
+
+
+def test_bomb_just_over_limit_is_refused(no_decoding: None) -> None:
+    # Between Pillow's warning and error thresholds: Pillow only warns, we refuse.
+    side = 8_000
+    assert MAX_PIXELS < side * side <= 2 * MAX_PIXELS
+    with pytest.warns(Image.DecompressionBombWarning):
+        error = rejected(png_header_only(side, side))
+    assert error.problem is ImageProblem.TOO_MANY_PIXELS
+    assert (error.width, error.height) == (side, side)
+
+
+def test_bomb_warning_as_error_does_not_escape(no_decoding: None) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        error = rejected(png_header_only(8_000, 8_000))
+    assert error.problem is ImageProblem.TOO_MANY_PIXELS
+
+
+def test_pixel_limit_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = make_image((400, 500), "JPEG")
+    monkeypatch.setattr(firstframe, "MAX_PIXELS", 400 * 500)
+    assert prepare_first_frame(data).width == 400
+    monkeypatch.setattr(firstframe, "MAX_PIXELS", 400 * 500 - 1)
+    assert rejected(data).problem is ImageProblem.TOO_MANY_PIXELS
+
+
+# --- types and async ---------------------------------------------------------
+
+
+def test_rejection_carries_details() -> None:
+    error = ImageRejected(ImageProblem.TOO_SMALL, width=10, height=20, image_format="PNG")
+    assert (error.problem, error.width, error.height, error.size_bytes, error.image_format) == (
+        ImageProblem.TOO_SMALL,
+        10,
+        20,
+        None,
+        "PNG",
+    )
+    assert "too_small" in str(error) and "width=10" in str(error)
+    assert str(ImageProblem.TOO_SMALL) == "too_small"  # StrEnum: safe to log/format
+
+
+def test_first_frame_is_frozen() -> None:
+    frame = prepare_first_frame(make_image((400, 400), "PNG"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frame.width = 1  # type: ignore[misc]
+
+
+@pytest.mark.asyncio
+async def test_async_variant_matches_sync() -> None:
+    data = make_image((640, 480), "JPEG")
+    assert await prepare_first_frame_async(data) == prepare_first_frame(data)
+    with pytest.raises(ImageRejected) as info:
+        await prepare_first_frame_async(make_image((400, 1000), "JPEG"))
+    assert info.value.problem is ImageProblem.TOO_TALL
