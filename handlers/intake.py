@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Message, ReplyParameters, Update
+from telegram import Bot, Message, ReplyParameters, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
@@ -17,6 +17,7 @@ from bot.firstframe import (
     check_declared_size,
     prepare_first_frame_async,
 )
+from bot.progress import show_progress
 from bot.services import Services, services_of
 from bot.submission import SubmitOutcome, submit
 from storage import Job, JobState, NewJob
@@ -179,7 +180,7 @@ async def take_request(
         job = await services.store.update(
             job.id, now=services.clock(), status_message_id=status.message_id
         )
-        await _check_and_submit(services, context, job, status, file_id, declared_size)
+        await check_and_submit(context.bot, services, job, declared_size)
     except Exception:
         # Whatever broke, the user still gets an explanation from the next tick.
         log.exception("job %s: intake failed", job.id)
@@ -195,62 +196,45 @@ async def take_request(
         raise
 
 
-async def _check_and_submit(
-    services: Services,
-    context: ContextTypes.DEFAULT_TYPE,
-    job: Job,
-    status: Message,
-    file_id: str,
-    declared_size: int | None,
-) -> None:
+async def check_and_submit(
+    bot: Bot, services: Services, job: Job, declared_size: int | None = None
+) -> Job:
+    """Download the job's image, check and encode it, and submit it to the paid API, telling
+    the user each outcome in the job's status message. Returns the job as it ends up."""
     store, clock = services.store, services.clock
     try:
         check_declared_size(declared_size)
-        data = await _download(context, file_id, declared_size)
+        data = await _download(bot, job.file_id, declared_size)
         async with services.image_slots:
             frame = await prepare_first_frame_async(data)
     except ImageRejected as rejection:
-        await store.update(
+        job = await store.update(
             job.id, now=clock(), state=JobState.REJECTED, error=rejection.problem.value
         )
-        await _edit(status, texts.image_refused(rejection))
-        return
+        return await show_progress(bot, services, job, texts.image_refused(rejection))
     except TelegramError as error:
         log.warning("job %s: could not download the image: %s", job.id, error)
-        await store.update(job.id, now=clock(), state=JobState.REJECTED, error="download failed")
-        await _edit(status, texts.DOWNLOAD_FAILED)
-        return
-    await store.update(job.id, now=clock(), image_sha256=frame.sha256)
+        job = await store.update(
+            job.id, now=clock(), state=JobState.REJECTED, error="download failed"
+        )
+        return await show_progress(bot, services, job, texts.DOWNLOAD_FAILED)
+    job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)
     submission = await submit(services, job, frame)
     if submission.outcome is SubmitOutcome.ACCEPTED:
-        await _edit(status, texts.QUEUED)
+        text = texts.QUEUED
     elif submission.outcome is SubmitOutcome.REFUSED:
-        await _edit(status, texts.submission_failed(submission.reason or "no reason given"))
+        text = texts.submission_failed(submission.reason or "no reason given")
     else:
-        await _edit(status, _OUTCOME_TEXTS[submission.outcome])
+        text = _OUTCOME_TEXTS[submission.outcome]
+    return await show_progress(bot, services, submission.job, text)
 
 
-async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str, size: int | None) -> bytes:
+async def _download(bot: Bot, file_id: str, size: int | None) -> bytes:
     try:
-        file = await context.bot.get_file(file_id)
+        file = await bot.get_file(file_id)
     except BadRequest as error:
         if "too big" in error.message.lower():
             raise ImageRejected(ImageProblem.TOO_LARGE, size_bytes=size) from error
         raise
     check_declared_size(file.file_size)
     return bytes(await file.download_as_bytearray())
-
-
-async def _edit(status: Message, text: str) -> None:
-    """Turn the acknowledgement into the next news; if it is gone, reply anew."""
-    try:
-        await status.edit_text(text)
-    except BadRequest as error:
-        if "not modified" in error.message.lower():
-            return
-        log.info("could not edit the status message (%s); sending a new one", error.message)
-        await status.get_bot().send_message(
-            status.chat_id,
-            text,
-            message_thread_id=status.message_thread_id if status.is_topic_message else None,
-        )
