@@ -89,10 +89,13 @@ def build_application(
             image_slots=asyncio.Semaphore(knobs.images_at_once),
         )
         application.bot_data[SERVICES_KEY] = services
-        interrupted = await store.interrupt_unfinished_submissions(now=clock())
-        if interrupted:
+        resumed, interrupted = await store.recover_after_restart(now=clock())
+        if resumed or interrupted:
             log.warning(
-                "%d request(s) were cut off by a restart; their users will be told", interrupted
+                "after a restart: %d request(s) resume, %d interrupted submission(s) "
+                "will be explained to their users",
+                resumed,
+                interrupted,
             )
         assert application.job_queue is not None
         application.job_queue.run_repeating(

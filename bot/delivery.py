@@ -18,7 +18,7 @@ from telegram.error import BadRequest, ChatMigrated
 
 from bot import texts
 from bot.services import Services
-from storage import RESTARTED_BEFORE_SUBMIT, Job, JobState
+from storage import NOT_SUBMITTED, Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def notice_for(job: Job, *, timeout_minutes: int) -> str:
     if job.state is JobState.TIMED_OUT:
         return texts.timed_out(timeout_minutes)
     if job.state is JobState.INTERRUPTED:
-        if job.error == RESTARTED_BEFORE_SUBMIT:
+        if job.error == NOT_SUBMITTED:
             return texts.INTERRUPTED_BEFORE_SUBMIT
         return texts.INTERRUPTED
     return texts.generation_failed(job.error)

@@ -13,6 +13,7 @@ from bot.aimlapi import AimlApiError, ApiNotFound, Progress, error_reason, progr
 from bot.delivery import VideoExpired, deliver_video, send_notice
 from bot.schedule import next_poll_delay
 from bot.services import Services
+from handlers.intake import check_and_submit
 from storage import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,11 @@ async def advance_due_jobs(bot: Bot, services: Services) -> int:
 
 async def advance_job(bot: Bot, services: Services, job: Job) -> None:
     """Move one due job one step on."""
+    if job.state is JobState.RECEIVED:
+        # Cut off by a restart before reaching the paid API: nothing was charged, so go on.
+        job = await services.store.update(job.id, now=services.clock(), next_poll_at=None)
+        await check_and_submit(bot, services, job)
+        return
     if job.state in (JobState.QUEUED, JobState.GENERATING):
         job = await _poll(services, job)
     if job.state is JobState.COMPLETED:

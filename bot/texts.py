@@ -149,13 +149,13 @@ OUTCOME_UNKNOWN = (
 )
 
 INTERRUPTED = (
-    "⚠️ The bot restarted while sending your photo to the video service, so I can't tell "
-    "whether the request went through. If no video arrives, please send the photo again."
+    "⚠️ I lost track of your request while sending it to the video service (the bot "
+    "restarted or hit an error), so I can't tell whether it went through. If no video "
+    "arrives in a few minutes, please send the photo again."
 )
 
-
 INTERRUPTED_BEFORE_SUBMIT = (
-    "⚠️ The bot restarted before your photo reached the video service, so nothing was "
+    "⚠️ Something went wrong before your photo reached the video service, so nothing was "
     "charged. Please send the photo again."
 )
 

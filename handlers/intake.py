@@ -20,7 +20,7 @@ from bot.firstframe import (
 from bot.progress import show_progress
 from bot.services import Services, services_of
 from bot.submission import SubmitOutcome, submit
-from storage import Job, JobState, NewJob
+from storage import NOT_SUBMITTED, Job, JobState, NewJob
 
 log = logging.getLogger(__name__)
 
@@ -177,30 +177,47 @@ async def take_request(
         return
     try:
         status = await answer(request, texts.RECEIVED)
+    except TelegramError as error:
+        # The acknowledgement is a courtesy; the request itself goes on.
+        log.warning("job %s: could not acknowledge (%s)", job.id, error)
+    else:
         job = await services.store.update(
             job.id, now=services.clock(), status_message_id=status.message_id
         )
-        await check_and_submit(context.bot, services, job, declared_size)
-    except Exception:
-        # Whatever broke, the user still gets an explanation from the next tick.
-        log.exception("job %s: intake failed", job.id)
-        current = await services.store.get(job.id)
-        if current.state in (JobState.RECEIVED, JobState.SUBMITTING):
-            await services.store.update(
-                job.id,
-                now=services.clock(),
-                state=JobState.INTERRUPTED,
-                error=current.error,
-                next_poll_at=services.clock(),
-            )
-        raise
+    await check_and_submit(context.bot, services, job, declared_size)
 
 
 async def check_and_submit(
     bot: Bot, services: Services, job: Job, declared_size: int | None = None
 ) -> Job:
     """Download the job's image, check and encode it, and submit it to the paid API, telling
-    the user each outcome in the job's status message. Returns the job as it ends up."""
+    the user each outcome in the job's status message. Returns the job as it ends up.
+
+    Never raises: an unexpected error leaves the job interrupted, for the tick to explain.
+    """
+    try:
+        return await _check_and_submit(bot, services, job, declared_size)
+    except Exception:
+        log.exception("job %s: checking or submitting failed", job.id)
+        current = await services.store.get(job.id)
+        if current.state is JobState.RECEIVED:
+            error: str | None = NOT_SUBMITTED
+        elif current.state is JobState.SUBMITTING:
+            error = current.error or "lost while submitting"
+        else:
+            return current
+        return await services.store.update(
+            job.id,
+            now=services.clock(),
+            state=JobState.INTERRUPTED,
+            error=error,
+            next_poll_at=services.clock(),
+        )
+
+
+async def _check_and_submit(
+    bot: Bot, services: Services, job: Job, declared_size: int | None
+) -> Job:
     store, clock = services.store, services.clock
     try:
         check_declared_size(declared_size)

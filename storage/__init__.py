@@ -1,7 +1,7 @@
 """SQLite storage of jobs: plain records in, plain records out."""
 
 from storage.jobs import (
-    RESTARTED_BEFORE_SUBMIT,
+    NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
     Job,
     JobState,
@@ -10,7 +10,7 @@ from storage.jobs import (
 )
 
 __all__ = [
-    "RESTARTED_BEFORE_SUBMIT",
+    "NOT_SUBMITTED",
     "RESTARTED_DURING_SUBMIT",
     "Job",
     "JobState",

@@ -43,8 +43,8 @@ _IN_PROGRESS = frozenset(
     }
 )
 
-#: `error` of a job cut off by a restart before the paid API was asked: nothing was charged.
-RESTARTED_BEFORE_SUBMIT = "restarted before submitting"
+#: `error` of an interrupted job that never reached the paid API: nothing was charged.
+NOT_SUBMITTED = "stopped before submitting"
 #: `error` of a job cut off by a restart while the paid API was being asked.
 RESTARTED_DURING_SUBMIT = "restarted while submitting"
 
@@ -211,25 +211,32 @@ class JobStore:
             rows = await cursor.fetchall()
         return [_to_job(row) for row in rows]
 
-    async def interrupt_unfinished_submissions(self, *, now: float) -> int:
-        """Mark requests cut off by a crash as interrupted, to be explained to their users.
+    async def recover_after_restart(self, *, now: float) -> tuple[int, int]:
+        """Pick up requests that a crash or restart cut off. Called at start-up, before any
+        update is handled, so nothing is in flight.
 
-        Called at start-up, before any update is handled, so no submission is in flight.
-        Returns how many jobs were interrupted.
+        Requests that never reached the paid API are made due again, to be checked and
+        submitted anew. Submissions whose answer was lost are marked interrupted, to be
+        explained to their users: asking again could charge twice.
+        Returns (resumed, interrupted).
         """
-        total = 0
-        for state, reason in (
-            (JobState.RECEIVED, RESTARTED_BEFORE_SUBMIT),
-            (JobState.SUBMITTING, RESTARTED_DURING_SUBMIT),
-        ):
-            cursor = await self._db.execute(
-                "UPDATE jobs SET state = ?, error = ?, next_poll_at = ?, updated_at = ? "
-                "WHERE state = ?",
-                (JobState.INTERRUPTED.value, reason, now, now, state.value),
-            )
-            total += cursor.rowcount
+        resumed = await self._db.execute(
+            "UPDATE jobs SET next_poll_at = ?, updated_at = ? WHERE state = ?",
+            (now, now, JobState.RECEIVED.value),
+        )
+        interrupted = await self._db.execute(
+            "UPDATE jobs SET state = ?, error = ?, next_poll_at = ?, updated_at = ? "
+            "WHERE state = ?",
+            (
+                JobState.INTERRUPTED.value,
+                RESTARTED_DURING_SUBMIT,
+                now,
+                now,
+                JobState.SUBMITTING.value,
+            ),
+        )
         await self._db.commit()
-        return total
+        return resumed.rowcount, interrupted.rowcount
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int, *, now: float) -> None:
         """Follow a group that became a supergroup: its jobs now belong to the new chat id."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ FAST = Tuning(submit_backoff_seconds=0.05, max_backoff_seconds=0.5, create_timeo
 class TestClock:
     """Real time plus an offset that tests move forward to skip waiting."""
 
+    __test__ = False  # not a test class, despite its name
+
     offset: float = 0.0
 
     def __call__(self) -> float:
@@ -40,6 +43,17 @@ class TestClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+
+async def eventually(
+    condition: Callable[[], bool], *, timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Wait until `condition()` holds; fail the test with `what` if it never does."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

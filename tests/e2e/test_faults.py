@@ -1,0 +1,273 @@
+"""Faults in either peer: nothing is charged twice, and the user always hears how it ended."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from bot.app import BotApp
+from tests.conftest import FAST, TestClock, eventually, make_settings, running_bot, send_photo
+from tests.emulators.aimlapi import AimlApiEmulator
+from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
+
+ANN = user(111, "Ann")
+ANN_CHAT = private_chat(111)
+
+
+def _edits(telegram: TelegramEmulator) -> list[str]:
+    return [str(c.params["text"]) for c in telegram.calls_to("editMessageText")]
+
+
+async def _queued(telegram: TelegramEmulator) -> None:
+    await telegram.wait_for("editMessageText", where=lambda c: "Queued" in c.params["text"])
+
+
+# --- Submitting ---------------------------------------------------------------------------
+
+
+async def test_busy_api_is_retried_and_the_job_is_charged_once(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject("create", 503, times=1)
+    aiml.inject("create", 502, times=1)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("sendVideo", timeout=15)
+    assert len(aiml.creates) == 3
+    assert aiml.charged == 1
+
+
+async def test_rate_limited_submission_waits_as_long_as_retry_after_asks(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject("create", 429, headers={"Retry-After": "0.6"})
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await _queued(telegram)
+    first, second = aiml.creates
+    assert second.at - first.at >= 0.6  # the API's own wish, not a speed target
+    assert aiml.charged == 1
+
+
+async def test_unreachable_api_tells_the_user_nothing_was_charged(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = make_settings(
+        tmp_path, telegram, aiml, aimlapi_base_url=f"http://127.0.0.1:{closed}/v2"
+    )
+    async with running_bot(settings, clock):
+        send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+        await telegram.wait_for("editMessageText", where=lambda c: "busy" in c.params["text"])
+    assert "nothing was charged" in _edits(telegram)[-1]
+
+
+async def test_server_error_after_sending_is_not_resubmitted(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject("create", 500, create_job=True)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("editMessageText", where=lambda c: "confirm" in c.params["text"])
+    assert len(aiml.creates) == 1
+    assert aiml.charged == 1  # the API did make it, and we did not pay a second time
+    assert "send the photo again" in _edits(telegram)[-1]
+
+
+async def test_gateway_timeout_is_not_resubmitted(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject("create", 504)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("editMessageText", where=lambda c: "confirm" in c.params["text"])
+    assert len(aiml.creates) == 1
+
+
+async def test_create_call_that_times_out_is_not_resubmitted(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.set_delay("create", FAST.create_timeout_seconds + 1)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for(
+        "editMessageText", where=lambda c: "confirm" in c.params["text"], timeout=15
+    )
+    assert len(aiml.creates) == 1
+
+
+async def test_validation_refusal_says_why_and_is_not_retried(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject(
+        "create", 400, {"statusCode": 400, "message": "Body validation error! prompt: unsafe"}
+    )
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("editMessageText", where=lambda c: "refused" in c.params["text"])
+    assert "prompt: unsafe" in _edits(telegram)[-1]
+    assert len(aiml.creates) == 1
+
+
+async def test_empty_account_and_bad_key_are_explained_without_internals(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject("create", 403, {"statusCode": 403, "message": "Insufficient credits"})
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="one")
+    await telegram.wait_for("editMessageText", where=lambda c: "credits" in c.params["text"])
+    aiml.inject("create", 401)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="two")
+    await telegram.wait_for("editMessageText", where=lambda c: "operator" in c.params["text"])
+    assert not any("401" in text or "Unauthorized" in text for text in _edits(telegram))
+
+
+# --- Polling ------------------------------------------------------------------------------
+
+
+async def test_status_errors_back_off_and_the_video_still_arrives(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject("poll", 500, times=2)
+    aiml.inject("poll", 429)
+    aiml.inject("poll", 200, "{not json")
+    aiml.inject("poll", 503, delay=0.2)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="one")
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="two")
+    videos = await telegram.wait_for("sendVideo", 2, timeout=20)
+    assert {v.params["caption"] for v in videos} == {"🎬 one", "🎬 two"}
+    assert aiml.charged == 2
+
+
+async def test_generation_the_api_no_longer_knows_is_explained_not_polled_forever(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.unknown_id_status = 404
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await _queued(telegram)
+    aiml.jobs.clear()
+    [notice] = await telegram.wait_for(
+        "sendMessage", where=lambda c: "lost track" in c.params["text"], timeout=15
+    )
+    polls = len(aiml.polls)
+    await telegram.wait_for("getUpdates", 3)
+    assert len(aiml.polls) == polls
+    assert notice.params["chat_id"] == 111
+
+
+async def test_undocumented_status_is_polled_until_the_job_times_out(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, job_timeout_seconds=600)
+    async with running_bot(settings, clock):
+        send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+        await _queued(telegram)
+        [generation_id] = aiml.jobs
+        aiml.set_status(generation_id, "thinking-hard")
+        polls_before = len(aiml.polls)
+        await eventually(lambda: len(aiml.polls) >= polls_before + 3, what="odd-status polls")
+        clock.advance(601)
+        [notice] = await telegram.wait_for(
+            "sendMessage", where=lambda c: "longer than 10 minutes" in c.params["text"]
+        )
+        assert notice.params["reply_parameters"]["message_id"] > 0
+    assert not telegram.calls_to("sendVideo")
+
+
+# --- Delivering ---------------------------------------------------------------------------
+
+
+async def test_video_telegram_cannot_fetch_is_uploaded_instead(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.reject_video_urls = True
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    by_url, upload = await telegram.wait_for("sendVideo", 2, timeout=15)
+    assert isinstance(by_url.params["video"], str)
+    assert upload.files["video"] == aiml.video_bytes
+    assert upload.params["reply_parameters"]["message_id"] > 0
+    actions = telegram.calls_to("sendChatAction")
+    assert actions and actions[0].params["action"] == "upload_video"
+    for request in aiml.video_requests:
+        assert request.header("Authorization") is None
+
+
+async def test_video_too_large_to_upload_is_sent_as_an_expiring_link(
+    tmp_path: Path, telegram: TelegramEmulator, clock: TestClock
+) -> None:
+    telegram.reject_video_urls = True
+    async with AimlApiEmulator("k", video_size=51 * 1024 * 1024) as aiml:
+        settings = make_settings(tmp_path, telegram, aiml, aimlapi_key="k")
+        async with running_bot(settings, clock):
+            send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+            [link] = await telegram.wait_for(
+                "sendMessage", where=lambda c: "Download it" in c.params["text"], timeout=20
+            )
+    assert "expires" in link.params["text"]
+    assert len(telegram.calls_to("sendVideo")) == 1  # only the URL attempt
+
+
+async def test_expired_video_link_is_explained(
+    tmp_path: Path, telegram: TelegramEmulator, clock: TestClock
+) -> None:
+    async with AimlApiEmulator("k", link_ttl=0) as aiml:
+        settings = make_settings(tmp_path, telegram, aiml, aimlapi_key="k")
+        async with running_bot(settings, clock):
+            send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+            await telegram.wait_for(
+                "sendMessage", where=lambda c: "expired" in c.params["text"], timeout=15
+            )
+
+
+async def test_telegram_flood_limit_delays_the_video_but_does_not_lose_it(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.fail(
+        "sendVideo", 429, "Too Many Requests: retry after 1", parameters={"retry_after": 1}, times=3
+    )
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    calls = await telegram.wait_for("sendVideo", 4, timeout=20)
+    assert all(c.params["chat_id"] == 111 for c in calls)
+    await telegram.wait_for("getUpdates", 2)
+    assert len(telegram.calls_to("sendVideo")) == 4  # three refusals, one success
+
+
+async def test_blocked_bot_marks_the_job_undeliverable_and_stops(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.fail("sendVideo", 403, "Forbidden: bot was blocked by the user", times=5)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("sendVideo")
+    await telegram.wait_for("getUpdates", 3)
+    assert len(telegram.calls_to("sendVideo")) == 1
+
+
+async def test_group_that_became_a_supergroup_still_gets_its_video(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.fail(
+        "sendVideo",
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        parameters={"migrate_to_chat_id": -1009999},
+    )
+    group = group_chat(-4242)
+    group["type"] = "group"
+    send_photo(telegram, chat=group, sender=ANN, caption=f"/animate@{telegram.bot_username} hi")
+    first, second = await telegram.wait_for("sendVideo", 2, timeout=15)
+    assert first.params["chat_id"] == -4242
+    assert second.params["chat_id"] == -1009999
+
+
+async def test_deleted_topic_falls_back_to_the_main_chat(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    forum = group_chat(-100777, forum=True)
+    send_photo(
+        telegram,
+        chat=forum,
+        sender=ANN,
+        caption="/animate hi",
+        thread_id=55,
+        is_topic_message=True,
+    )
+    await _queued(telegram)
+    telegram.fail("sendVideo", 400, "Bad Request: message thread not found")
+    first, second = await telegram.wait_for("sendVideo", 2, timeout=15)
+    assert first.params["message_thread_id"] == 55
+    assert "message_thread_id" not in second.params
