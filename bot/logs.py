@@ -43,4 +43,6 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     # httpx logs every request URL at INFO, and a Bot API URL carries the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A tick still running when the next is due is skipped on purpose; APScheduler warns
+    # about each skip, which is noise here.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
