@@ -453,6 +453,7 @@ class RecordedCall:
     params: dict[str, Any]
     files: dict[str, bytes]
     token: str
+    at: float = 0.0  # time.monotonic() when the request arrived, before its body was read
 
 
 @dataclass
@@ -655,7 +656,7 @@ class TelegramEmulator:
         method: str,
         count: int = 1,
         *,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         where: Callable[[RecordedCall], bool] | None = None,
     ) -> list[RecordedCall]:
         """Wait until >= ``count`` calls of ``method`` matching ``where`` were recorded."""
@@ -715,11 +716,12 @@ class TelegramEmulator:
         return req
 
     async def _handle_method(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
         token = request.match_info["token"]
         method = request.match_info["method"]
         req = await self._read_request(request)
         self.calls.append(
-            RecordedCall(method=method, params=req.params, files=req.files, token=token)
+            RecordedCall(method=method, params=req.params, files=req.files, token=token, at=arrived)
         )
         if token != self.token:
             return self._error(401, "Unauthorized")
