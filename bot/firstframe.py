@@ -6,7 +6,9 @@ or raises :class:`ImageRejected` with a machine-readable :class:`ImageProblem`.
 
 The rules come from the model's documentation (``/work/shared/seed/video-01-live2d.txt``):
 JPG/JPEG/PNG only, aspect ratio strictly between 2:5 and 5:2, shorter side strictly
-above 300 px, at most 20 MB.
+above 300 px, at most 20 MB. A photo is judged the way it is shown, upright after its
+EXIF orientation; a WEBP, GIF, BMP, TIFF, AVIF, HEIF or JPEG 2000 image is converted to
+PNG or JPEG rather than refused.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Final
 
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -63,6 +65,20 @@ _PNG_MODES_CONVERTED: Final[frozenset[str]] = frozenset(
     {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 )
 _REENCODE_JPEG_QUALITY: Final[int] = 95
+# Tried in turn when a re-encoded JPEG would be over MAX_FILE_BYTES, before giving up.
+_FALLBACK_JPEG_QUALITIES: Final[tuple[int, ...]] = (90, 85, 80)
+# Formats sent as PNG or JPEG after decoding: what phones, browsers and scanners save.
+# The others Pillow identifies are refused without being decoded: EPS would run
+# Ghostscript on the sender's bytes, and rarely used plugins are attack surface that
+# no photo needs.
+_CONVERTED_FORMATS: Final[frozenset[str]] = frozenset(
+    {"AVIF", "BMP", "DIB", "GIF", "HEIF", "JPEG2000", "TIFF", "WEBP"}
+)
+_ALPHA_MODES: Final[frozenset[str]] = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+# EXIF orientation values 2..8 and the transposition that makes the picture upright;
+# 5..8 swap width and height. 1 (or a missing or invalid tag) means "as stored".
+_UPRIGHT_SWAPS_SIDES: Final[frozenset[int]] = frozenset({5, 6, 7, 8})
+_ORIENTATIONS: Final[frozenset[int]] = frozenset(range(2, 9))
 
 
 class ImageProblem(StrEnum):
@@ -74,7 +90,8 @@ class ImageProblem(StrEnum):
     NOT_AN_IMAGE = "not_an_image"
     # Identified as an image, but its header or data is broken (truncated, bad CRC).
     CORRUPT = "corrupt"
-    # A real image, but not JPEG/PNG (GIF, WEBP, BMP, TIFF, ...).
+    # A real image in a format that is neither sent nor converted (PSD, EPS, TGA, ...),
+    # or whose pixels cannot be converted to RGB.
     UNSUPPORTED_FORMAT = "unsupported_format"
     # The shorter side is MIN_SHORT_SIDE pixels or fewer.
     TOO_SMALL = "too_small"
@@ -126,15 +143,19 @@ class FirstFrame:
     """An image that passed every rule, ready to be sent as ``first_frame_image``.
 
     Every field describes the bytes actually sent, which may differ from the input
-    when it had to be re-encoded (CMYK JPEG, 16-bit PNG).
+    when it had to be re-encoded (turned upright, CMYK JPEG, 16-bit PNG) or converted
+    (WEBP, GIF, ...).
     """
 
     data_url: str  # "data:image/jpeg;base64,..." or "data:image/png;base64,..."
     image_format: str  # "JPEG" or "PNG"
-    width: int
+    width: int  # upright, as shown
     height: int
     size_bytes: int
     sha256: str  # hex digest; usable as an idempotency / deduplication key
+    # The format received when it was converted to image_format ("WEBP", "GIF", ...);
+    # None when the received format is the one sent.
+    converted_from: str | None = None
 
 
 def check_declared_size(size_bytes: int | None) -> None:
@@ -155,15 +176,27 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     Input: the raw file bytes. The format is taken from the bytes themselves, never
     from a file name or a MIME type.
 
-    Output: a :class:`FirstFrame`. The original bytes are sent unchanged, except that
-    a JPEG in a non-RGB/non-grayscale mode (CMYK, ...) is re-encoded as an RGB JPEG
-    (quality 95) and a 16-bit/32-bit/float PNG is re-encoded as an 8-bit RGB PNG.
+    Output: a :class:`FirstFrame` describing the upright picture. A JPEG or PNG is sent
+    unchanged, except that:
+
+    - one whose EXIF orientation rotates or flips it is sent upright, re-encoded in its
+      own format (JPEG quality 95, lowered step by step if needed to stay within
+      MAX_FILE_BYTES) with the orientation tag removed;
+    - a JPEG in a non-RGB/non-grayscale mode (CMYK, ...) is re-encoded as an RGB JPEG
+      (quality 95), and a 16-bit/32-bit/float PNG as an 8-bit RGB PNG.
+
+    A WEBP, GIF (first frame), BMP, TIFF (first page), AVIF, HEIF (when a plugin is
+    installed) or JPEG 2000 image is converted, upright: to PNG when it has alpha or a
+    transparent palette entry, else to JPEG (quality 95); ``converted_from`` names it.
 
     Raises :class:`ImageRejected`, checked in this order: ``TOO_LARGE`` (over
     MAX_FILE_BYTES, before any parsing), ``NOT_AN_IMAGE``, ``TOO_MANY_PIXELS`` (from the
-    header, before any decode), ``UNSUPPORTED_FORMAT``, ``TOO_SMALL``, ``TOO_TALL``,
-    ``TOO_WIDE``, ``CORRUPT`` (full decode fails), ``TOO_LARGE`` (re-encoded result
-    over the limit). No Pillow exception or decompression-bomb error escapes.
+    header, before any decode), ``UNSUPPORTED_FORMAT`` (a format neither sent nor
+    converted, before any decode), ``TOO_SMALL``, ``TOO_TALL``, ``TOO_WIDE`` (on the
+    upright size, before any decode), ``CORRUPT`` (full decode fails),
+    ``UNSUPPORTED_FORMAT`` (pixels that cannot be converted to RGB), ``TOO_LARGE``
+    (re-encoded result over the limit). No Pillow exception or decompression-bomb error
+    escapes.
 
     CPU-bound and blocking (a full decode of up to MAX_PIXELS pixels): from async
     code call :func:`prepare_first_frame_async` instead.
@@ -172,27 +205,14 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     if size_bytes > MAX_FILE_BYTES:
         raise ImageRejected(ImageProblem.TOO_LARGE, size_bytes=size_bytes)
 
-    img = _open_lazily(data)
-    with img:
-        width, height = img.size
-        # Checked before the format so that nothing huge is ever decoded, whatever it is.
-        if width * height > MAX_PIXELS:
-            raise ImageRejected(
-                ImageProblem.TOO_MANY_PIXELS,
-                width=width,
-                height=height,
-                size_bytes=size_bytes,
-                image_format=img.format,
-            )
-        image_format = _FORMAT_ALIASES.get(img.format or "")
-        if image_format is None:
-            raise ImageRejected(
-                ImageProblem.UNSUPPORTED_FORMAT,
-                width=width,
-                height=height,
-                size_bytes=size_bytes,
-                image_format=img.format,
-            )
+    with _open_checked(data) as img:
+        received_format = img.format or ""
+        native_format = _FORMAT_ALIASES.get(received_format)
+        # Rejections name the format received: "JPEG" for a multi-picture JPEG, else
+        # Pillow's name ("WEBP", ...), since that is what the sender has in hand.
+        named_format = native_format or received_format
+        orientation = _orientation(img)
+        width, height = _upright_size(img.size, orientation)
         problem = _geometry_problem(width, height)
         if problem is not None:
             raise ImageRejected(
@@ -200,10 +220,26 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
                 width=width,
                 height=height,
                 size_bytes=size_bytes,
-                image_format=image_format,
+                image_format=named_format,
             )
-        _decode_fully(img, data, image_format, size_bytes)
-        payload = _bytes_to_send(img, data, image_format)
+        _decode_fully(img, data, named_format, size_bytes)
+        if native_format is not None and orientation == 1:
+            image_format = native_format
+            payload = _native_bytes_to_send(img, data, native_format)
+        else:
+            upright = _upright(img, orientation)
+            try:
+                pixels = _pixels_to_send(upright, native_format)
+            except (ValueError, OSError) as exc:
+                raise ImageRejected(
+                    ImageProblem.UNSUPPORTED_FORMAT,
+                    width=width,
+                    height=height,
+                    size_bytes=size_bytes,
+                    image_format=named_format,
+                ) from exc
+            image_format = native_format or ("PNG" if _has_alpha(pixels) else "JPEG")
+            payload = _encode_within_limit(pixels, image_format, _metadata(upright, pixels))
 
     if len(payload) > MAX_FILE_BYTES:
         raise ImageRejected(
@@ -213,15 +249,31 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
             size_bytes=len(payload),
             image_format=image_format,
         )
-    encoded = base64.b64encode(payload).decode("ascii")
     return FirstFrame(
-        data_url=f"data:{_MIME_TYPES[image_format]};base64,{encoded}",
+        data_url=_data_url(_MIME_TYPES[image_format], payload),
         image_format=image_format,
         width=width,
         height=height,
         size_bytes=len(payload),
         sha256=hashlib.sha256(payload).hexdigest(),
+        converted_from=None if native_format is not None else received_format,
     )
+
+
+#: Bytes base64-encoded per call (a multiple of 3, so the pieces join without padding). One
+#: call over a 20 MB image holds the GIL for ~50 ms, and with it the event loop, although it
+#: runs in a worker thread: between pieces the loop gets its turn.
+_BASE64_PIECE: Final[int] = 3 * 256 * 1024
+
+
+def _data_url(mime_type: str, payload: bytes) -> str:
+    view = memoryview(payload)
+    pieces = [f"data:{mime_type};base64,"]
+    pieces += [
+        base64.b64encode(view[start : start + _BASE64_PIECE]).decode("ascii")
+        for start in range(0, len(view), _BASE64_PIECE)
+    ]
+    return "".join(pieces)
 
 
 async def prepare_first_frame_async(data: bytes) -> FirstFrame:
@@ -232,6 +284,69 @@ async def prepare_first_frame_async(data: bytes) -> FirstFrame:
     its result is simply discarded.
     """
     return await asyncio.to_thread(prepare_first_frame, data)
+
+
+def _open_checked(data: bytes) -> Image.Image:
+    """Open the bytes reading only the header, and refuse what must never be decoded.
+
+    Shared by every step that reads a user's image (this module and ``bot.imagefix``).
+    Returns the lazily opened, not yet decoded image; the caller closes it. Raises
+    :class:`ImageRejected`: ``NOT_AN_IMAGE``, ``CORRUPT`` (broken header),
+    ``TOO_MANY_PIXELS`` (decompression-bomb guard), ``UNSUPPORTED_FORMAT``.
+    """
+    img = _open_lazily(data)
+    try:
+        width, height = img.size
+        # Checked before the format so that nothing huge is ever decoded, whatever it is.
+        if width * height > MAX_PIXELS:
+            raise ImageRejected(
+                ImageProblem.TOO_MANY_PIXELS,
+                width=width,
+                height=height,
+                size_bytes=len(data),
+                image_format=img.format,
+            )
+        if img.format not in _FORMAT_ALIASES and img.format not in _CONVERTED_FORMATS:
+            raise ImageRejected(
+                ImageProblem.UNSUPPORTED_FORMAT,
+                width=width,
+                height=height,
+                size_bytes=len(data),
+                image_format=img.format,
+            )
+    except BaseException:
+        img.close()
+        raise
+    return img
+
+
+def _decode_checked(data: bytes) -> Image.Image:
+    """Decode a user's image for editing: guarded, upright, in RGB, L, RGBA or LA.
+
+    The entry point for code that changes pixels (``bot.imagefix``): the same header
+    checks as :func:`prepare_first_frame` (bomb guard first), then a full decode and
+    the EXIF orientation applied. Byte size and geometry are not checked. Raises
+    :class:`ImageRejected`: ``NOT_AN_IMAGE``, ``CORRUPT``, ``TOO_MANY_PIXELS``,
+    ``UNSUPPORTED_FORMAT``.
+    """
+    img = _open_checked(data)
+    try:
+        named_format = _FORMAT_ALIASES.get(img.format or "") or img.format or ""
+        orientation = _orientation(img)
+        _decode_fully(img, data, named_format, len(data))
+        try:
+            return _normalised(_upright(img, orientation))
+        except (ValueError, OSError) as exc:
+            raise ImageRejected(
+                ImageProblem.UNSUPPORTED_FORMAT,
+                width=img.width,
+                height=img.height,
+                size_bytes=len(data),
+                image_format=named_format,
+            ) from exc
+    except BaseException:
+        img.close()
+        raise
 
 
 def _open_lazily(data: bytes) -> Image.Image:
@@ -292,21 +407,129 @@ def _decode_fully(img: Image.Image, data: bytes, image_format: str, size_bytes: 
         ) from exc
 
 
-def _bytes_to_send(img: Image.Image, data: bytes, image_format: str) -> bytes:
-    """Return the original bytes, or a re-encoding when the mode is one to avoid."""
-    if image_format == "JPEG":
-        if img.mode in _JPEG_MODES_KEPT:
-            return data
-        options: dict[str, Any] = {"quality": _REENCODE_JPEG_QUALITY}
-        # Keep EXIF so the orientation tag (and so the picture's rotation) survives.
-        # The ICC profile is deliberately dropped: it describes the CMYK data.
-        exif = img.info.get("exif")
-        if isinstance(exif, bytes) and exif:
-            options["exif"] = exif
-        return _encode(_to_8bit(img).convert("RGB"), "JPEG", options)
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (2..8), or 1 for "as stored", read without decoding pixels."""
+    if img.format == "PNG" and "exif" not in img.info:
+        # Pillow would decode the whole PNG looking for an eXIf chunk after the pixel
+        # data; the PNG specification puts it before, where the header read found it.
+        return 1
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except MemoryError:
+        raise
+    except Exception:
+        # Broken EXIF says nothing reliable about rotation; viewers show such a
+        # picture as stored, and so is it judged and sent.
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATIONS else 1
+
+
+def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """Width and height as shown once the orientation is applied."""
+    width, height = size
+    return (height, width) if orientation in _UPRIGHT_SWAPS_SIDES else (width, height)
+
+
+def _upright(img: Image.Image, orientation: int) -> Image.Image:
+    """The decoded picture turned upright, its orientation tag removed; as is when 1."""
+    if orientation == 1:
+        return img
+    # The EXIF read by _orientation() is cached on the image, so this applies exactly
+    # the orientation the checks used.
+    return ImageOps.exif_transpose(img)
+
+
+def _native_bytes_to_send(img: Image.Image, data: bytes, image_format: str) -> bytes:
+    """For an upright JPEG/PNG: the original bytes, or a re-encoding when the mode is one
+    to avoid."""
+    if image_format == "JPEG" and img.mode in _JPEG_MODES_KEPT:
+        return data
+    if image_format == "PNG" and img.mode not in _PNG_MODES_CONVERTED:
+        return data
+    pixels = _normalised(img)
+    return _encode_within_limit(pixels, image_format, _metadata(img, pixels))
+
+
+def _pixels_to_send(img: Image.Image, native_format: str | None) -> Image.Image:
+    """The decoded, upright picture in a mode its output format holds as expected.
+
+    Raises ValueError or OSError when Pillow cannot convert the mode.
+    """
+    if native_format == "JPEG" and img.mode in _JPEG_MODES_KEPT:
+        return img
+    if native_format == "PNG" and img.mode not in _PNG_MODES_CONVERTED:
+        return img
+    return _normalised(img)
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    """Whether the picture has an alpha band or a transparent palette/colour entry."""
+    return img.mode in _ALPHA_MODES or "transparency" in img.info
+
+
+def _normalised(img: Image.Image) -> Image.Image:
+    """The picture as RGB or L, or RGBA or LA when it has alpha: modes JPEG/PNG hold and
+    every consumer decodes as expected. Raises ValueError or OSError when Pillow cannot
+    convert the mode."""
     if img.mode in _PNG_MODES_CONVERTED:
-        return _encode(_to_8bit(img).convert("RGB"), "PNG", {})
-    return data
+        # First, as before alpha: a transparent 16-bit grey is rare, clipping is not.
+        out = _to_8bit(img).convert("RGB")
+    elif _has_alpha(img):
+        if img.mode in ("RGBA", "LA") and "transparency" not in img.info:
+            return img
+        out = img.convert("RGBA")
+    elif img.mode in ("RGB", "L"):
+        return img
+    elif img.mode == "1":
+        out = img.convert("L")
+    else:
+        # P, CMYK (from YCCK/Adobe files), YCbCr, LAB, RGBX, ...
+        out = img.convert("RGB")
+    if _colour_family(out.mode) != _colour_family(img.mode):
+        # The embedded profile describes the old colour space (CMYK, 16-bit grey).
+        out.info.pop("icc_profile", None)
+    out.info.pop("transparency", None)
+    return out
+
+
+def _colour_family(mode: str) -> str:
+    """The colour space an ICC profile for this mode describes."""
+    if mode in ("RGB", "RGBA", "RGBa", "RGBX", "P", "PA"):
+        return "RGB"
+    if mode in ("L", "LA", "La", "1"):
+        return "L"
+    return mode
+
+
+def _metadata(source: Image.Image, pixels: Image.Image) -> dict[str, Any]:
+    """Encoder options that carry the source's EXIF and still-valid ICC profile over."""
+    options: dict[str, Any] = {}
+    # EXIF is kept as it is in a file sent unchanged; an upright copy no longer has the
+    # orientation tag (exif_transpose removed it), and a CMYK JPEG re-encoded as RGB
+    # keeps its tag, so the picture's rotation survives either way.
+    exif = source.info.get("exif")
+    if isinstance(exif, bytes) and exif:
+        options["exif"] = exif
+    # _normalised() dropped the profile when the colour space changed.
+    icc = pixels.info.get("icc_profile")
+    if isinstance(icc, bytes) and icc:
+        options["icc_profile"] = icc
+    return options
+
+
+def _encode_within_limit(img: Image.Image, image_format: str, options: dict[str, Any]) -> bytes:
+    """Encode as JPEG (quality 95, lower if needed to fit MAX_FILE_BYTES) or PNG.
+
+    Returns the last attempt even when it is still over the limit: the caller refuses it.
+    """
+    if image_format == "PNG":
+        return _encode(img, "PNG", options)
+    payload = b""
+    for quality in (_REENCODE_JPEG_QUALITY, *_FALLBACK_JPEG_QUALITIES):
+        payload = _encode(img, "JPEG", {**options, "quality": quality})
+        if len(payload) <= MAX_FILE_BYTES:
+            break
+    return payload
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:

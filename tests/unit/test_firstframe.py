@@ -12,7 +12,7 @@ import warnings
 import zlib
 
 import pytest
-from PIL import Image, ImageFile, features
+from PIL import Image, ImageCms, ImageFile, ImageOps, features
 
 from bot import firstframe
 from bot.firstframe import (
@@ -28,6 +28,10 @@ from bot.firstframe import (
 
 # --- helpers -----------------------------------------------------------------
 
+ORIENTATION = 0x0112
+# Formats Pillow supports only when built with their library.
+OPTIONAL_CODECS = {"WEBP": "webp", "AVIF": "avif", "JPEG2000": "jpg_2000"}
+
 
 def make_image(
     size: tuple[int, int],
@@ -42,6 +46,38 @@ def make_image(
     buf = io.BytesIO()
     Image.new(mode, size, color).save(buf, format=image_format, **save_options)
     return buf.getvalue()
+
+
+def orientation(value: int) -> Image.Exif:
+    """EXIF holding only an orientation tag (6: shown rotated 90° clockwise)."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = value
+    return exif
+
+
+def marked(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    """Blue, with a red 20x20 marker in the top-left corner of the stored pixels."""
+    img = Image.new(mode, size, (0, 0, 255, 255)[: len(mode)])
+    img.paste((255, 0, 0, 255)[: len(mode)], (0, 0, 20, 20))
+    return img
+
+
+def encode(img: Image.Image, image_format: str, **save_options: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=image_format, **save_options)
+    return buf.getvalue()
+
+
+def is_red(pixel: object) -> bool:
+    assert isinstance(pixel, tuple)
+    red, green, blue = pixel[:3]
+    return bool(red > 200 and green < 60 and blue < 60)
+
+
+def is_blue(pixel: object) -> bool:
+    assert isinstance(pixel, tuple)
+    red, green, blue = pixel[:3]
+    return bool(red < 60 and green < 60 and blue > 200)
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -272,18 +308,23 @@ def test_not_an_image(data: bytes) -> None:
     assert error.size_bytes == len(data)
 
 
-@pytest.mark.parametrize("image_format", ["GIF", "WEBP", "BMP", "TIFF"])
-def test_other_formats_are_unsupported(image_format: str) -> None:
-    if image_format == "WEBP" and not features.check("webp"):
-        pytest.skip("Pillow built without WebP")
-    error = rejected(make_image((400, 400), image_format))
+@pytest.mark.parametrize("image_format", ["PPM", "TGA", "PCX", "SGI", "EPS"])
+def test_formats_not_converted_are_refused_before_decoding(
+    image_format: str, no_decoding: None
+) -> None:
+    # EPS above all: decoding it would run Ghostscript on the sender's bytes.
+    error = rejected(make_image((400, 400), image_format, mode="L"))
     assert error.problem is ImageProblem.UNSUPPORTED_FORMAT
     assert error.image_format == image_format
     assert (error.width, error.height) == (400, 400)
 
 
-def test_unsupported_format_is_refused_before_decoding(no_decoding: None) -> None:
-    assert rejected(make_image((400, 400), "GIF")).problem is ImageProblem.UNSUPPORTED_FORMAT
+def test_truncated_webp_is_corrupt() -> None:
+    buf = io.BytesIO()
+    Image.effect_noise((400, 400), 60).convert("RGB").save(buf, "WEBP")
+    data = buf.getvalue()
+    error = rejected(data[: len(data) // 2])
+    assert error.problem is ImageProblem.CORRUPT
 
 
 # --- conversions -------------------------------------------------------------
@@ -306,14 +347,24 @@ def test_cmyk_jpeg_is_sent_as_rgb_jpeg() -> None:
         assert red > 200 and green < 60 and blue < 60
 
 
-def test_cmyk_jpeg_keeps_its_exif_orientation() -> None:
+def test_cmyk_jpeg_keeps_its_exif() -> None:
     exif = Image.Exif()
-    exif[0x0112] = 6  # orientation: rotate 90 degrees on display
+    exif[0x010F] = "PhoneMaker"  # camera make: EXIF survives the re-encoding
     data = make_image((400, 500), "JPEG", mode="CMYK", color=(0, 0, 0, 0), exif=exif)
     _, sent = decode_data_url(prepare_first_frame(data))
     with Image.open(io.BytesIO(sent)) as img:
         assert img.mode == "RGB"
-        assert img.getexif().get(0x0112) == 6
+        assert img.getexif().get(0x010F) == "PhoneMaker"
+
+
+def test_cmyk_jpeg_with_orientation_is_sent_upright_as_rgb() -> None:
+    data = make_image((400, 500), "JPEG", mode="CMYK", color=(0, 0, 0, 0), exif=orientation(6))
+    frame = prepare_first_frame(data)
+    assert (frame.width, frame.height) == (500, 400)
+    _, sent = decode_data_url(frame)
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.mode, img.size) == ("RGB", (500, 400))
+        assert 0x0112 not in img.getexif()
 
 
 def test_16_bit_png_is_scaled_to_8_bit_rgb() -> None:
@@ -328,6 +379,186 @@ def test_16_bit_png_is_scaled_to_8_bit_rgb() -> None:
         assert (img.format, img.mode) == ("PNG", "RGB")
         assert img.getpixel((0, 0)) == (255, 255, 255)
         assert img.getpixel((10, 10)) == (128, 128, 128)  # scaled, not clipped to white
+
+
+# --- EXIF orientation ---------------------------------------------------------
+
+
+def test_rotated_phone_photo_is_judged_and_sent_upright() -> None:
+    # Stored 1000x450, shown rotated 90° clockwise as 450x1000. (A quarter turn never
+    # changes whether the ratio or the shorter side is allowed: the rules are symmetric.)
+    data = encode(marked((1000, 450)), "JPEG", quality=90, exif=orientation(6))
+    frame = prepare_first_frame(data)
+    assert (frame.image_format, frame.width, frame.height) == ("JPEG", 450, 1000)
+    assert frame.converted_from is None
+    header, sent = decode_data_url(frame)
+    assert header == "data:image/jpeg;base64"
+    assert sent != data
+    assert frame.size_bytes == len(sent)
+    assert frame.sha256 == hashlib.sha256(sent).hexdigest()
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, img.size) == ("JPEG", (450, 1000))
+        assert ORIENTATION not in img.getexif()  # never rotated twice by a viewer
+        # Rotated clockwise: the stored top-left corner is now the top-right one.
+        assert is_red(img.getpixel((440, 10)))
+        assert is_blue(img.getpixel((10, 10)))
+
+
+def test_orientation_is_applied_before_the_ratio_check(no_decoding: None) -> None:
+    # Stored 380x1000 (too tall), shown 1000x380: the sender sees it as too wide.
+    error = rejected(encode(marked((380, 1000)), "JPEG", exif=orientation(8)))
+    assert error.problem is ImageProblem.TOO_WIDE
+    assert (error.width, error.height) == (1000, 380)
+
+
+def test_upside_down_photo_is_turned_and_keeps_its_size() -> None:
+    data = encode(marked((500, 400)), "JPEG", exif=orientation(3))
+    frame = prepare_first_frame(data)
+    assert (frame.width, frame.height) == (500, 400)
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert is_red(img.getpixel((490, 390)))
+
+
+@pytest.mark.parametrize("value", [1, 0, 9, 200])
+def test_no_rotation_sends_the_original_bytes(value: int) -> None:
+    data = encode(marked((500, 400)), "JPEG", exif=orientation(value))
+    frame = prepare_first_frame(data)
+    assert decode_data_url(frame)[1] == data
+    assert (frame.width, frame.height) == (500, 400)
+
+
+def test_rotated_png_is_sent_upright_as_png() -> None:
+    data = encode(marked((1000, 450), "RGBA"), "PNG", exif=orientation(6))
+    frame = prepare_first_frame(data)
+    assert (frame.image_format, frame.width, frame.height) == ("PNG", 450, 1000)
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert (img.format, img.mode, img.size) == ("PNG", "RGBA", (450, 1000))
+        assert is_red(img.getpixel((440, 10)))
+
+
+def test_rotated_jpeg_keeps_its_colour_profile() -> None:
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode(marked((500, 400)), "JPEG", exif=orientation(6), icc_profile=icc)
+    with Image.open(io.BytesIO(decode_data_url(prepare_first_frame(data))[1])) as img:
+        assert img.info.get("icc_profile") == icc
+
+
+def test_rotated_jpeg_quality_is_lowered_to_fit_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    noisy = Image.effect_noise((600, 400), 60).convert("RGB")
+    data = encode(noisy, "JPEG", quality=60, exif=orientation(6))
+    with Image.open(io.BytesIO(data)) as stored:
+        upright = ImageOps.exif_transpose(stored)
+    exif = upright.info["exif"]
+    at_95, at_80 = (len(encode(upright, "JPEG", quality=q, exif=exif)) for q in (95, 80))
+    assert len(data) < at_80 < at_95
+    monkeypatch.setattr(firstframe, "MAX_FILE_BYTES", at_80)
+    frame = prepare_first_frame(data)
+    assert frame.size_bytes <= at_80
+    assert (frame.width, frame.height) == (400, 600)
+
+
+# --- other formats, converted --------------------------------------------------
+
+
+@pytest.mark.parametrize("image_format", ["WEBP", "BMP", "TIFF", "GIF", "JPEG2000", "AVIF"])
+def test_other_formats_without_alpha_are_converted_to_jpeg(image_format: str) -> None:
+    codec = OPTIONAL_CODECS.get(image_format)
+    if codec is not None and not features.check(codec):
+        pytest.skip(f"Pillow built without {image_format}")
+    data = encode(marked((500, 400)), image_format)
+    frame = prepare_first_frame(data)
+    assert (frame.image_format, frame.converted_from) == ("JPEG", image_format)
+    assert (frame.width, frame.height) == (500, 400)
+    header, sent = decode_data_url(frame)
+    assert header == "data:image/jpeg;base64"
+    assert frame.sha256 == hashlib.sha256(sent).hexdigest()
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, img.mode, img.size) == ("JPEG", "RGB", (500, 400))
+        assert is_red(img.getpixel((5, 5)))
+        assert is_blue(img.getpixel((250, 200)))
+
+
+def test_webp_with_alpha_is_converted_to_png() -> None:
+    img = marked((500, 400), "RGBA")
+    img.paste((0, 0, 0, 0), (100, 100, 200, 200))
+    data = encode(img, "WEBP", lossless=True)
+    frame = prepare_first_frame(data)
+    assert (frame.image_format, frame.converted_from) == ("PNG", "WEBP")
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert (img.format, img.mode) == ("PNG", "RGBA")
+        assert img.getpixel((150, 150)) == (0, 0, 0, 0)
+        assert img.getpixel((300, 300)) == (0, 0, 255, 255)
+
+
+def test_gif_with_transparency_is_converted_to_png_keeping_it() -> None:
+    img = Image.new("P", (500, 400), 1)
+    img.putpalette([0, 0, 0, 255, 0, 0] + [0] * (256 * 3 - 6))
+    img.paste(0, (0, 0, 100, 100))  # index 0, the transparent one
+    frame = prepare_first_frame(encode(img, "GIF", transparency=0))
+    assert (frame.image_format, frame.converted_from) == ("PNG", "GIF")
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as sent:
+        sent.load()
+        assert sent.format == "PNG"
+        rgba = sent.convert("RGBA")
+        assert rgba.getpixel((10, 10))[3] == 0  # type: ignore[index]
+        assert rgba.getpixel((300, 300)) == (255, 0, 0, 255)
+
+
+def test_animated_gif_sends_its_first_frame() -> None:
+    frames = [Image.new("RGB", (500, 400), colour) for colour in ("red", "blue", "blue")]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    frame = prepare_first_frame(data)
+    assert frame.converted_from == "GIF"
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert is_red(img.getpixel((250, 200)))
+
+
+def test_multi_page_tiff_sends_its_first_page() -> None:
+    pages = [Image.new("RGB", (500, 400), colour) for colour in ("red", "blue")]
+    data = encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+    with Image.open(io.BytesIO(decode_data_url(prepare_first_frame(data))[1])) as img:
+        assert is_red(img.getpixel((250, 200)))
+
+
+@pytest.mark.parametrize(
+    ("mode", "colour"),
+    [("CMYK", (0, 255, 255, 0)), ("I;16", 40000), ("1", 1), ("L", 200), ("P", 3)],
+)
+def test_tiff_in_any_mode_is_converted(mode: str, colour: int | tuple[int, ...]) -> None:
+    frame = prepare_first_frame(encode(Image.new(mode, (500, 400), colour), "TIFF"))
+    assert (frame.image_format, frame.converted_from) == ("JPEG", "TIFF")
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert img.mode in ("RGB", "L")
+        assert img.size == (500, 400)
+
+
+def test_converted_format_is_rotated_too() -> None:
+    data = encode(marked((1000, 450)), "WEBP", exif=orientation(6))
+    frame = prepare_first_frame(data)
+    assert (frame.width, frame.height, frame.converted_from) == (450, 1000, "WEBP")
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert img.size == (450, 1000)
+        assert is_red(img.getpixel((440, 10)))
+
+
+def test_converted_format_is_checked_before_decoding(no_decoding: None) -> None:
+    error = rejected(make_image((1000, 400), "WEBP"))
+    assert error.problem is ImageProblem.TOO_WIDE
+    assert error.image_format == "WEBP"  # the format the sender has in hand
+
+
+def test_pixels_that_cannot_be_converted_are_unsupported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unconvertible(img: Image.Image) -> Image.Image:
+        raise ValueError("conversion from LAB to RGB not supported")
+
+    monkeypatch.setattr(firstframe, "_normalised", unconvertible)
+    error = rejected(make_image((500, 400), "TIFF"))
+    assert error.problem is ImageProblem.UNSUPPORTED_FORMAT
+    assert (error.image_format, error.width, error.height) == ("TIFF", 500, 400)
 
 
 # --- decompression bombs -----------------------------------------------------
