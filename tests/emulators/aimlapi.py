@@ -9,78 +9,82 @@ It serves, on 127.0.0.1 and a free port:
 Every request is recorded in :attr:`AimlApiEmulator.requests` before it is answered, faults
 included, so a test can assert exactly what the product sent (and how often: each create costs
 money upstream). Behaviour follows ``shared/seed/video-01-live2d.txt`` and
-``shared/reference/aimlapi.md``.
+``shared/reference/aimlapi.md``. The rules and answer shapes themselves live in
+:mod:`bot.sandbox.contract`, shared with the sandbox (``python -m bot.sandbox``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import contextlib
 import hashlib
 import hmac
-import io
 import json
 import random
-import re
 import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from aiohttp import web
-from PIL import Image, UnidentifiedImageError
+
+from bot.sandbox.contract import (
+    CLIENT_MAX_SIZE,
+    FAILURE_STATUSES,
+    GENERATION_PATH,
+    MAX_IMAGE_BYTES,
+    MAX_PROMPT_CHARS,
+    MIN_SHORT_SIDE_EXCLUSIVE,
+    MODEL,
+    MODERATION_FAILURE,
+    SUCCESS_STATUSES,
+    UNAUTHORIZED_MESSAGE,
+    URL_IMAGE_FORMAT,
+    URL_IMAGE_SIZE,
+    VALIDATION_PREFIX,
+    VIDEO_PATH_PREFIX,
+    check_create_body,
+    check_first_frame,
+    error_response,
+    new_generation_id,
+    status_body,
+)
+from bot.sandbox.contract import cdn_error as _cdn_error
+from bot.sandbox.timeline import status_on_timeline
+
+__all__ = [
+    "DEFAULT_FAILURE",
+    "DEFAULT_LINK_TTL_SECONDS",
+    "FAILURE_STATUSES",
+    "GENERATION_PATH",
+    "MAX_IMAGE_BYTES",
+    "MAX_PROMPT_CHARS",
+    "MIN_SHORT_SIDE_EXCLUSIVE",
+    "MODEL",
+    "SUCCESS_STATUSES",
+    "UNAUTHORIZED_MESSAGE",
+    "URL_IMAGE_FORMAT",
+    "URL_IMAGE_SIZE",
+    "VIDEO_DURATION_SECONDS",
+    "VIDEO_PATH_PREFIX",
+    "AimlApiEmulator",
+    "EmulatedJob",
+    "Endpoint",
+    "RecordedRequest",
+]
 
 Endpoint = Literal["create", "poll", "video"]
 
-MODEL = "video-01-live2d"
-GENERATION_PATH = "/v2/generate/video/minimax/generation"
-VIDEO_PATH_PREFIX = "/videos/"
-
-MAX_PROMPT_CHARS = 2000
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MIN_SHORT_SIDE_EXCLUSIVE = 300
-URL_IMAGE_FORMAT = "PNG"
-URL_IMAGE_SIZE = (720, 1072)
 VIDEO_DURATION_SECONDS = 6
 DEFAULT_LINK_TTL_SECONDS = 9 * 3600.0
-DEFAULT_FAILURE = "Content moderation: the image was flagged"
-UNAUTHORIZED_MESSAGE = "Unauthorized: invalid or missing API key"
+DEFAULT_FAILURE = MODERATION_FAILURE
 
-SUCCESS_STATUSES = frozenset({"completed", "succeeded"})
-FAILURE_STATUSES = frozenset({"error", "failed"})
-
-# Large enough for a 20 MB image as base64 inside JSON; beyond it aiohttp answers 413.
-_CLIENT_MAX_SIZE = 40 * 1024 * 1024
 # Videos above this size are streamed in chunks instead of being held in memory whole.
 _STREAM_THRESHOLD = 1024 * 1024
 _CHUNK_SIZE = 256 * 1024
-
-
-_DATA_URL_RE = re.compile(r"^data:(image/[A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
-_MIME_TO_FORMAT = {"image/jpeg": "JPEG", "image/jpg": "JPEG", "image/png": "PNG"}
-
-_DEFAULT_MESSAGES = {
-    400: "Body validation error!",
-    401: UNAUTHORIZED_MESSAGE,
-    402: "Payment required",
-    403: "Forbidden: not enough credits",
-    404: "Not Found",
-    408: "Request timeout",
-    413: "Payload too large",
-    422: "Unprocessable entity",
-    429: "Too Many Requests: rate limit exceeded",
-    500: "Internal server error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Generation timeout",
-}
 
 
 @dataclass
@@ -139,10 +143,6 @@ class _Fault:
     delay: float
     headers: dict[str, str]
     create_job: bool
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _box(kind: bytes, payload: bytes) -> bytes:
@@ -258,7 +258,7 @@ class AimlApiEmulator:
         if self._runner is not None:
             return
         self._closing = asyncio.Event()
-        app = web.Application(client_max_size=_CLIENT_MAX_SIZE, middlewares=[self._middleware])
+        app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[self._middleware])
         app.router.add_post(GENERATION_PATH, self._on_create)
         app.router.add_get(GENERATION_PATH, self._on_poll)
         app.router.add_get(VIDEO_PATH_PREFIX + "{generation_id}.mp4", self._on_video)
@@ -460,17 +460,10 @@ class AimlApiEmulator:
     def _error_response(
         self, request: web.Request, status: int, message: str | None = None
     ) -> web.Response:
-        body = {
-            "requestId": str(uuid.uuid4()),
-            "statusCode": status,
-            "timestamp": _now_iso(),
-            "path": request.path,
-            "message": message if message is not None else _DEFAULT_MESSAGES.get(status, "Error"),
-        }
-        return web.json_response(body, status=status)
+        return error_response(status, request.path, message)
 
     def _validation_error(self, request: web.Request, what: str) -> web.Response:
-        return self._error_response(request, 400, f"Body validation error! {what}")
+        return self._error_response(request, 400, VALIDATION_PREFIX + what)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:
@@ -590,89 +583,26 @@ class AimlApiEmulator:
             if record.parsed_json and request.content_type == "application/json"
             else None
         )
-        if not isinstance(body, dict):
-            return self._validation_error(request, "Expected a JSON object body")
-
-        model = body.get("model")
-        if model != MODEL:
-            return self._validation_error(
-                request, f"model: Invalid enum value. Expected '{MODEL}', received {model!r}"
-            )
-        if "prompt" not in body:
-            return self._validation_error(request, "prompt: Required")
-        prompt = body["prompt"]
-        if not isinstance(prompt, str):
-            return self._validation_error(request, "prompt: Expected string")
-        if not prompt:
-            return self._validation_error(
-                request, "prompt: String must contain at least 1 character(s)"
-            )
-        if len(prompt) > MAX_PROMPT_CHARS:
-            return self._validation_error(
-                request, f"prompt: String must contain at most {MAX_PROMPT_CHARS} character(s)"
-            )
-        optimizer: bool | None = None
-        if "prompt_optimizer" in body:
-            if not isinstance(body["prompt_optimizer"], bool):
-                return self._validation_error(request, "prompt_optimizer: Expected boolean")
-            optimizer = body["prompt_optimizer"]
-        if "first_frame_image" not in body:
-            return self._validation_error(request, "first_frame_image: Required")
-        image = body["first_frame_image"]
-        if not isinstance(image, str):
-            return self._validation_error(request, "first_frame_image: Expected string")
-
-        if image.startswith(("http://", "https://")) and len(image) > len("https://"):
-            job = self._create_job(
-                prompt, optimizer, URL_IMAGE_FORMAT, URL_IMAGE_SIZE, image_url=image
-            )
-        else:
-            checked = await self._check_data_url(image)
-            if isinstance(checked, str):
-                return self._validation_error(request, f"first_frame_image: {checked}")
-            mime, fmt, size, nbytes = checked
-            job = self._create_job(
-                prompt, optimizer, fmt, size, image_mime=mime, image_bytes=nbytes
-            )
+        checked = check_create_body(body)
+        if isinstance(checked, str):
+            return self._validation_error(request, checked)
+        image = await asyncio.to_thread(check_first_frame, checked.first_frame_image)
+        if isinstance(image, str):
+            return self._validation_error(request, f"first_frame_image: {image}")
+        job = self._create_job(
+            checked.prompt,
+            checked.prompt_optimizer,
+            image.image_format,
+            image.size,
+            image_url=image.url,
+            image_mime=image.mime,
+            image_bytes=image.nbytes,
+        )
 
         if self.create_response is not None:
             status, payload = self.create_response(job)
             return web.json_response(payload, status=status)
         return web.json_response({"generation_id": job.generation_id, "status": "queued"})
-
-    async def _check_data_url(self, image: str) -> str | tuple[str, str, tuple[int, int], int]:
-        """Validate a data URL image; return an error text or (mime, format, size, bytes)."""
-        match = _DATA_URL_RE.match(image)
-        if match is None:
-            return "must be an http(s) URL or a data URL 'data:image/<jpeg|png>;base64,...'"
-        mime = match.group(1).lower()
-        declared = _MIME_TO_FORMAT.get(mime)
-        if declared is None:
-            return f"unsupported image type {mime!r}: format must be JPG, JPEG or PNG"
-        try:
-            data = base64.b64decode(match.group(2), validate=True)
-        except (binascii.Error, ValueError):
-            return "invalid base64 data"
-        if not data:
-            return "empty image data"
-        if len(data) > MAX_IMAGE_BYTES:
-            return f"image is {len(data)} bytes, the limit is 20MB ({MAX_IMAGE_BYTES} bytes)"
-        opened = await asyncio.to_thread(_decode_image, data)
-        if isinstance(opened, str):
-            return opened
-        fmt, (width, height) = opened
-        if fmt not in ("JPEG", "PNG"):
-            return f"unsupported image format {fmt}: format must be JPG, JPEG or PNG"
-        if fmt != declared:
-            return f"declared type {mime} does not match the image data ({fmt})"
-        if not (5 * width > 2 * height and 2 * width < 5 * height):
-            return f"aspect ratio {width}x{height} must be greater than 2:5 and less than 5:2"
-        if min(width, height) <= MIN_SHORT_SIDE_EXCLUSIVE:
-            return (
-                f"shorter side is {min(width, height)}px, it must exceed "
-                f"{MIN_SHORT_SIDE_EXCLUSIVE} pixels"
-            )
-        return mime, fmt, (width, height), len(data)
 
     def _create_job(
         self,
@@ -685,9 +615,7 @@ class AimlApiEmulator:
         image_mime: str | None = None,
         image_bytes: int = 0,
     ) -> EmulatedJob:
-        generation_id = str(10**14 + secrets.randbelow(9 * 10**14))
-        while generation_id in self._jobs:
-            generation_id = str(10**14 + secrets.randbelow(9 * 10**14))
+        generation_id = new_generation_id(self._jobs)
         now = time.monotonic()
         job = EmulatedJob(
             generation_id=generation_id,
@@ -730,20 +658,12 @@ class AimlApiEmulator:
             return self._error_response(request, self.unknown_id_status, message)
         job.polls += 1
         self._advance(job, time.monotonic())
-        payload: dict[str, Any] = {
-            "id": job.generation_id,
-            "status": job.status,
-            "video": None,
-            "error": None,
-            "meta": None,
-        }
-        if job.status in SUCCESS_STATUSES:
-            payload["video"] = {
-                "url": self.video_url(job.generation_id),
-                "duration": VIDEO_DURATION_SECONDS,
-            }
-        elif job.status in FAILURE_STATUSES:
-            payload["error"] = job.error if job.error is not None else "Generation failed"
+        video = (
+            {"url": self.video_url(job.generation_id), "duration": VIDEO_DURATION_SECONDS}
+            if job.status in SUCCESS_STATUSES
+            else None
+        )
+        payload = status_body(job.generation_id, job.status, video=video, error=job.error)
         if self.poll_response is not None:
             status, body = self.poll_response(job, payload)
             return web.json_response(body, status=status)
@@ -756,12 +676,9 @@ class AimlApiEmulator:
         elif job.complete_next:
             status = "completed"
         elif job.ready_at is not None and job.queued_until is not None:
-            if now < job.queued_until:
-                status = "queued"
-            elif now < job.ready_at:
-                status = "generating"
-            else:
-                status = job.outcome
+            status = status_on_timeline(
+                now, queued_until=job.queued_until, ready_at=job.ready_at, outcome=job.outcome
+            )
         elif job.polls <= self.queued_polls:
             status = "queued"
         elif job.polls <= self.queued_polls + self.generating_polls:
@@ -817,24 +734,3 @@ class AimlApiEmulator:
 
     async def _on_unknown_route(self, request: web.Request) -> web.Response:
         return self._error_response(request, 404, f"Cannot {request.method} {request.path}")
-
-
-def _decode_image(data: bytes) -> str | tuple[str, tuple[int, int]]:
-    """Fully decode an image with Pillow; return (format, size) or an error text."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or "unknown"
-            size = img.size
-            img.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        return f"the image could not be decoded ({type(exc).__name__})"
-    return fmt, (int(size[0]), int(size[1]))
-
-
-def _cdn_error(status: int, code: str, message: str) -> web.Response:
-    # Signed CDN links fail with an XML body, not the API's JSON error shape.
-    text = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
-    )
-    return web.Response(status=status, text=text, content_type="application/xml")
