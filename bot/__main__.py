@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from pydantic import ValidationError
 from telegram import Update
+from telegram.error import InvalidToken
 
 from bot.app import build_application
 from bot.logs import setup_logging
@@ -25,7 +27,19 @@ def main() -> int:
     )
     application = build_application(settings)
     # run_polling stops on SIGINT/SIGTERM: no new updates, in-flight work ends, then shutdown.
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        # Its message quotes the token: a typo'd token is nearly the real one. Never print it.
+        print(
+            "Configuration error: Telegram rejected TELEGRAM_BOT_TOKEN (see .env.example)",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception:
+        # Through logging, not the interpreter's traceback, so that the redacting filter applies.
+        logging.getLogger("bot").exception("the bot stopped on an unexpected error")
+        return 1
     return 0
 
 

@@ -21,12 +21,18 @@ from telegram.ext import (
     filters,
 )
 
+from bot.admission import log_access_mode
 from bot.aimlapi import AimlApiClient
+from bot.line import submit_waiting_jobs
 from bot.poller import advance_due_jobs
+from bot.schedule import tick_interval
 from bot.services import SERVICES_KEY, Clock, Services, Tuning, services_of
 from bot.settings import Settings
-from handlers.commands import on_help, on_status
+from handlers.admin import on_allow, on_deny, on_stats
+from handlers.commands import on_cancel, on_help, on_status
+from handlers.gate import keep_strangers_out
 from handlers.intake import (
+    check_and_submit,
     on_animate_command,
     on_group_image,
     on_private_image,
@@ -47,17 +53,24 @@ PRIVATE_COMMANDS = [
     BotCommand("help", "How to use the bot and the image rules"),
     BotCommand("status", "Your jobs"),
     BotCommand("animate", "Reply to a photo: /animate what should happen"),
+    BotCommand("cancel", "Cancel your jobs"),
 ]
 GROUP_COMMANDS = [
     BotCommand("animate", "Reply to a photo: /animate what should happen"),
     BotCommand("status", "Your jobs in this group"),
     BotCommand("help", "How to use the bot"),
+    BotCommand("cancel", "Cancel your jobs in this group"),
 ]
 
 
 async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The JobQueue tick: every due job is polled, delivered or explained."""
     await advance_due_jobs(context.bot, services_of(context.bot_data))
+
+
+async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The line's tick: waiting jobs go to the paid API in order, as slots free up."""
+    await submit_waiting_jobs(context.bot, services_of(context.bot_data), check_and_submit)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,11 +111,20 @@ def build_application(
                 interrupted,
             )
         assert application.job_queue is not None
+        # The tick runs several times per poll interval: each job's own schedule says when it is
+        # due, and a due job then waits a fraction of an interval, not up to a whole one.
         application.job_queue.run_repeating(
             advance_due_jobs_tick,
-            interval=settings.poll_interval_seconds,
+            interval=tick_interval(settings.poll_interval_seconds),
             first=0,
             name="advance_due_jobs",
+        )
+        await log_access_mode(services)
+        application.job_queue.run_repeating(
+            submit_waiting_jobs_tick,
+            interval=tick_interval(settings.poll_interval_seconds),
+            first=0,
+            name="submit_waiting_jobs",
         )
         try:
             await application.bot.set_my_commands(
@@ -135,8 +157,14 @@ def build_application(
     )
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    # Before everything else: strangers in a group the bot is not allowed in get no answer.
+    application.add_handler(MessageHandler(groups, keep_strangers_out), group=-1)
     application.add_handler(CommandHandler(["start", "help"], on_help))
     application.add_handler(CommandHandler("status", on_status))
+    application.add_handler(CommandHandler("cancel", on_cancel))
+    application.add_handler(CommandHandler("stats", on_stats))
+    application.add_handler(CommandHandler("allow", on_allow))
+    application.add_handler(CommandHandler("deny", on_deny))
     application.add_handler(CommandHandler("animate", on_animate_command, _NEW_MESSAGES))
     application.add_handler(MessageHandler(_NEW_MESSAGES & private & _IMAGES, on_private_image))
     application.add_handler(

@@ -15,20 +15,29 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = message
+    def _clean(self, text: str) -> str:
         for secret in self._secrets:
-            cleaned = cleaned.replace(secret, REDACTED)
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A bad format must not raise in the caller, nor reach logging's error report,
+            # which prints the raw arguments.
+            message = f"{record.msg} (unformattable arguments: {record.args!r})"
+            record.msg, record.args = self._clean(message), None
+        else:
+            cleaned = self._clean(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            exc_text = record.exc_text
-            for secret in self._secrets:
-                exc_text = exc_text.replace(secret, REDACTED)
-            record.exc_text = exc_text
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 
@@ -46,3 +55,5 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     # A tick still running when the next is due is skipped on purpose; APScheduler warns
     # about each skip, which is noise here.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    # aiosqlite logs every statement with its parameters (prompts, file ids) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -29,7 +29,9 @@ class Tuning:
     missing_generation_polls: int = 3  # 404s in a row before a generation counts as lost
     due_batch: int = 1000  # most jobs one tick takes on
     create_timeout_seconds: float = 60.0  # a create call unanswered this long is ambiguous
-    images_at_once: int = 2  # image checks in worker threads at once: each may take ~250 MB
+    progress_edit_private: float = 10.0  # least seconds between progress edits, private chats
+    progress_edit_group: float = 30.0  # the same in groups, where Telegram allows fewer edits
+    images_at_once: int = 2  # images between download and upload at once: each up to ~250 MB
 
 
 @dataclass(slots=True)
@@ -44,6 +46,9 @@ class Services:
     tuning: Tuning = field(default_factory=Tuning)
     bot_username: str = ""
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # Held while a request is judged against the budgets and recorded, and while the line
+    # takes free slots, so that two at once cannot both take the last slot.
+    admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def close(self) -> None:
         await self.api.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+#: Telegram ids written `123,-100456` in the environment (NoDecode: not JSON).
+IdList = Annotated[list[int], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -31,7 +33,13 @@ class Settings(BaseSettings):
     prompt_optimizer: bool = True
     log_level: LogLevel = "INFO"
     job_timeout_seconds: float = Field(default=900.0, gt=0)
-    poll_concurrency: int = Field(default=10, ge=1, le=100)
+    poll_concurrency: int = Field(default=50, ge=1, le=100)
+    allowed_user_ids: IdList = Field(default_factory=list)
+    allowed_chat_ids: IdList = Field(default_factory=list)
+    admin_user_ids: IdList = Field(default_factory=list)
+    max_active_jobs_per_user: int = Field(default=2, ge=1)
+    daily_jobs_per_user: int = Field(default=10, ge=1)
+    max_active_jobs: int = Field(default=20, ge=1)
 
     @field_validator("telegram_base_url", "telegram_base_file_url", "aimlapi_base_url")
     @classmethod
@@ -44,6 +52,27 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("allowed_user_ids", "allowed_chat_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        if isinstance(value, int):
+            return [value]
+        if not isinstance(value, str):
+            return value
+        ids = []
+        for position, item in enumerate(value.split(","), start=1):
+            item = item.strip()
+            if not item:
+                continue
+            try:
+                ids.append(int(item))
+            except ValueError:
+                raise ValueError(
+                    f"item {position} is not a numeric Telegram id; "
+                    "write ids separated by commas, like 123,456"
+                ) from None
+        return ids
 
     @field_validator("log_level", mode="before")
     @classmethod

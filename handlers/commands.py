@@ -1,4 +1,4 @@
-"""Commands that answer at once: /start, /help and /status."""
+"""Commands that answer at once: /start, /help, /status and /cancel."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot import texts
+from bot.admission import usage_report
+from bot.line import cancel_jobs
 from bot.services import services_of
 from handlers.intake import answer
+from storage.line import LineStore
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -26,4 +29,27 @@ async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # In a group, show only this group's jobs: prompts sent in private stay private.
     only_chat = None if chat.type == ChatType.PRIVATE else chat.id
     jobs = await services.store.jobs_for_user(user.id, chat_id=only_chat, limit=10)
-    await answer(message, texts.status_list(jobs, now=services.clock()))
+    places = {entry.job_id: entry.place for entry in await LineStore.of(services.store).places()}
+    usage = await usage_report(
+        services, user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE
+    )
+    await answer(
+        message,
+        texts.status_list(jobs, now=services.clock(), places=places)
+        + "\n\n"
+        + texts.usage_today(usage),
+    )
+
+
+async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel: take the caller's jobs out of the line (free), and stop following those the
+    video service already has (their credits are spent). In a group, only that group's jobs."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    services = services_of(context.bot_data)
+    only_chat = None if chat.type == ChatType.PRIVATE else chat.id
+    cancelled = await cancel_jobs(
+        context.bot, services, user.id, chat_id=only_chat, stop_submitted=True
+    )
+    await answer(message, texts.cancel_report(cancelled))

@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from telegram import Bot, Message, ReplyParameters, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
+from bot.admission import Admission, admit_request
 from bot.aimlapi import MAX_PROMPT_CHARS
 from bot.firstframe import (
+    FirstFrame,
     ImageProblem,
     ImageRejected,
     check_declared_size,
     prepare_first_frame_async,
 )
+from bot.imagefix import Fix, apply_fix_async, fix_for, preview_async
+from bot.line import show_place_in_line
+from bot.prefs import prefs_of
 from bot.progress import show_progress
 from bot.services import Services, services_of
 from bot.submission import SubmitOutcome, submit
+from handlers.keyboards import fix_markup
 from storage import NOT_SUBMITTED, Job, JobState, NewJob
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
 #: `/animate` or `/animate@botname` at the start of a caption or text, then the prompt.
 ANIMATE_COMMAND = re.compile(r"^/animate(?:@(?P<bot>[A-Za-z0-9_]+))?(?=\s|$)", re.IGNORECASE)
+#: `--exact` at the end of a prompt: no prompt optimizer for this job. Phones often turn `--`
+#: into a dash, so `—exact` counts too.
+EXACT_FLAG = re.compile(r"(?:^|\s)(?:--|—)exact\s*$", re.IGNORECASE)
 
 _OUTCOME_TEXTS = {
     SubmitOutcome.BUSY: texts.SERVICE_BUSY,
@@ -45,6 +60,14 @@ def command_prompt(text: str, bot_username: str) -> str | None:
     if addressed and addressed.lower() != bot_username.lower():
         return None
     return text[match.end() :].strip()
+
+
+def without_exact_flag(prompt: str) -> tuple[str, bool]:
+    """The prompt without a trailing `--exact`, and whether it had one."""
+    match = EXACT_FLAG.search(prompt)
+    if match is None:
+        return prompt, False
+    return prompt[: match.start()].strip(), True
 
 
 def image_of(message: Message) -> tuple[str, int | None] | None:
@@ -87,10 +110,13 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         if caption.startswith("/"):
             return  # a command for another bot
         prompt = caption.strip()
+    prompt, exact = without_exact_flag(prompt)
     if not prompt:
         await answer(message, texts.NEED_CAPTION)
         return
-    await take_request(services, context, request=message, photo=message, prompt=prompt)
+    await take_request(
+        services, context, request=message, photo=message, prompt=prompt, exact=exact
+    )
 
 
 async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,10 +128,13 @@ async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     prompt = command_prompt(message.caption or "", services.bot_username)
     if prompt is None:
         return  # addressed to another bot
+    prompt, exact = without_exact_flag(prompt)
     if not prompt:
         await answer(message, texts.ANIMATE_NEEDS_PROMPT)
         return
-    await take_request(services, context, request=message, photo=message, prompt=prompt)
+    await take_request(
+        services, context, request=message, photo=message, prompt=prompt, exact=exact
+    )
 
 
 async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -125,10 +154,11 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if image_of(target) is None:
         await answer(message, texts.ANIMATE_REPLY_NOT_PHOTO)
         return
+    prompt, exact = without_exact_flag(prompt)
     if not prompt:
         await answer(message, texts.ANIMATE_NEEDS_PROMPT)
         return
-    await take_request(services, context, request=message, photo=target, prompt=prompt)
+    await take_request(services, context, request=message, photo=target, prompt=prompt, exact=exact)
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -144,8 +174,11 @@ async def take_request(
     request: Message,
     photo: Message,
     prompt: str,
+    exact: bool = False,
 ) -> None:
-    """Check, record and submit one request, keeping the user informed in one message."""
+    """Check, record and submit one request, keeping the user informed in one message.
+    `exact`: the prompt ended in `--exact`, so the prompt optimizer is off for this job;
+    otherwise the user's own default (/settings) applies."""
     if len(prompt) > MAX_PROMPT_CHARS:
         await answer(request, texts.prompt_too_long(len(prompt), MAX_PROMPT_CHARS))
         return
@@ -155,36 +188,74 @@ async def take_request(
         return
     file_id, declared_size = image
     user = request.from_user
-    job = await services.store.record_request(
+    user_id = user.id if user else request.chat_id
+    optimizer = False if exact else (await prefs_of(services, user_id)).prompt_optimizer
+    admission = await admit_job(
+        context.bot,
+        services,
         NewJob(
             chat_id=request.chat_id,
             request_message_id=request.message_id,
             photo_message_id=photo.message_id,
             thread_id=request.message_thread_id if request.is_topic_message else None,
-            user_id=user.id if user else request.chat_id,
+            user_id=user_id,
             prompt=prompt,
-            prompt_optimizer=services.settings.prompt_optimizer,
+            prompt_optimizer=optimizer,
             file_id=file_id,
+            language=user.language_code if user else None,
         ),
-        now=services.clock(),
+        private=request.chat.type == ChatType.PRIVATE,
     )
-    if job is None:
+    if admission.job is not None:
+        await start_job(context.bot, services, admission.job, declared_size)
+
+
+async def admit_job(bot: Bot, services: Services, request: NewJob, *, private: bool) -> Admission:
+    """Judge a request against access and budgets and record it, in one step
+    (bot/admission.py); a refusal is told to the user as a reply to the request's message.
+    Returns the admission: `job` set when the job may go on (then pass it to `start_job`),
+    `job` None and `refused` False when that message already is a job (a redelivered update,
+    a second tap on a button)."""
+    admission = await admit_request(services, request, private=private)
+    if admission.refused:
+        if admission.reply is not None:
+            await bot.send_message(
+                request.chat_id,
+                admission.reply,
+                message_thread_id=request.thread_id,
+                reply_parameters=ReplyParameters(
+                    message_id=request.request_message_id, allow_sending_without_reply=True
+                ),
+            )
+    elif admission.job is None:
         log.info(
             "chat %s message %s was already taken; ignoring the repeat",
             request.chat_id,
-            request.message_id,
+            request.request_message_id,
         )
-        return
+    return admission
+
+
+async def start_job(
+    bot: Bot,
+    services: Services,
+    job: Job,
+    declared_size: int | None = None,
+    *,
+    ack: str = texts.RECEIVED,
+) -> Job:
+    """Carry an admitted job on: one waiting in the line is shown its place (the line submits
+    it later); any other is acknowledged with `ack` in its status message (a reply to its
+    request, or the message it already has), then checked and submitted. Returns the job as
+    it ends up; never raises for the job's own failures (see `check_and_submit`)."""
+    if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: bot/line.py submits it
+        return await show_place_in_line(bot, services, job)
     try:
-        status = await answer(request, texts.RECEIVED)
+        job = await show_progress(bot, services, job, ack)
     except TelegramError as error:
         # The acknowledgement is a courtesy; the request itself goes on.
         log.warning("job %s: could not acknowledge (%s)", job.id, error)
-    else:
-        job = await services.store.update(
-            job.id, now=services.clock(), status_message_id=status.message_id
-        )
-    await check_and_submit(context.bot, services, job, declared_size)
+    return await check_and_submit(bot, services, job, declared_size)
 
 
 async def check_and_submit(
@@ -219,31 +290,69 @@ async def _check_and_submit(
     bot: Bot, services: Services, job: Job, declared_size: int | None
 ) -> Job:
     store, clock = services.store, services.clock
-    try:
-        check_declared_size(declared_size)
-        data = await _download(bot, job.file_id, declared_size)
-        async with services.image_slots:
+    # An image is in memory from its download until the paid API has it: its bytes, its pixels
+    # and its base64, ~100 MB for a 20 MB PNG. Holding a slot all along keeps that to
+    # `images_at_once` images, however many arrive at once. The user hears after the slot is
+    # free: a reply may wait on Telegram's flood limit.
+    refusal: tuple[str, str, list[Fix]] | None = None  # error, what the user reads, fixes
+    async with services.image_slots:
+        try:
+            check_declared_size(declared_size)
+            data = await _download(bot, job.file_id, declared_size)
+            if job.image_fix:  # chosen under an earlier refusal of this image
+                data = await apply_fix_async(data, Fix(job.image_fix))
             frame = await prepare_first_frame_async(data)
-    except ImageRejected as rejection:
-        job = await store.update(
-            job.id, now=clock(), state=JobState.REJECTED, error=rejection.problem.value
-        )
-        return await show_progress(bot, services, job, texts.image_refused(rejection))
-    except TelegramError as error:
-        log.warning("job %s: could not download the image: %s", job.id, error)
-        job = await store.update(
-            job.id, now=clock(), state=JobState.REJECTED, error="download failed"
-        )
-        return await show_progress(bot, services, job, texts.DOWNLOAD_FAILED)
-    job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)
-    submission = await submit(services, job, frame)
+            if job.image_fix and job.retry_of is None:  # a retry's user saw it already
+                await _show_fixed(bot, job, data, frame)
+            del data  # only the encoded frame goes on
+        except ImageRejected as rejection:
+            # A fixed image is never offered fixes again: no loop of buttons.
+            fixes = [] if job.image_fix else fix_for(rejection.problem)
+            text = (
+                texts.image_refused_with_fixes(rejection)
+                if fixes
+                else texts.image_refused(rejection)
+            )
+            refusal = (rejection.problem.value, text, fixes)
+        except TelegramError as error:
+            log.warning("job %s: could not download the image: %s", job.id, error)
+            refusal = ("download failed", texts.DOWNLOAD_FAILED, [])
+        else:
+            converted_from, image_format = frame.converted_from, frame.image_format
+            job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)
+            submission = await submit(services, job, frame)
+    if refusal is not None:
+        reason, text, fixes = refusal
+        job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)
+        markup = fix_markup(job, fixes) if fixes else None
+        return await show_progress(bot, services, job, text, reply_markup=markup)
     if submission.outcome is SubmitOutcome.ACCEPTED:
-        text = texts.QUEUED
+        text = texts.queued(converted_from=converted_from, image_format=image_format)
     elif submission.outcome is SubmitOutcome.REFUSED:
         text = texts.submission_failed(submission.reason or "no reason given")
     else:
         text = _OUTCOME_TEXTS[submission.outcome]
     return await show_progress(bot, services, submission.job, text)
+
+
+async def _show_fixed(bot: Bot, job: Job, data: bytes, frame: FirstFrame) -> None:
+    """Show the user the fixed image before it is submitted: a small preview, as a reply to
+    their photo. Sent while the image slot is held, since the frame waits for it anyway.
+    Never raises: the job goes on without it."""
+    assert job.image_fix is not None
+    try:
+        preview = await preview_async(data)
+        await bot.send_photo(
+            job.chat_id,
+            preview,
+            caption=texts.fix_preview(Fix(job.image_fix), frame.width, frame.height),
+            message_thread_id=job.thread_id,
+            reply_parameters=ReplyParameters(
+                message_id=job.photo_message_id, allow_sending_without_reply=True
+            ),
+        )
+    except (ImageRejected, TelegramError) as error:
+        log.info("job %s: could not show the fixed image (%s)", job.id, error)
 
 
 async def _download(bot: Bot, file_id: str, size: int | None) -> bytes:
@@ -254,4 +363,24 @@ async def _download(bot: Bot, file_id: str, size: int | None) -> bytes:
             raise ImageRejected(ImageProblem.TOO_LARGE, size_bytes=size) from error
         raise
     check_declared_size(file.file_size)
-    return bytes(await file.download_as_bytearray())
+    received = _Received()
+    await file.download_to_memory(received)
+    return received.value()
+
+
+class _Received(io.BytesIO):
+    """A download's target that keeps the bytes it is handed instead of copying them: each
+    copy of a 20 MB image would hold the event loop for up to ~30 ms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pieces: list[bytes] = []
+
+    def write(self, buffer: ReadableBuffer, /) -> int:
+        piece = buffer if isinstance(buffer, bytes) else bytes(buffer)
+        self._pieces.append(piece)
+        return len(piece)
+
+    def value(self) -> bytes:
+        """Everything written, as one bytes object (the very one written, when it came whole)."""
+        return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)

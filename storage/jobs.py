@@ -16,6 +16,7 @@ from storage.migrations import migrate
 class JobState(StrEnum):
     """A job's life. The tick acts on a job while its `next_poll_at` is set."""
 
+    WAITING = "waiting"  # over MAX_ACTIVE_JOBS: in the local line with its file_id, not charged
     RECEIVED = "received"  # recorded; the image is being checked, nothing is charged yet
     REJECTED = "rejected"  # the image was refused before reaching the paid API
     SUBMITTING = "submitting"  # the paid API is being asked to create the generation
@@ -27,6 +28,7 @@ class JobState(StrEnum):
     TIMED_OUT = "timed_out"  # given up after the job timeout; the user is told
     INTERRUPTED = "interrupted"  # the submission's outcome is unknown; the user is told to resend
     UNDELIVERABLE = "undeliverable"  # the chat is closed to the bot (blocked, removed)
+    CANCELLED = "cancelled"  # /cancel: out of the line (never charged) or no longer followed
 
     @property
     def in_progress(self) -> bool:
@@ -35,6 +37,7 @@ class JobState(StrEnum):
 
 _IN_PROGRESS = frozenset(
     {
+        JobState.WAITING,
         JobState.RECEIVED,
         JobState.SUBMITTING,
         JobState.QUEUED,
@@ -62,6 +65,9 @@ class NewJob:
     prompt_optimizer: bool
     file_id: str
     image_sha256: str | None = None
+    language: str | None = None
+    retry_of: int | None = None
+    image_fix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,12 @@ class Job:
     error: str | None
     completed_at: float | None
     delivered_at: float | None
+    image_fix: str | None = None
+    language: str | None = None
+    retry_of: int | None = None
+    status_text: str | None = None
+    status_edited_at: float | None = None
+    video_message_id: int | None = None
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
@@ -132,34 +144,30 @@ class JobStore:
     async def close(self) -> None:
         await self._db.close()
 
-    async def record_request(self, job: NewJob, *, now: float) -> Job | None:
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open connection, shared with the other tables' stores (storage.access, .line)."""
+        return self._db
+
+    async def record_request(
+        self, job: NewJob, *, now: float, state: JobState = JobState.RECEIVED
+    ) -> Job | None:
         """Record a request before anything is charged.
 
-        Returns the new job in state RECEIVED, or None when this chat's message was
-        already recorded (Telegram redelivered the update): the caller must not submit.
+        Returns the new job in `state` (RECEIVED, or WAITING for the line), or None when this
+        chat's message was already recorded (Telegram redelivered the update): the caller must
+        not submit.
         """
+        values = dataclasses.asdict(job) | {
+            "prompt_optimizer": int(job.prompt_optimizer),
+            "state": state.value,
+            "created_at": now,
+            "updated_at": now,
+        }
         cursor = await self._db.execute(
-            """
-            INSERT INTO jobs (chat_id, request_message_id, photo_message_id, thread_id, user_id,
-                              prompt, prompt_optimizer, file_id, image_sha256, state,
-                              created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (chat_id, request_message_id) DO NOTHING
-            """,
-            (
-                job.chat_id,
-                job.request_message_id,
-                job.photo_message_id,
-                job.thread_id,
-                job.user_id,
-                job.prompt,
-                int(job.prompt_optimizer),
-                job.file_id,
-                job.image_sha256,
-                JobState.RECEIVED.value,
-                now,
-                now,
-            ),
+            f"INSERT INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
+            "ON CONFLICT (chat_id, request_message_id) DO NOTHING",
+            tuple(values.values()),
         )
         await self._db.commit()
         if cursor.rowcount == 0 or cursor.lastrowid is None:
@@ -185,6 +193,24 @@ class JobStore:
         await self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job_id))
         await self._db.commit()
         return await self.get(job_id)
+
+    async def update_if(
+        self, job_id: int, expected: JobState, *, now: float, **changes: Any
+    ) -> Job | None:
+        """Like `update`, but only while the job is still in `expected`; None when it moved on
+        meanwhile (a /cancel during a status call, say) and nothing was changed."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not job columns: {sorted(unknown)}")
+        changes["updated_at"] = now
+        values = [v.value if isinstance(v, JobState) else v for v in changes.values()]
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        cursor = await self._db.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",
+            (*values, job_id, expected.value),
+        )
+        await self._db.commit()
+        return await self.get(job_id) if cursor.rowcount else None
 
     async def due_jobs(self, *, now: float, limit: int) -> list[Job]:
         """Jobs whose next action is due, oldest due first."""

@@ -45,6 +45,37 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, media_group_id)
     );
     """,
+    # 2: access control and the local line (storage/access.py, storage/line.py).
+    """
+    -- /allow and /deny at run time, on top of the settings' lists.
+    CREATE TABLE access_overrides (
+        user_id     INTEGER PRIMARY KEY,
+        allowed     INTEGER NOT NULL,  -- 1 after /allow, 0 after /deny
+        changed_by  INTEGER,
+        changed_at  REAL    NOT NULL
+    );
+    -- The place in line last shown to each waiting job, so it is edited only when it changes.
+    CREATE TABLE line_places (
+        job_id  INTEGER PRIMARY KEY REFERENCES jobs (id),
+        place   INTEGER NOT NULL
+    );
+    -- Budgets and the line count jobs by state on every request.
+    CREATE INDEX jobs_by_state ON jobs (state, created_at);
+    """,
+    # 3: live progress, one-tap retries, image fixes and per-user preferences.
+    """
+    ALTER TABLE jobs ADD COLUMN image_fix TEXT;          -- crop / pad / upscale chosen by the user
+    ALTER TABLE jobs ADD COLUMN language TEXT;           -- the user's Telegram language_code
+    ALTER TABLE jobs ADD COLUMN retry_of INTEGER;        -- the job "Again"/"Try again" repeats
+    ALTER TABLE jobs ADD COLUMN status_text TEXT;        -- what the status message shows now
+    ALTER TABLE jobs ADD COLUMN status_edited_at REAL;   -- when it was last edited
+    ALTER TABLE jobs ADD COLUMN video_message_id INTEGER;  -- the delivered video's message
+    CREATE TABLE user_prefs (
+        user_id           INTEGER PRIMARY KEY,
+        prompt_optimizer  INTEGER,  -- NULL: the PROMPT_OPTIMIZER setting decides
+        updated_at        REAL NOT NULL
+    );
+    """,
 )
 
 

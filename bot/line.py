@@ -1,0 +1,162 @@
+"""The local line: requests over MAX_ACTIVE_JOBS wait here, and go to the paid API in order.
+
+A waiting job is a WAITING row that keeps its Telegram file_id; nothing is downloaded or
+charged until it leaves the line. The line survives restarts: it is the jobs table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot
+from telegram.error import Forbidden, TelegramError
+
+from bot import texts
+from bot.progress import show_progress
+from bot.services import Services
+from handlers.keyboards import cancel_markup
+from storage import NOT_SUBMITTED, Job, JobState
+from storage.line import Cancelled, LineStore
+
+log = logging.getLogger(__name__)
+
+#: Checks, submits and reports one job: `handlers.intake.check_and_submit`, wired in app.py.
+Submitter = Callable[[Bot, Services, Job], Awaitable[Job]]
+
+
+async def submit_waiting_jobs(bot: Bot, services: Services, submit: Submitter) -> int:
+    """Send waiting jobs to the paid API, first come first served, while fewer than
+    MAX_ACTIVE_JOBS are in flight; then show the jobs still waiting their new places (only
+    those whose place changed). Returns how many jobs left the line.
+
+    One job's failure never stops the others; never raises.
+    """
+    line = LineStore.of(services.store)
+    async with services.admission_lock:
+        claimed = await line.claim(
+            max_in_flight=services.settings.max_active_jobs, now=services.clock()
+        )
+    for job_id in claimed:
+        log.info("job %s leaves the line", job_id)
+    await asyncio.gather(
+        update_places(bot, services),
+        *(_submit(bot, services, job_id, submit) for job_id in claimed),
+    )
+    return len(claimed)
+
+
+async def _submit(bot: Bot, services: Services, job_id: int, submit: Submitter) -> None:
+    try:
+        await submit(bot, services, await services.store.get(job_id))
+    except Exception:
+        # A claimed job holds a slot: never leave it RECEIVED, or the slot is lost.
+        log.exception("job %s: submitting from the line failed", job_id)
+        job = await services.store.get(job_id)
+        if job.state is JobState.RECEIVED:
+            await services.store.update(
+                job_id,
+                now=services.clock(),
+                state=JobState.INTERRUPTED,
+                error=NOT_SUBMITTED,
+                next_poll_at=services.clock(),
+            )
+
+
+async def update_places(bot: Bot, services: Services) -> None:
+    """Edit the status message of each waiting job whose place changed since it was shown.
+
+    A user who blocked the bot leaves the line, uncharged. Never raises.
+    """
+    line, store = LineStore.of(services.store), services.store
+    try:
+        places = await line.places()
+    except Exception:
+        log.exception("could not read the line")
+        return
+    for entry in places:
+        if entry.shown == entry.place:
+            continue
+        try:
+            job = await store.get(entry.job_id)
+            if job.state is not JobState.WAITING:
+                continue  # cancelled meanwhile
+            await _show_place(bot, services, line, job, entry.place)
+        except Forbidden as error:
+            log.info(
+                "job %s: the chat is closed to the bot (%s); out of the line", entry.job_id, error
+            )
+            await store.update(
+                entry.job_id,
+                now=services.clock(),
+                state=JobState.CANCELLED,
+                error=error.message,
+                next_poll_at=None,
+            )
+        except Exception as error:  # the place is shown again next tick
+            log.info("job %s: could not show its place in line (%s)", entry.job_id, error)
+
+
+async def show_place_in_line(bot: Bot, services: Services, job: Job) -> Job:
+    """Tell a job that just joined the line its place, in its status message."""
+    line = LineStore.of(services.store)
+    place = await line.place_of(job.id)
+    if place is None:
+        return job  # it already left the line: its status message tells the rest
+    return await _show_place(bot, services, line, job, place)
+
+
+async def _show_place(bot: Bot, services: Services, line: LineStore, job: Job, place: int) -> Job:
+    # Noted before it is shown, so that intake and the tick never both show the same place;
+    # forgotten again when showing fails, so that the tick tries again.
+    await line.note_shown(job.id, place)
+    try:
+        # The button stays while the job waits: each place shown carries it again. The first
+        # edit after the job leaves the line has no buttons, and so removes it.
+        return await show_progress(
+            bot, services, job, texts.waiting_in_line(place), reply_markup=cancel_markup(job)
+        )
+    except BaseException:
+        await line.forget_shown(job.id)
+        raise
+
+
+async def cancel_jobs(
+    bot: Bot,
+    services: Services,
+    user_id: int,
+    *,
+    chat_id: int | None,
+    stop_submitted: bool,
+    job_id: int | None = None,
+) -> Cancelled:
+    """Cancel a user's jobs waiting in line (never charged) and, with `stop_submitted`, stop
+    following those the paid API already has (their credits are spent); only the jobs of
+    `chat_id` when given, only the job `job_id` when given. Each cancelled job's status message
+    says so. Returns what was done.
+    """
+    cancelled = await LineStore.of(services.store).cancel(
+        user_id,
+        chat_id=chat_id,
+        stop_submitted=stop_submitted,
+        now=services.clock(),
+        job_id=job_id,
+    )
+    for ids, text in (
+        (cancelled.waiting, texts.CANCELLED_WAITING),
+        (cancelled.stopped, texts.CANCELLED_SUBMITTED),
+    ):
+        for job_id in ids:
+            try:
+                await show_progress(bot, services, await services.store.get(job_id), text)
+            except TelegramError as error:
+                log.info("job %s: could not mark its status as cancelled (%s)", job_id, error)
+    if cancelled.waiting or cancelled.stopped:
+        log.info(
+            "user %s cancelled %d waiting and %d submitted job(s)",
+            user_id,
+            len(cancelled.waiting),
+            len(cancelled.stopped),
+        )
+    return cancelled

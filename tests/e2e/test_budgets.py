@@ -1,0 +1,221 @@
+"""Budgets: per-user limits, the daily reset, refunds, the bot's waiting line and /cancel."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.access import day_start
+from bot.app import BotApp
+from storage import JobState
+from tests.conftest import (
+    TestClock,
+    eventually,
+    make_settings,
+    running_bot,
+    send_photo,
+    services,
+)
+from tests.e2e.chat import (
+    FOREVER,
+    command,
+    created,
+    photo,
+    reply_to,
+    status_says,
+    status_texts,
+    until,
+    video_for,
+)
+from tests.emulators.aimlapi import AimlApiEmulator
+from tests.emulators.telegram import TelegramEmulator, private_chat, user
+
+ANN, ANN_CHAT = user(111, "Ann"), private_chat(111)
+BOB, BOB_CHAT = user(222, "Bob"), private_chat(222)
+CAROL, CAROL_CHAT = user(333, "Carol"), private_chat(333)
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    """Noon UTC today: no test crosses midnight by accident, and resets are 12 h away."""
+    now = time.time()
+    return TestClock(offset=day_start(now) + 12 * 3600 - now)
+
+
+@pytest.fixture(autouse=True)
+def ready_at_first_status_call(aiml: AimlApiEmulator) -> None:
+    aiml.queued_polls = 0
+    aiml.generating_polls = 0
+
+
+def prompts(aiml: AimlApiEmulator) -> list[str]:
+    """What the paid API was asked to make, in order."""
+    return [str(request.body["prompt"]) for request in aiml.creates]
+
+
+async def test_a_user_over_the_active_limit_is_refused_with_the_numbers(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, max_active_jobs_per_user=1)
+    aiml.queued_polls = FOREVER
+    async with running_bot(settings, clock):
+        first = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="first")
+        generation = await created(aiml, "first")
+        second = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="second")
+        refusal = await reply_to(telegram, second.message_id)
+        aiml.complete_now(generation)
+        await video_for(telegram, first)
+        third = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="third")
+        aiml.complete_now(await created(aiml, "third"))
+        await video_for(telegram, third)
+
+    assert "You already have 1 video on the way, and the most at once is 1" in refusal
+    assert prompts(aiml) == ["first", "third"]
+    assert len(telegram.calls_to("getFile")) == 2  # the refused photo was never downloaded
+
+
+async def test_the_daily_limit_holds_until_midnight_utc_then_starts_again(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, daily_jobs_per_user=2)
+    async with running_bot(settings, clock):
+        for prompt in ("one", "two"):
+            await video_for(telegram, photo(telegram, chat=ANN_CHAT, sender=ANN, prompt=prompt))
+        over = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="three")
+        refusal = await reply_to(telegram, over.message_id)
+        usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
+        clock.advance(86400)
+        await video_for(telegram, photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="next day"))
+
+    assert "today's limit: 2 of 2 videos" in refusal
+    assert "00:00 UTC, in 12 h 0 min" in refusal
+    assert "2 of 2 videos used, 0 left" in usage
+    assert prompts(aiml) == ["one", "two", "next day"]
+
+
+async def test_failed_timed_out_and_refused_jobs_give_the_daily_count_back(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, daily_jobs_per_user=1)
+    async with running_bot(settings, clock) as app:
+        send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="tiny", size=(200, 200))
+        await status_says(telegram, 111, "This image is too small")
+        aiml.fail_next_job()
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="flagged")
+        await status_says(telegram, 111, "could not make this video")
+        aiml.queued_polls = FOREVER
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="slow")
+
+        async def slow_submitted() -> bool:
+            [newest] = await services(app).store.jobs_for_user(111, limit=1)
+            return newest.prompt == "slow" and newest.submitted_at is not None
+
+        await until(slow_submitted, what="'slow' to be submitted")
+        clock.advance(settings.job_timeout_seconds + 1)
+        await status_says(telegram, 111, "took longer than")
+        aiml.queued_polls = 0
+        done = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="finally")
+        await video_for(telegram, done)
+        usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
+
+    assert prompts(aiml) == ["flagged", "slow", "finally"]
+    assert "1 of 1 videos used, 0 left" in usage
+
+
+async def test_over_the_bots_total_jobs_wait_in_line_and_go_in_order(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, max_active_jobs=1)
+    aiml.queued_polls = FOREVER
+    async with running_bot(settings, clock):
+        first = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="ann first")
+        ann = await created(aiml, "ann first")
+        second = photo(telegram, chat=BOB_CHAT, sender=BOB, prompt="bob second")
+        await status_says(telegram, 222, "it is number 1")
+        third = photo(telegram, chat=CAROL_CHAT, sender=CAROL, prompt="carol third")
+        await status_says(telegram, 333, "it is number 2")
+        bob_status = await command(telegram, chat=BOB_CHAT, sender=BOB, text="/status")
+        # Waiting costs nothing: not even the photo is fetched until the job leaves the line.
+        assert aiml.charged == 1 and len(telegram.calls_to("getFile")) == 1
+
+        aiml.complete_now(ann)
+        await video_for(telegram, first)
+        bob = await created(aiml, "bob second")
+        await status_says(telegram, 333, "it is number 1")
+        await status_says(telegram, 222, "Queued")
+        aiml.complete_now(bob)
+        await video_for(telegram, second)
+        aiml.complete_now(await created(aiml, "carol third"))
+        await video_for(telegram, third)
+
+    assert "waiting in line" in bob_status
+    assert prompts(aiml) == ["ann first", "bob second", "carol third"]
+    creates, jobs = aiml.creates, aiml.jobs
+    finished = sorted(job.finished_at or 0.0 for job in jobs.values())
+    assert finished[0] <= creates[1].at and finished[1] <= creates[2].at  # one at a time
+    # Carol saw her place once per change, and no more.
+    places = [text for text in status_texts(telegram, 333) if "waits in line" in text]
+    assert len(places) == 2
+    assert "number 2" in places[0] and "number 1" in places[1]
+
+
+async def test_cancel_takes_a_waiting_job_out_of_line_and_it_is_never_charged(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, max_active_jobs=1)
+    aiml.queued_polls = FOREVER
+    async with running_bot(settings, clock):
+        running = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="running")
+        ann = await created(aiml, "running")
+        waiting = photo(telegram, chat=BOB_CHAT, sender=BOB, prompt="never sent")
+        await status_says(telegram, 222, "it is number 1")
+        cancelled = await command(telegram, chat=BOB_CHAT, sender=BOB, text="/cancel")
+        await status_says(telegram, 222, "taken out of the line. Nothing was charged")
+        again = await command(telegram, chat=BOB_CHAT, sender=BOB, text="/cancel")
+        usage = await command(telegram, chat=BOB_CHAT, sender=BOB, text="/status")
+        aiml.complete_now(ann)
+        await video_for(telegram, running)
+        after = photo(telegram, chat=CAROL_CHAT, sender=CAROL, prompt="after")
+        aiml.complete_now(await created(aiml, "after"))
+        await video_for(telegram, after)
+
+    assert cancelled == "✖️ Took 1 job out of the line. Nothing was charged."
+    assert again == "You have nothing to cancel."
+    assert "0 of 10 videos used" in usage
+    assert prompts(aiml) == ["running", "after"] and aiml.charged == 2
+    assert all(call.params["file_id"] != waiting.file_id for call in telegram.calls_to("getFile"))
+
+
+async def test_cancel_stops_following_a_submitted_job_and_says_its_credits_are_spent(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    store = services(bot).store
+    aiml.queued_polls = FOREVER
+    photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="too late")
+    generation = await created(aiml, "too late")
+    [job] = await store.jobs_for_user(111)
+    # Cancel between two status calls (the next is several intervals away), as a user would.
+    await eventually(lambda: aiml.jobs[generation].polls == 1, what="the first status call")
+
+    async def first_poll_recorded() -> bool:
+        return (await store.get(job.id)).poll_count == 1
+
+    await until(first_poll_recorded, what="the first status call to be recorded")
+    reply = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/cancel")
+    await status_says(telegram, 111, "so its credits are spent")
+    stopped = await store.get(job.id)
+
+    aiml.complete_now(generation)
+    nxt = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="next")
+    aiml.complete_now(await created(aiml, "next"))
+    await video_for(telegram, nxt)
+    usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
+
+    assert "Stopped following 1 job already sent to the video service" in reply
+    assert "cannot take them back, so their credits are spent" in reply
+    assert stopped.state is JobState.CANCELLED and stopped.next_poll_at is None
+    assert len(telegram.calls_to("sendVideo")) == 1  # only "next"
+    assert aiml.jobs[generation].polls == 1
+    assert "2 of 10 videos used" in usage  # the cancelled job was charged, so it counts
