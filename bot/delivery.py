@@ -14,7 +14,7 @@ from typing import TypeVar
 import aiohttp
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, ChatMigrated
+from telegram.error import BadRequest, ChatMigrated, TelegramError
 
 from bot import texts
 from bot.services import Services
@@ -59,6 +59,14 @@ async def in_chat(
     return await send(chat_id, thread_id)
 
 
+async def _uploading(bot: Bot, chat_id: int, thread_id: int | None) -> None:
+    """Show "sending a video…" in the chat while the video is on its way."""
+    try:
+        await bot.send_chat_action(chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=thread_id)
+    except TelegramError as error:
+        log.debug("chat action not shown: %s", error)
+
+
 def _reply_to(job: Job) -> ReplyParameters:
     # A deleted photo must not block delivery: the reply quietly becomes a plain message.
     return ReplyParameters(message_id=job.photo_message_id, allow_sending_without_reply=True)
@@ -92,9 +100,13 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
     """
     assert job.video_url is not None
     url = job.video_url
-    caption = texts.video_caption(job.prompt)
+    made_in = None
+    if job.completed_at is not None:
+        made_in = job.completed_at - (job.submitted_at or job.created_at)
+    caption = texts.video_caption(job.prompt, made_in)
 
     async def by_url(chat_id: int, thread_id: int | None) -> Message:
+        await _uploading(bot, chat_id, thread_id)
         return await bot.send_video(
             chat_id,
             video=url,
@@ -126,9 +138,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
             )
 
         async def upload(chat_id: int, thread_id: int | None) -> Message:
-            await bot.send_chat_action(
-                chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=thread_id
-            )
+            await _uploading(bot, chat_id, thread_id)
             with path.open("rb") as video:
                 return await bot.send_video(
                     chat_id,

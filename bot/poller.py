@@ -11,6 +11,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.aimlapi import AimlApiError, ApiNotFound, Progress, error_reason, progress_of
 from bot.delivery import VideoExpired, deliver_video, send_notice
+from bot.progress import clear_progress, refresh_progress
 from bot.schedule import next_poll_delay
 from bot.services import Services
 from handlers.intake import check_and_submit
@@ -53,10 +54,14 @@ async def advance_job(bot: Bot, services: Services, job: Job) -> None:
         return
     if job.state in (JobState.QUEUED, JobState.GENERATING):
         job = await _poll(services, job)
+        job = await refresh_progress(bot, services, job)
     if job.state is JobState.COMPLETED:
         await _deliver(bot, services, job)
     elif job.state in _NOTICE_STATES and job.next_poll_at is not None:
         await _notify(bot, services, job)
+    elif not job.state.in_progress and job.next_poll_at is not None:
+        # Moved on while it was due (cancelled, say): nothing is left for the tick to do.
+        await services.store.update(job.id, now=services.clock(), next_poll_at=None)
 
 
 async def _back_off(services: Services, job: Job) -> Job:
@@ -127,14 +132,18 @@ async def _poll(services: Services, job: Job) -> Job:
             )
         if progress is Progress.RENDERING:
             changes["state"] = JobState.GENERATING
-        changes["next_poll_at"] = now + next_poll_delay(interval=settings.poll_interval_seconds)
-    return await store.update(job.id, now=now, **changes)
+        changes["next_poll_at"] = now + next_poll_delay(
+            interval=settings.poll_interval_seconds, age=now - started
+        )
+    # Written only if nobody moved the job on during the status call (a /cancel, say).
+    updated = await store.update_if(job.id, job.state, now=now, **changes)
+    return updated if updated is not None else await store.get(job.id)
 
 
 async def _deliver(bot: Bot, services: Services, job: Job) -> None:
     store, clock = services.store, services.clock
     try:
-        await deliver_video(bot, services, job)
+        sent = await deliver_video(bot, services, job)
     except VideoExpired:
         log.warning("job %s: the video link expired before delivery", job.id)
         await store.update(
@@ -148,10 +157,16 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
     except Exception as error:
         await _after_telegram_error(services, job, error)
         return
-    await store.update(
-        job.id, now=clock(), state=JobState.DELIVERED, delivered_at=clock(), next_poll_at=None
+    job = await store.update(
+        job.id,
+        now=clock(),
+        state=JobState.DELIVERED,
+        delivered_at=clock(),
+        next_poll_at=None,
+        video_message_id=sent.message_id,
     )
     log.info("job %s: video delivered", job.id)
+    await clear_progress(bot, services, job)
 
 
 async def _notify(bot: Bot, services: Services, job: Job) -> None:
@@ -160,9 +175,10 @@ async def _notify(bot: Bot, services: Services, job: Job) -> None:
     except Exception as error:
         await _after_telegram_error(services, job, error)
         return
-    await services.store.update(
+    job = await services.store.update(
         job.id, now=services.clock(), delivered_at=services.clock(), next_poll_at=None
     )
+    await clear_progress(bot, services, job)
 
 
 async def _after_telegram_error(services: Services, job: Job, error: Exception) -> None:

@@ -1,0 +1,64 @@
+"""Inline keyboards: the buttons under the bot's messages, and the callback data they carry.
+
+Callback data is short (Telegram allows 64 bytes): an action and a job id (`again:42`,
+`retry:42`, `cancel:42`), a job id and a fix (`fix:42:crop`), or a setting (`opt:off`). The
+patterns here are the ones `bot/app.py` routes on, so the format lives in one place.
+
+Kept apart from `handlers.buttons` (which re-exports the builders) so that intake and the line
+can attach buttons without importing the handlers that act on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from bot.imagefix import Fix
+from storage import Job
+
+AGAIN_PATTERN = re.compile(r"^again:(?P<job>\d+)$")
+RETRY_PATTERN = re.compile(r"^retry:(?P<job>\d+)$")
+CANCEL_PATTERN = re.compile(r"^cancel:(?P<job>\d+)$")
+FIX_PATTERN = re.compile(rf"^fix:(?P<job>\d+):(?P<fix>{'|'.join(fix.value for fix in Fix)})$")
+OPTIMIZER_PATTERN = re.compile(r"^opt:(?P<value>on|off)$")
+
+
+def _one(text: str, data: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data)]])
+
+
+def again_markup(job: Job) -> InlineKeyboardMarkup:
+    """The button "🔁 Again", under a delivered video: the same photo and prompt, anew."""
+    return _one(texts.BUTTON_AGAIN, f"again:{job.id}")
+
+
+def retry_markup(job: Job) -> InlineKeyboardMarkup:
+    """The button "🔁 Try again", under a failure or timeout notice: the same job anew."""
+    return _one(texts.BUTTON_RETRY, f"retry:{job.id}")
+
+
+def cancel_markup(job: Job) -> InlineKeyboardMarkup:
+    """The "✖️ Cancel" button under the status message of a job waiting in the line."""
+    return _one(texts.BUTTON_CANCEL, f"cancel:{job.id}")
+
+
+def fix_markup(job: Job, fixes: Sequence[Fix]) -> InlineKeyboardMarkup:
+    """One button per fix, in the order given (best first), under an image's refusal."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(texts.fix_button(fix), callback_data=f"fix:{job.id}:{fix}")
+                for fix in fixes
+            ]
+        ]
+    )
+
+
+def settings_markup(prompt_optimizer: bool) -> InlineKeyboardMarkup:
+    """The /settings button that switches the prompt optimizer to the other value."""
+    return _one(
+        texts.optimizer_button(prompt_optimizer), f"opt:{'off' if prompt_optimizer else 'on'}"
+    )

@@ -1,0 +1,299 @@
+"""Tests for storage: plain records in and out of SQLite, the schema's version, and the
+index the poll tick relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import RESTARTED_DURING_SUBMIT, JobState, JobStore, NewJob
+from storage.migrations import MIGRATIONS
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "jobs.sqlite3"
+
+
+@pytest.fixture
+async def store(path: Path) -> AsyncIterator[JobStore]:
+    opened = await JobStore.open(path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def request(
+    message_id: int, *, chat_id: int = 111, user_id: int = 111, prompt: str = "a cat"
+) -> NewJob:
+    return NewJob(
+        chat_id=chat_id,
+        request_message_id=message_id,
+        photo_message_id=message_id,
+        thread_id=None,
+        user_id=user_id,
+        prompt=prompt,
+        prompt_optimizer=True,
+        file_id=f"file-{chat_id}-{message_id}",
+    )
+
+
+async def record(
+    store: JobStore, message_id: int, *, now: float = T0, chat_id: int = 111, user_id: int = 111
+) -> int:
+    job = await store.record_request(request(message_id, chat_id=chat_id, user_id=user_id), now=now)
+    assert job is not None
+    return job.id
+
+
+# --------------------------------------------------------------------------- record_request
+
+
+async def test_recorded_request_comes_back_as_a_received_job(store: JobStore) -> None:
+    new = NewJob(
+        chat_id=-100500,
+        request_message_id=7,
+        photo_message_id=6,
+        thread_id=42,
+        user_id=111,
+        prompt="the dog wags its tail",
+        prompt_optimizer=False,
+        file_id="AgAC-file",
+        image_sha256="ab" * 32,
+    )
+    job = await store.record_request(new, now=T0)
+    assert job is not None
+    assert job.state is JobState.RECEIVED
+    assert (job.chat_id, job.request_message_id, job.photo_message_id) == (-100500, 7, 6)
+    assert job.thread_id == 42
+    assert job.prompt == "the dog wags its tail"
+    assert job.prompt_optimizer is False
+    assert job.file_id == "AgAC-file"
+    assert job.image_sha256 == "ab" * 32
+    assert job.created_at == job.updated_at == T0
+    assert job.generation_id is None and job.next_poll_at is None
+    assert job.poll_count == 0 and job.poll_failures == 0
+    assert await store.get(job.id) == job
+
+
+async def test_the_same_message_recorded_twice_is_refused_the_second_time(
+    store: JobStore,
+) -> None:
+    first = await store.record_request(request(5, prompt="first"), now=T0)
+    again = await store.record_request(request(5, prompt="redelivered"), now=T0 + 1)
+    assert first is not None
+    assert again is None
+    assert (await store.get(first.id)).prompt == "first"
+    assert len(await store.jobs_for_user(111)) == 1
+
+
+async def test_the_same_message_id_in_another_chat_is_another_request(store: JobStore) -> None:
+    here = await store.record_request(request(5, chat_id=111), now=T0)
+    there = await store.record_request(request(5, chat_id=-100500), now=T0)
+    assert here is not None and there is not None
+    assert here.id != there.id
+
+
+async def test_update_sets_columns_and_refuses_unknown_ones(store: JobStore) -> None:
+    job_id = await record(store, 1)
+    job = await store.update(
+        job_id, now=T0 + 5, state=JobState.QUEUED, generation_id="g1", next_poll_at=T0 + 15
+    )
+    assert job.state is JobState.QUEUED
+    assert job.generation_id == "g1"
+    assert job.updated_at == T0 + 5
+    assert job.created_at == T0
+    with pytest.raises(ValueError, match="not job columns"):
+        await store.update(job_id, now=T0, colour="red")
+    with pytest.raises(ValueError):
+        await store.update(job_id, now=T0, id=99)
+
+
+async def test_get_of_an_unknown_job_raises_key_error(store: JobStore) -> None:
+    with pytest.raises(KeyError):
+        await store.get(404)
+
+
+# --------------------------------------------------------------------------- due_jobs
+
+
+async def test_due_jobs_are_the_due_ones_oldest_due_first(store: JobStore) -> None:
+    due_at = {1: T0 + 30, 2: T0 + 10, 3: T0 + 20, 4: None, 5: T0 + 100}
+    ids = {}
+    for message_id, at in due_at.items():
+        ids[message_id] = await record(store, message_id)
+        await store.update(ids[message_id], now=T0, next_poll_at=at)
+
+    due = await store.due_jobs(now=T0 + 50, limit=10)
+    assert [job.id for job in due] == [ids[2], ids[3], ids[1]]
+    assert all(job.next_poll_at is not None for job in due)
+
+    assert [job.id for job in await store.due_jobs(now=T0 + 30, limit=10)] == [
+        ids[2],
+        ids[3],
+        ids[1],
+    ]  # exactly due counts
+    assert await store.due_jobs(now=T0 + 5, limit=10) == []
+
+
+async def test_due_jobs_takes_at_most_the_limit(store: JobStore) -> None:
+    ids = []
+    for message_id in range(1, 8):
+        job_id = await record(store, message_id)
+        await store.update(job_id, now=T0, next_poll_at=T0 - message_id)
+        ids.append(job_id)
+    due = await store.due_jobs(now=T0, limit=3)
+    assert [job.id for job in due] == [ids[6], ids[5], ids[4]]
+
+
+async def test_due_query_uses_the_jobs_due_index(store: JobStore, path: Path) -> None:
+    for message_id in range(1, 50):
+        job_id = await record(store, message_id)
+        await store.update(job_id, now=T0, next_poll_at=T0 + message_id if message_id % 3 else None)
+    statements: list[str] = []
+    await store.db.set_trace_callback(statements.append)
+    try:
+        await store.due_jobs(now=T0 + 10, limit=5)
+    finally:
+        await store.db.set_trace_callback(lambda statement: None)
+    [query] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+    with sqlite3.connect(path) as db:
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query)]
+    db.close()
+    assert any("jobs_due" in step for step in plan), plan
+    assert not any(step.strip() == "SCAN jobs" for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan  # the index gives the order
+
+
+# --------------------------------------------------------------------------- jobs_for_user
+
+
+async def test_jobs_for_user_are_newest_first_and_only_theirs(store: JobStore) -> None:
+    older = await record(store, 1, now=T0)
+    newer = await record(store, 2, now=T0 + 60)
+    in_group = await record(store, 3, now=T0 + 120, chat_id=-100500)
+    await record(store, 4, now=T0 + 180, user_id=222, chat_id=222)
+
+    assert [j.id for j in await store.jobs_for_user(111)] == [in_group, newer, older]
+    assert [j.id for j in await store.jobs_for_user(111, chat_id=-100500)] == [in_group]
+    assert [j.id for j in await store.jobs_for_user(111, limit=2)] == [in_group, newer]
+    assert await store.jobs_for_user(333) == []
+
+
+async def test_jobs_recorded_in_the_same_instant_keep_their_order(store: JobStore) -> None:
+    first = await record(store, 1, now=T0)
+    second = await record(store, 2, now=T0)
+    assert [j.id for j in await store.jobs_for_user(111)] == [second, first]
+
+
+# --------------------------------------------------------------------------- restarts
+
+
+async def test_recovery_resumes_unsent_requests_and_interrupts_cut_off_submissions(
+    store: JobStore,
+) -> None:
+    received = await record(store, 1)
+    submitting = await record(store, 2)
+    await store.update(submitting, now=T0, state=JobState.SUBMITTING)
+    untouched = {}
+    for message_id, state in enumerate(
+        (JobState.QUEUED, JobState.DELIVERED, JobState.REJECTED, JobState.FAILED), start=3
+    ):
+        job_id = await record(store, message_id)
+        untouched[job_id] = await store.update(job_id, now=T0, state=state)
+
+    now = T0 + 300
+    resumed, interrupted = await store.recover_after_restart(now=now)
+    assert (resumed, interrupted) == (1, 1)
+
+    # Never sent to the paid API: it can safely be checked and sent again.
+    again = await store.get(received)
+    assert again.state is JobState.RECEIVED
+    assert again.next_poll_at == now
+    # The answer to a create call was lost: asking again could charge twice.
+    cut_off = await store.get(submitting)
+    assert cut_off.state is JobState.INTERRUPTED
+    assert cut_off.error == RESTARTED_DURING_SUBMIT
+    assert cut_off.next_poll_at == now
+    for job_id, before in untouched.items():
+        assert await store.get(job_id) == before
+
+    assert {j.id for j in await store.due_jobs(now=now, limit=10)} == {received, submitting}
+    assert await store.recover_after_restart(now=now + 1) == (1, 0)
+
+
+async def test_jobs_survive_closing_and_reopening(path: Path) -> None:
+    first = await JobStore.open(path)
+    job = await first.record_request(request(1), now=T0)
+    await first.close()
+
+    second = await JobStore.open(path)
+    try:
+        assert job is not None
+        assert await second.get(job.id) == job
+        assert await second.record_request(request(1), now=T0) is None
+    finally:
+        await second.close()
+
+
+# --------------------------------------------------------------------------- schema
+
+
+async def test_new_database_is_created_with_folders_in_wal_at_the_newest_version(
+    store: JobStore, path: Path
+) -> None:
+    assert await asyncio.to_thread(path.is_file)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert len(MIGRATIONS) >= 1
+    assert {"jobs", "jobs_due", "jobs_by_user", "album_notices"} <= indexes
+
+
+async def test_database_at_version_1_is_migrated_forward_keeping_its_jobs(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+        db.execute(
+            "INSERT INTO jobs (chat_id, request_message_id, photo_message_id, user_id, prompt, "
+            "prompt_optimizer, file_id, state, created_at, updated_at) "
+            "VALUES (111, 1, 1, 111, 'kept', 1, 'f', 'delivered', ?, ?)",
+            (T0, T0),
+        )
+    db.close()
+
+    store = await JobStore.open(path)
+    try:
+        [job] = await store.jobs_for_user(111)
+        assert job.prompt == "kept"
+        assert job.state is JobState.DELIVERED
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    db.close()
+
+
+async def test_database_from_a_newer_bot_is_refused(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        await JobStore.open(path)
+
+
+async def test_album_is_noted_once(store: JobStore) -> None:
+    assert await store.note_album(111, "album-1", now=T0) is True
+    assert await store.note_album(111, "album-1", now=T0 + 1) is False
+    assert await store.note_album(222, "album-1", now=T0) is True
