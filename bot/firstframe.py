@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -260,6 +261,9 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     )
 
 
+#: The one thread that checks images, shared by every event loop of the process.
+_CHECKER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="first-frame")
+
 #: Bytes base64-encoded per call (a multiple of 3, so the pieces join without padding). One
 #: call over a 20 MB image holds the GIL for ~50 ms, and with it the event loop, although it
 #: runs in a worker thread: between pieces the loop gets its turn.
@@ -279,11 +283,13 @@ def _data_url(mime_type: str, payload: bytes) -> str:
 async def prepare_first_frame_async(data: bytes) -> FirstFrame:
     """Same promise, inputs, output and exceptions as :func:`prepare_first_frame`.
 
-    Runs it in a worker thread via :func:`asyncio.to_thread` so that decoding a large
-    photo never blocks the event loop. Cancelling the caller does not stop the thread;
-    its result is simply discarded.
+    Runs it in a worker thread so that decoding a large photo never blocks the event
+    loop, one image at a time: parts of the work hold the GIL, and two checks at once
+    took turns with the event loop for it, stalling the loop for up to ~100 ms. Cancelling
+    the caller does not stop the thread; its result is simply discarded.
     """
-    return await asyncio.to_thread(prepare_first_frame, data)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_CHECKER, prepare_first_frame, data)
 
 
 def _open_checked(data: bytes) -> Image.Image:

@@ -109,7 +109,7 @@ async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
         generation_id=created.generation_id,
         api_status=created.status,
         submitted_at=now,
-        next_poll_at=now + next_poll_delay(interval=services.settings.poll_interval_seconds),
+        next_poll_at=now + next_poll_delay(interval=services.settings.poll_interval_seconds, age=0),
     )
     log.info("job %s: submitted as generation %s", job.id, created.generation_id)
     return Submission(job, SubmitOutcome.ACCEPTED)
