@@ -14,6 +14,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -29,6 +30,7 @@ from bot.schedule import tick_interval
 from bot.services import SERVICES_KEY, Clock, Services, Tuning, services_of
 from bot.settings import Settings
 from handlers.admin import on_allow, on_deny, on_stats
+from handlers.buttons import on_again, on_cancel_button, on_fix, on_unknown_button
 from handlers.commands import on_cancel, on_help, on_status
 from handlers.gate import keep_strangers_out
 from handlers.intake import (
@@ -38,6 +40,14 @@ from handlers.intake import (
     on_private_image,
     on_private_text,
 )
+from handlers.keyboards import (
+    AGAIN_PATTERN,
+    CANCEL_PATTERN,
+    FIX_PATTERN,
+    OPTIMIZER_PATTERN,
+    RETRY_PATTERN,
+)
+from handlers.settings import on_optimizer_button, on_settings
 from storage import JobStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +64,7 @@ PRIVATE_COMMANDS = [
     BotCommand("status", "Your jobs"),
     BotCommand("animate", "Reply to a photo: /animate what should happen"),
     BotCommand("cancel", "Cancel your jobs"),
+    BotCommand("settings", "Prompt optimizer on or off"),
 ]
 GROUP_COMMANDS = [
     BotCommand("animate", "Reply to a photo: /animate what should happen"),
@@ -165,6 +176,7 @@ def build_application(
     application.add_handler(CommandHandler("stats", on_stats))
     application.add_handler(CommandHandler("allow", on_allow))
     application.add_handler(CommandHandler("deny", on_deny))
+    application.add_handler(CommandHandler("settings", on_settings))
     application.add_handler(CommandHandler("animate", on_animate_command, _NEW_MESSAGES))
     application.add_handler(MessageHandler(_NEW_MESSAGES & private & _IMAGES, on_private_image))
     application.add_handler(
@@ -173,5 +185,12 @@ def build_application(
     application.add_handler(
         MessageHandler(_NEW_MESSAGES & private & filters.TEXT & ~filters.COMMAND, on_private_text)
     )
+    # The buttons under the bot's messages (handlers/buttons.py, handlers/settings.py).
+    application.add_handler(CallbackQueryHandler(on_again, pattern=AGAIN_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_again, pattern=RETRY_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_cancel_button, pattern=CANCEL_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_fix, pattern=FIX_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_optimizer_button, pattern=OPTIMIZER_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)
     return application

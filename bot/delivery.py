@@ -18,6 +18,7 @@ from telegram.error import BadRequest, ChatMigrated, TelegramError
 
 from bot import texts
 from bot.services import Services
+from handlers.keyboards import again_markup, retry_markup
 from storage import NOT_SUBMITTED, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
     if job.completed_at is not None:
         made_in = job.completed_at - (job.submitted_at or job.created_at)
     caption = texts.video_caption(job.prompt, made_in)
+    again = again_markup(job)
 
     async def by_url(chat_id: int, thread_id: int | None) -> Message:
         await _uploading(bot, chat_id, thread_id)
@@ -113,6 +115,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
             caption=caption,
             message_thread_id=thread_id,
             reply_parameters=_reply_to(job),
+            reply_markup=again,
             supports_streaming=True,
         )
 
@@ -134,6 +137,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
                     texts.video_too_large(url),
                     message_thread_id=thread_id,
                     reply_parameters=_reply_to(job),
+                    reply_markup=again,
                 ),
             )
 
@@ -146,6 +150,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
                     caption=caption,
                     message_thread_id=thread_id,
                     reply_parameters=_reply_to(job),
+                    reply_markup=again,
                     supports_streaming=True,
                     write_timeout=300,
                 )
@@ -171,6 +176,10 @@ async def send_notice(bot: Bot, services: Services, job: Job) -> Message:
         services,
         job,
         lambda chat_id, thread_id: bot.send_message(
-            chat_id, text, message_thread_id=thread_id, reply_parameters=_reply_to(job)
+            chat_id,
+            text,
+            message_thread_id=thread_id,
+            reply_parameters=_reply_to(job),
+            reply_markup=retry_markup(job),
         ),
     )

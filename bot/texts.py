@@ -24,7 +24,9 @@ HELP = (
     "with <code>/animate what should happen</code>.\n\n"
     "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, and no "
     "more elongated than 5:2 either way (from 2:5 portrait to 5:2 landscape, exclusive).\n\n"
-    "/status shows your jobs and what you have left today; /cancel cancels them."
+    "/status shows your jobs and what you have left today; /cancel cancels them.\n\n"
+    "The video service may reword your prompt to improve the video. End a prompt with "
+    "<code>--exact</code> to have it used as written; /settings makes that your default."
 )
 
 PRIVATE_TEXT_HINT = (

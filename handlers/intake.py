@@ -247,7 +247,8 @@ async def start_job(
     """Carry an admitted job on: one waiting in the line is shown its place (the line submits
     it later); any other is acknowledged with `ack` in its status message (a reply to its
     request, or the message it already has), then checked and submitted. Returns the job as
-    it ends up; never raises for the job's own failures (see `check_and_submit`)."""
+    it ends up. The job's own failures never raise (see `check_and_submit`); a place in line
+    that cannot be shown raises its Telegram error, and the line's tick shows it again."""
     if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: bot/line.py submits it
         return await show_place_in_line(bot, services, job)
     try:

@@ -94,7 +94,9 @@ async def test_photo_outside_the_size_rules_is_refused_with_what_would_work(
     send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="she waves", size=size)
     text = await refusal(telegram)
     width, height = size
-    assert text == texts.image_refused(ImageRejected(problem, width=width, height=height))
+    # Each of these can be fixed: the refusal says so, over its buttons (test_image_fixes.py).
+    rejection = ImageRejected(problem, width=width, height=height)
+    assert text == texts.image_refused_with_fixes(rejection)
     for word in words:
         assert word in text
     assert "Please" in text  # and what to send instead

@@ -1,0 +1,186 @@
+"""The buttons under the bot's messages: one tap instead of retyping.
+
+Every callback query is answered, so the button stops spinning. A job's button acts only for
+the person who sent the job: anyone else gets a short alert, and nothing changes. The
+builders live in `handlers.keyboards` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from telegram import CallbackQuery, ReplyParameters, Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot import texts
+from bot.admission import readmit_rejected
+from bot.imagefix import Fix
+from bot.line import cancel_jobs
+from bot.services import Services, services_of
+from handlers.intake import admit_job, start_job
+from handlers.keyboards import (
+    AGAIN_PATTERN,
+    CANCEL_PATTERN,
+    FIX_PATTERN,
+    RETRY_PATTERN,
+    again_markup,
+    cancel_markup,
+    fix_markup,
+    retry_markup,
+)
+from storage import Job, JobState, NewJob
+
+if TYPE_CHECKING:
+    from telegram import MaybeInaccessibleMessage
+
+__all__ = [
+    "AGAIN_PATTERN",
+    "CANCEL_PATTERN",
+    "FIX_PATTERN",
+    "RETRY_PATTERN",
+    "again_markup",
+    "cancel_markup",
+    "fix_markup",
+    "on_again",
+    "on_cancel_button",
+    "on_fix",
+    "on_unknown_button",
+    "retry_markup",
+]
+
+log = logging.getLogger(__name__)
+
+
+async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Again (under a video) and Try again (under a failure notice): the same photo, prompt
+    and choices as a NEW job, admitted like any request (access, budgets, the line). The job is
+    keyed by the message the button is under, so a second tap finds it and charges nothing."""
+    query, match = update.callback_query, _match(context)
+    if query is None or match is None:
+        return
+    services = services_of(context.bot_data)
+    found = await _owned_job(query, services, match)
+    if found is None:
+        return
+    job, message = found
+    admission = await admit_job(
+        context.bot,
+        services,
+        NewJob(
+            chat_id=job.chat_id,
+            request_message_id=message.message_id,
+            photo_message_id=job.photo_message_id,
+            thread_id=job.thread_id,
+            user_id=job.user_id,
+            prompt=job.prompt,
+            prompt_optimizer=job.prompt_optimizer,
+            file_id=job.file_id,  # Telegram keeps the photo: nothing to upload again
+            language=job.language,
+            retry_of=job.id,
+            image_fix=job.image_fix,
+        ),
+        private=message.chat.type == ChatType.PRIVATE,
+    )
+    if admission.job is None:
+        # Refused (the reply says why), or a second tap on the same button.
+        await query.answer(None if admission.refused else texts.ALREADY_ON_ITS_WAY)
+        return
+    await query.answer(texts.ON_ITS_WAY)
+    await start_job(context.bot, services, admission.job)
+
+
+async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Cancel under a place in line: that one job leaves the line, uncharged."""
+    query, match = update.callback_query, _match(context)
+    if query is None or match is None:
+        return
+    services = services_of(context.bot_data)
+    found = await _owned_job(query, services, match)
+    if found is None:
+        return
+    job, _ = found
+    cancelled = await cancel_jobs(
+        context.bot, services, job.user_id, chat_id=job.chat_id, stop_submitted=False, job_id=job.id
+    )
+    if cancelled.waiting or (await services.store.get(job.id)).state is JobState.CANCELLED:
+        await query.answer(texts.OUT_OF_THE_LINE)
+        return
+    # It left the line meanwhile: the button is stale, and its next status edit drops it.
+    await query.answer(texts.ALREADY_LEFT_THE_LINE, show_alert=True)
+
+
+async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A fix under an image's refusal: the same job goes on with the fix, judged against the
+    budgets again (the refusal never counted). The first tap takes the buttons away; a second
+    finds the job no longer refused and changes nothing."""
+    query, match = update.callback_query, _match(context)
+    if query is None or match is None:
+        return
+    services = services_of(context.bot_data)
+    found = await _owned_job(query, services, match)
+    if found is None:
+        return
+    job, message = found
+    fix = Fix(match.group("fix"))
+    admission = await readmit_rejected(
+        services, job.id, private=message.chat.type == ChatType.PRIVATE, image_fix=fix.value
+    )
+    if admission.refused:
+        await query.answer()
+        if admission.reply is not None:  # the buttons stay, for when the budget allows
+            await context.bot.send_message(
+                job.chat_id,
+                admission.reply,
+                message_thread_id=job.thread_id,
+                reply_parameters=ReplyParameters(
+                    message_id=message.message_id, allow_sending_without_reply=True
+                ),
+            )
+        return
+    if admission.job is None:
+        await query.answer(texts.ALREADY_ON_ITS_WAY)
+        return
+    await query.answer(texts.fixing(fix))
+    # The status message is the refusal: its next text comes without the buttons.
+    await start_job(context.bot, services, admission.job, ack=texts.fixing(fix))
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other button (from an older version of the bot): answered, nothing else."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.BUTTON_OUTDATED)
+
+
+def _match(context: ContextTypes.DEFAULT_TYPE) -> re.Match[str] | None:
+    """The callback data's match against the handler's pattern (set by CallbackQueryHandler)."""
+    return context.matches[0] if context.matches else None
+
+
+async def _owned_job(
+    query: CallbackQuery, services: Services, match: re.Match[str]
+) -> tuple[Job, MaybeInaccessibleMessage] | None:
+    """The job a button acts on, and the message the button is under, when the person who
+    pressed it sent the job. Otherwise the query is answered (an alert for a stranger) and
+    None returned."""
+    message = query.message
+    try:
+        job = await services.store.get(int(match.group("job")))
+    except KeyError:
+        job = None
+    if job is None or message is None or message.chat.id != job.chat_id:
+        await query.answer(texts.BUTTON_OUTDATED)
+        return None
+    if query.from_user.id != job.user_id:
+        log.info(
+            "user %s pressed %r under job %s of user %s: refused",
+            query.from_user.id,
+            query.data,
+            job.id,
+            job.user_id,
+        )
+        await query.answer(texts.NOT_YOUR_BUTTON, show_alert=True)
+        return None
+    return job, message
