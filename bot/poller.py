@@ -188,17 +188,10 @@ async def _after_telegram_error(services: Services, job: Job, error: Exception) 
         seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
         log.info("job %s: Telegram asks to wait %ss", job.id, seconds)
         await store.update(job.id, now=clock(), next_poll_at=clock() + float(seconds))
-    elif isinstance(error, Forbidden):
-        log.warning("job %s: the chat is closed to the bot (%s)", job.id, error.message)
-        await store.update(
-            job.id,
-            now=clock(),
-            state=JobState.UNDELIVERABLE,
-            error=error.message,
-            next_poll_at=None,
-        )
-    elif isinstance(error, BadRequest):
-        log.error("job %s: Telegram refused the reply (%s)", job.id, error.message)
+    elif isinstance(error, Forbidden | BadRequest):
+        # Blocked or removed (Forbidden), or a reply Telegram will never take (BadRequest,
+        # after delivery's own fallbacks): asking again cannot help.
+        log.warning("job %s: Telegram will not take the reply (%s)", job.id, error.message)
         await store.update(
             job.id,
             now=clock(),
