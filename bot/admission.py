@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot import texts
 from bot.access import (
     Access,
     AccessRules,
@@ -24,6 +23,7 @@ from bot.access import (
 )
 from bot.services import Services
 from bot.settings import Settings
+from bot.texts import texts_for
 from storage import Job, JobState, NewJob
 from storage.access import AccessStore
 
@@ -36,7 +36,7 @@ class Admission:
 
     job: Job | None  # the recorded job (RECEIVED, or WAITING in the line); None otherwise
     refused: bool  # the request may not go on
-    reply: str | None = None  # what to tell the user when refused; None: stay silent
+    reply: str | None = None  # what to tell the user, in their language; None: stay silent
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -72,7 +72,9 @@ async def admit_request(services: Services, request: NewJob, *, private: bool) -
             request.chat_id, request.request_message_id
         ):
             return Admission(job=None, refused=False)
-        verdict = await _judge(services, request.user_id, request.chat_id, private=private)
+        verdict = await _judge(
+            services, request.user_id, request.chat_id, private=private, language=request.language
+        )
         if isinstance(verdict, Admission):
             return verdict
         state, usage = verdict
@@ -88,11 +90,13 @@ async def admit_request(services: Services, request: NewJob, *, private: bool) -
 
 
 async def readmit_rejected(
-    services: Services, job_id: int, *, private: bool, image_fix: str
+    services: Services, job_id: int, *, private: bool, image_fix: str, language: str | None
 ) -> Admission:
     """Judge a job whose image was refused again, as a new request (a refusal never counted
     against the budgets), and when it may go on, put it back into processing with the image
-    fix the user chose: RECEIVED to be submitted now, or WAITING in the line.
+    fix the user chose: RECEIVED to be submitted now, or WAITING in the line. `language` is the
+    Telegram language code of the user who chose the fix: the refusal's reply, and the job from
+    now on, speak it.
 
     A job no longer REJECTED (a second tap on a fix button) is left alone: `job` is None and
     `refused` False.
@@ -101,7 +105,9 @@ async def readmit_rejected(
         job = await services.store.get(job_id)
         if job.state is not JobState.REJECTED:
             return Admission(job=None, refused=False)
-        verdict = await _judge(services, job.user_id, job.chat_id, private=private)
+        verdict = await _judge(
+            services, job.user_id, job.chat_id, private=private, language=language
+        )
         if isinstance(verdict, Admission):
             return verdict
         state, _ = verdict
@@ -112,6 +118,7 @@ async def readmit_rejected(
             state=state,
             error=None,
             image_fix=image_fix,
+            language=language,
         )
     if reopened is not None:
         log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)
@@ -119,17 +126,18 @@ async def readmit_rejected(
 
 
 async def _judge(
-    services: Services, user_id: int, chat_id: int, *, private: bool
+    services: Services, user_id: int, chat_id: int, *, private: bool, language: str | None
 ) -> Admission | tuple[JobState, Usage]:
-    """Access and budgets for one more job of `user_id` in `chat_id`: the refusal, or the state
-    to record it in (RECEIVED, or WAITING for the line) and the counts it was judged on. The
-    caller holds the admission lock until the job is recorded."""
+    """Access and budgets for one more job of `user_id` in `chat_id`: the refusal (its reply in
+    `language`), or the state to record it in (RECEIVED, or WAITING for the line) and the
+    counts it was judged on. The caller holds the admission lock until the job is recorded."""
     store = AccessStore.of(services.store)
+    words = texts_for(language)
     rules = await load_rules(services)
     access = rules.access(user_id=user_id, chat_id=chat_id, private=private)
     if access is not Access.ALLOWED:
         log.info("user %s in chat %s may not submit (%s)", user_id, chat_id, access.value)
-        reply = texts.not_allowed(user_id) if access is Access.REFUSED else None
+        reply = words.not_allowed(user_id) if access is Access.REFUSED else None
         return Admission(job=None, refused=True, reply=reply)
     now = services.clock()
     mine = await store.user_counts(user_id, since=day_start(now))
@@ -145,10 +153,10 @@ async def _judge(
     )
     if isinstance(verdict, TooManyActive):
         log.info("user %s is at %d active jobs", user_id, verdict.active)
-        return Admission(job=None, refused=True, reply=texts.too_many_active(verdict))
+        return Admission(job=None, refused=True, reply=words.too_many_active(verdict))
     if isinstance(verdict, DailyLimitReached):
         log.info("user %s used %d jobs today", user_id, verdict.used)
-        return Admission(job=None, refused=True, reply=texts.daily_limit_reached(verdict))
+        return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
     return (JobState.WAITING if verdict.wait else JobState.RECEIVED), usage
 
 

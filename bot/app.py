@@ -8,7 +8,12 @@ import time
 from typing import Any
 
 import aiohttp
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+)
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -29,6 +34,7 @@ from bot.poller import advance_due_jobs
 from bot.schedule import tick_interval
 from bot.services import SERVICES_KEY, Clock, Services, Tuning, services_of
 from bot.settings import Settings
+from bot.texts import ENGLISH, TRANSLATIONS
 from handlers.admin import on_allow, on_deny, on_stats
 from handlers.buttons import on_again, on_cancel_button, on_fix, on_unknown_button
 from handlers.commands import on_cancel, on_help, on_status
@@ -59,19 +65,20 @@ _IMAGES = filters.PHOTO | filters.Document.ALL
 _NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new request
 _CAPTION_COMMAND = filters.CaptionRegex(r"(?i)^/animate(@\w+)?(\s|$)")
 
-PRIVATE_COMMANDS = [
-    BotCommand("help", "How to use the bot and the image rules"),
-    BotCommand("status", "Your jobs"),
-    BotCommand("animate", "Reply to a photo: /animate what should happen"),
-    BotCommand("cancel", "Cancel your jobs"),
-    BotCommand("settings", "Prompt optimizer on or off"),
-]
-GROUP_COMMANDS = [
-    BotCommand("animate", "Reply to a photo: /animate what should happen"),
-    BotCommand("status", "Your jobs in this group"),
-    BotCommand("help", "How to use the bot"),
-    BotCommand("cancel", "Cancel your jobs in this group"),
-]
+
+def command_menus() -> list[tuple[BotCommandScope, str | None, list[BotCommand]]]:
+    """Every command menu the bot registers: (scope, language code, commands), for private
+    chats and for groups, in English as the default (no language code) and in each
+    translation under its own code. The descriptions come from bot/texts.py."""
+    languages = [(None, ENGLISH), *TRANSLATIONS.items()]
+    return [
+        (scope, code, [BotCommand(command, about) for command, about in menu])
+        for code, words in languages
+        for scope, menu in (
+            (BotCommandScopeAllPrivateChats(), words.PRIVATE_COMMANDS),
+            (BotCommandScopeAllGroupChats(), words.GROUP_COMMANDS),
+        )
+    ]
 
 
 async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -138,12 +145,10 @@ def build_application(
             name="submit_waiting_jobs",
         )
         try:
-            await application.bot.set_my_commands(
-                PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats()
-            )
-            await application.bot.set_my_commands(
-                GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats()
-            )
+            for scope, language_code, commands in command_menus():
+                await application.bot.set_my_commands(
+                    commands, scope=scope, language_code=language_code
+                )
         except Exception as error:  # the menu is a nicety: never a reason not to start
             log.warning("could not register the command menu: %s", error)
         log.info("bot @%s started; database %s", application.bot.username, settings.database_path)

@@ -1,6 +1,7 @@
 """Deliver a job's outcome to its chat: the video, or a notice that explains why there is none.
 
-Telegram types live here and in `handlers/`; the rest of the pipeline never sees them.
+Telegram types live here and in `handlers/`; the rest of the pipeline never sees them. What the
+user reads is in the job's language (the one they had when asking).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
-from bot import texts
 from bot.services import Services
+from bot.texts import texts_for
 from handlers.keyboards import again_markup, retry_markup
 from storage import NOT_SUBMITTED, Job, JobState
 
@@ -104,7 +105,8 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
     made_in = None
     if job.completed_at is not None:
         made_in = job.completed_at - (job.submitted_at or job.created_at)
-    caption = texts.video_caption(job.prompt, made_in)
+    words = texts_for(job.language)
+    caption = words.video_caption(job.prompt, made_in)
     again = again_markup(job)
 
     async def by_url(chat_id: int, thread_id: int | None) -> Message:
@@ -134,7 +136,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
                 job,
                 lambda chat_id, thread_id: bot.send_message(
                     chat_id,
-                    texts.video_too_large(url),
+                    words.video_too_large(url),
                     message_thread_id=thread_id,
                     reply_parameters=_reply_to(job),
                     reply_markup=again,
@@ -159,14 +161,15 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
 
 
 def notice_for(job: Job, *, timeout_minutes: int) -> str:
-    """The text that explains a job that ended without a video."""
+    """The text that explains a job that ended without a video, in the job's language."""
+    words = texts_for(job.language)
     if job.state is JobState.TIMED_OUT:
-        return texts.timed_out(timeout_minutes)
+        return words.timed_out(timeout_minutes)
     if job.state is JobState.INTERRUPTED:
         if job.error == NOT_SUBMITTED:
-            return texts.INTERRUPTED_BEFORE_SUBMIT
-        return texts.INTERRUPTED
-    return texts.generation_failed(job.error)
+            return words.INTERRUPTED_BEFORE_SUBMIT
+        return words.INTERRUPTED
+    return words.generation_failed(job.error)
 
 
 async def send_notice(bot: Bot, services: Services, job: Job) -> Message:

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
-from bot import texts
 from bot.progress import show_progress
 from bot.services import Services
+from bot.texts import texts_for
 from handlers.keyboards import cancel_markup
 from storage import NOT_SUBMITTED, Job, JobState
 from storage.line import Cancelled, LineStore
@@ -115,7 +115,11 @@ async def _show_place(bot: Bot, services: Services, line: LineStore, job: Job, p
         # The button stays while the job waits: each place shown carries it again. The first
         # edit after the job leaves the line has no buttons, and so removes it.
         return await show_progress(
-            bot, services, job, texts.waiting_in_line(place), reply_markup=cancel_markup(job)
+            bot,
+            services,
+            job,
+            texts_for(job.language).waiting_in_line(place),
+            reply_markup=cancel_markup(job),
         )
     except BaseException:
         await line.forget_shown(job.id)
@@ -134,7 +138,7 @@ async def cancel_jobs(
     """Cancel a user's jobs waiting in line (never charged) and, with `stop_submitted`, stop
     following those the paid API already has (their credits are spent); only the jobs of
     `chat_id` when given, only the job `job_id` when given. Each cancelled job's status message
-    says so. Returns what was done.
+    says so, in the job's language. Returns what was done.
     """
     cancelled = await LineStore.of(services.store).cancel(
         user_id,
@@ -143,15 +147,15 @@ async def cancel_jobs(
         now=services.clock(),
         job_id=job_id,
     )
-    for ids, text in (
-        (cancelled.waiting, texts.CANCELLED_WAITING),
-        (cancelled.stopped, texts.CANCELLED_SUBMITTED),
-    ):
-        for job_id in ids:
-            try:
-                await show_progress(bot, services, await services.store.get(job_id), text)
-            except TelegramError as error:
-                log.info("job %s: could not mark its status as cancelled (%s)", job_id, error)
+    for job_id in (*cancelled.waiting, *cancelled.stopped):
+        try:
+            job = await services.store.get(job_id)
+            words = texts_for(job.language)
+            uncharged = job_id in cancelled.waiting
+            text = words.CANCELLED_WAITING if uncharged else words.CANCELLED_SUBMITTED
+            await show_progress(bot, services, job, text)
+        except TelegramError as error:
+            log.info("job %s: could not mark its status as cancelled (%s)", job_id, error)
     if cancelled.waiting or cancelled.stopped:
         log.info(
             "user %s cancelled %d waiting and %d submitted job(s)",

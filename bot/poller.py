@@ -15,7 +15,7 @@ from bot.progress import clear_progress, refresh_progress
 from bot.schedule import next_poll_delay
 from bot.services import Services
 from handlers.intake import check_and_submit
-from storage import Job, JobState
+from storage import GENERATION_LOST, VIDEO_EXPIRED, Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ async def _poll(services: Services, job: Job) -> Job:
                 job.id,
                 now=clock(),
                 state=JobState.FAILED,
-                error="the video service lost track of this job",
+                error=GENERATION_LOST,
                 next_poll_at=clock(),
             )
         log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
@@ -150,7 +150,7 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
             job.id,
             now=clock(),
             state=JobState.FAILED,
-            error="the finished video expired before it could be sent",
+            error=VIDEO_EXPIRED,
             next_poll_at=clock(),
         )
         return

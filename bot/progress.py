@@ -7,8 +7,8 @@ import logging
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, TelegramError
 
-from bot import texts
 from bot.services import Services
+from bot.texts import texts_for
 from storage import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,13 @@ async def _send_status(
 
 
 def progress_text(job: Job, *, now: float) -> str | None:
-    """What the status message of a job at the video service should say now, if anything."""
+    """What the status message of a job at the video service should say now (in the job's
+    language), if anything."""
     started = job.submitted_at or job.created_at
     if job.state is JobState.QUEUED:
-        return texts.progress_queued(now - started)
+        return texts_for(job.language).progress_queued(now - started)
     if job.state is JobState.GENERATING:
-        return texts.progress_generating(now - started)
+        return texts_for(job.language).progress_generating(now - started)
     return None
 
 

@@ -1,8 +1,8 @@
 """The buttons under the bot's messages: one tap instead of retyping.
 
-Every callback query is answered, so the button stops spinning. A job's button acts only for
-the person who sent the job: anyone else gets a short alert, and nothing changes. The
-builders live in `handlers.keyboards` and are re-exported here.
+Every callback query is answered, so the button stops spinning, in the presser's language. A
+job's button acts only for the person who sent the job: anyone else gets a short alert, and
+nothing changes. The builders live in `handlers.keyboards` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from telegram import CallbackQuery, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import texts
 from bot.admission import readmit_rejected
 from bot.imagefix import Fix
 from bot.line import cancel_jobs
 from bot.services import Services, services_of
-from handlers.intake import admit_job, start_job
+from handlers.intake import admit_job, start_job, words_of
 from handlers.keyboards import (
     AGAIN_PATTERN,
     CANCEL_PATTERN,
@@ -57,7 +56,8 @@ log = logging.getLogger(__name__)
 async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Again (under a video) and Try again (under a failure notice): the same photo, prompt
     and choices as a NEW job, admitted like any request (access, budgets, the line). The job is
-    keyed by the message the button is under, so a second tap finds it and charges nothing."""
+    keyed by the message the button is under, so a second tap finds it and charges nothing.
+    The new job speaks the presser's language as it is now."""
     query, match = update.callback_query, _match(context)
     if query is None or match is None:
         return
@@ -66,6 +66,7 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     job, message = found
+    words = words_of(query.from_user)
     admission = await admit_job(
         context.bot,
         services,
@@ -78,7 +79,7 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             prompt=job.prompt,
             prompt_optimizer=job.prompt_optimizer,
             file_id=job.file_id,  # Telegram keeps the photo: nothing to upload again
-            language=job.language,
+            language=query.from_user.language_code,
             retry_of=job.id,
             image_fix=job.image_fix,
         ),
@@ -86,9 +87,9 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     if admission.job is None:
         # Refused (the reply says why), or a second tap on the same button.
-        await query.answer(None if admission.refused else texts.ALREADY_ON_ITS_WAY)
+        await query.answer(None if admission.refused else words.ALREADY_ON_ITS_WAY)
         return
-    await query.answer(texts.ON_ITS_WAY)
+    await query.answer(words.ON_ITS_WAY)
     await start_job(context.bot, services, admission.job)
 
 
@@ -102,14 +103,15 @@ async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if found is None:
         return
     job, _ = found
+    words = words_of(query.from_user)
     cancelled = await cancel_jobs(
         context.bot, services, job.user_id, chat_id=job.chat_id, stop_submitted=False, job_id=job.id
     )
     if cancelled.waiting or (await services.store.get(job.id)).state is JobState.CANCELLED:
-        await query.answer(texts.OUT_OF_THE_LINE)
+        await query.answer(words.OUT_OF_THE_LINE)
         return
     # It left the line meanwhile: the button is stale, and its next status edit drops it.
-    await query.answer(texts.ALREADY_LEFT_THE_LINE, show_alert=True)
+    await query.answer(words.ALREADY_LEFT_THE_LINE, show_alert=True)
 
 
 async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -124,9 +126,14 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         return
     job, message = found
+    words = words_of(query.from_user)
     fix = Fix(match.group("fix"))
     admission = await readmit_rejected(
-        services, job.id, private=message.chat.type == ChatType.PRIVATE, image_fix=fix.value
+        services,
+        job.id,
+        private=message.chat.type == ChatType.PRIVATE,
+        image_fix=fix.value,
+        language=query.from_user.language_code,
     )
     if admission.refused:
         await query.answer()
@@ -141,17 +148,17 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         return
     if admission.job is None:
-        await query.answer(texts.ALREADY_ON_ITS_WAY)
+        await query.answer(words.ALREADY_ON_ITS_WAY)
         return
-    await query.answer(texts.fixing(fix))
+    await query.answer(words.fixing(fix))
     # The status message is the refusal: its next text comes without the buttons.
-    await start_job(context.bot, services, admission.job, ack=texts.fixing(fix))
+    await start_job(context.bot, services, admission.job, ack=words.fixing(fix))
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other button (from an older version of the bot): answered, nothing else."""
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.BUTTON_OUTDATED)
+        await update.callback_query.answer(words_of(update.effective_user).BUTTON_OUTDATED)
 
 
 def _match(context: ContextTypes.DEFAULT_TYPE) -> re.Match[str] | None:
@@ -165,13 +172,13 @@ async def _owned_job(
     """The job a button acts on, and the message the button is under, when the person who
     pressed it sent the job. Otherwise the query is answered (an alert for a stranger) and
     None returned."""
-    message = query.message
+    message, words = query.message, words_of(query.from_user)
     try:
         job = await services.store.get(int(match.group("job")))
     except KeyError:
         job = None
     if job is None or message is None or message.chat.id != job.chat_id:
-        await query.answer(texts.BUTTON_OUTDATED)
+        await query.answer(words.BUTTON_OUTDATED)
         return None
     if query.from_user.id != job.user_id:
         log.info(
@@ -181,6 +188,6 @@ async def _owned_job(
             job.id,
             job.user_id,
         )
-        await query.answer(texts.NOT_YOUR_BUTTON, show_alert=True)
+        await query.answer(words.NOT_YOUR_BUTTON, show_alert=True)
         return None
     return job, message

@@ -6,18 +6,17 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import texts
 from bot.admission import usage_report
 from bot.line import cancel_jobs
 from bot.services import services_of
-from handlers.intake import answer
+from handlers.intake import answer, words_of
 from storage.line import LineStore
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start and /help: what the bot does and the image rules."""
     if update.effective_message is not None:
-        await answer(update.effective_message, texts.HELP)
+        await answer(update.effective_message, words_of(update.effective_user).HELP)
 
 
 async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -33,11 +32,12 @@ async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     usage = await usage_report(
         services, user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE
     )
+    words = words_of(user)
     await answer(
         message,
-        texts.status_list(jobs, now=services.clock(), places=places)
+        words.status_list(jobs, now=services.clock(), places=places)
         + "\n\n"
-        + texts.usage_today(usage),
+        + words.usage_today(usage),
     )
 
 
@@ -52,4 +52,4 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     cancelled = await cancel_jobs(
         context.bot, services, user.id, chat_id=only_chat, stop_submitted=True
     )
-    await answer(message, texts.cancel_report(cancelled))
+    await answer(message, words_of(user).cancel_report(cancelled))

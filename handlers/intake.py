@@ -7,12 +7,11 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from telegram import Bot, Message, ReplyParameters, Update
+from telegram import Bot, Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import texts
 from bot.admission import Admission, admit_request
 from bot.aimlapi import MAX_PROMPT_CHARS
 from bot.firstframe import (
@@ -28,6 +27,7 @@ from bot.prefs import prefs_of
 from bot.progress import show_progress
 from bot.services import Services, services_of
 from bot.submission import SubmitOutcome, submit
+from bot.texts import English, texts_for
 from handlers.keyboards import fix_markup
 from storage import NOT_SUBMITTED, Job, JobState, NewJob
 
@@ -41,13 +41,6 @@ ANIMATE_COMMAND = re.compile(r"^/animate(?:@(?P<bot>[A-Za-z0-9_]+))?(?=\s|$)", r
 #: `--exact` at the end of a prompt: no prompt optimizer for this job. Phones often turn `--`
 #: into a dash, so `—exact` counts too.
 EXACT_FLAG = re.compile(r"(?:^|\s)(?:--|—)exact\s*$", re.IGNORECASE)
-
-_OUTCOME_TEXTS = {
-    SubmitOutcome.BUSY: texts.SERVICE_BUSY,
-    SubmitOutcome.OUT_OF_CREDITS: texts.SERVICE_OUT_OF_CREDITS,
-    SubmitOutcome.MISCONFIGURED: texts.SERVICE_MISCONFIGURED,
-    SubmitOutcome.UNKNOWN: texts.OUTCOME_UNKNOWN,
-}
 
 
 def command_prompt(text: str, bot_username: str) -> str | None:
@@ -81,6 +74,11 @@ def image_of(message: Message) -> tuple[str, int | None] | None:
     return None
 
 
+def words_of(user: User | None) -> English:
+    """The texts in the language of `user`: a message's sender, a button's presser."""
+    return texts_for(user.language_code if user is not None else None)
+
+
 async def answer(message: Message, text: str) -> Message:
     """Reply to a message in its chat and topic; a deleted original does not stop the reply."""
     return await message.reply_text(
@@ -97,13 +95,14 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if message is None:
         return
     services = services_of(context.bot_data)
+    words = words_of(update.effective_user)
     caption = message.caption or ""
     if not caption.strip() and message.media_group_id:
         # Only one photo of an album carries the caption: answer the rest once, not per photo.
         if await services.store.note_album(
             message.chat_id, message.media_group_id, now=services.clock()
         ):
-            await answer(message, texts.ALBUM_NOTICE)
+            await answer(message, words.ALBUM_NOTICE)
         return
     prompt = command_prompt(caption, services.bot_username)
     if prompt is None:
@@ -112,7 +111,7 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         prompt = caption.strip()
     prompt, exact = without_exact_flag(prompt)
     if not prompt:
-        await answer(message, texts.NEED_CAPTION)
+        await answer(message, words.NEED_CAPTION)
         return
     await take_request(
         services, context, request=message, photo=message, prompt=prompt, exact=exact
@@ -130,7 +129,7 @@ async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return  # addressed to another bot
     prompt, exact = without_exact_flag(prompt)
     if not prompt:
-        await answer(message, texts.ANIMATE_NEEDS_PROMPT)
+        await answer(message, words_of(update.effective_user).ANIMATE_NEEDS_PROMPT)
         return
     await take_request(
         services, context, request=message, photo=message, prompt=prompt, exact=exact
@@ -143,20 +142,21 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if message is None or message.text is None:
         return
     services = services_of(context.bot_data)
+    words = words_of(update.effective_user)
     prompt = command_prompt(message.text, services.bot_username) or ""
     target = message.reply_to_message
     # In a forum, a message that replies to nothing points at the topic's opening message.
     if target is not None and target.forum_topic_created is not None:
         target = None
     if target is None:
-        await answer(message, texts.ANIMATE_NEEDS_PHOTO)
+        await answer(message, words.ANIMATE_NEEDS_PHOTO)
         return
     if image_of(target) is None:
-        await answer(message, texts.ANIMATE_REPLY_NOT_PHOTO)
+        await answer(message, words.ANIMATE_REPLY_NOT_PHOTO)
         return
     prompt, exact = without_exact_flag(prompt)
     if not prompt:
-        await answer(message, texts.ANIMATE_NEEDS_PROMPT)
+        await answer(message, words.ANIMATE_NEEDS_PROMPT)
         return
     await take_request(services, context, request=message, photo=target, prompt=prompt, exact=exact)
 
@@ -164,7 +164,7 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Plain text in a private chat: point at what the bot does."""
     if update.effective_message is not None:
-        await answer(update.effective_message, texts.PRIVATE_TEXT_HINT)
+        await answer(update.effective_message, words_of(update.effective_user).PRIVATE_TEXT_HINT)
 
 
 async def take_request(
@@ -179,15 +179,16 @@ async def take_request(
     """Check, record and submit one request, keeping the user informed in one message.
     `exact`: the prompt ended in `--exact`, so the prompt optimizer is off for this job;
     otherwise the user's own default (/settings) applies."""
+    user = request.from_user
+    words = words_of(user)
     if len(prompt) > MAX_PROMPT_CHARS:
-        await answer(request, texts.prompt_too_long(len(prompt), MAX_PROMPT_CHARS))
+        await answer(request, words.prompt_too_long(len(prompt), MAX_PROMPT_CHARS))
         return
     image = image_of(photo)
     if image is None:
-        await answer(request, texts.ANIMATE_REPLY_NOT_PHOTO)
+        await answer(request, words.ANIMATE_REPLY_NOT_PHOTO)
         return
     file_id, declared_size = image
-    user = request.from_user
     user_id = user.id if user else request.chat_id
     optimizer = False if exact else (await prefs_of(services, user_id)).prompt_optimizer
     admission = await admit_job(
@@ -242,17 +243,18 @@ async def start_job(
     job: Job,
     declared_size: int | None = None,
     *,
-    ack: str = texts.RECEIVED,
+    ack: str | None = None,
 ) -> Job:
     """Carry an admitted job on: one waiting in the line is shown its place (the line submits
-    it later); any other is acknowledged with `ack` in its status message (a reply to its
-    request, or the message it already has), then checked and submitted. Returns the job as
+    it later); any other is acknowledged with `ack` (by default RECEIVED, in the job's
+    language) in its status message (a reply to its request, or the message it already has),
+    then checked and submitted. Returns the job as
     it ends up. The job's own failures never raise (see `check_and_submit`); a place in line
     that cannot be shown raises its Telegram error, and the line's tick shows it again."""
     if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: bot/line.py submits it
         return await show_place_in_line(bot, services, job)
     try:
-        job = await show_progress(bot, services, job, ack)
+        job = await show_progress(bot, services, job, ack or texts_for(job.language).RECEIVED)
     except TelegramError as error:
         # The acknowledgement is a courtesy; the request itself goes on.
         log.warning("job %s: could not acknowledge (%s)", job.id, error)
@@ -291,6 +293,7 @@ async def _check_and_submit(
     bot: Bot, services: Services, job: Job, declared_size: int | None
 ) -> Job:
     store, clock = services.store, services.clock
+    words = texts_for(job.language)
     # An image is in memory from its download until the paid API has it: its bytes, its pixels
     # and its base64, ~100 MB for a 20 MB PNG. Holding a slot all along keeps that to
     # `images_at_once` images, however many arrive at once. The user hears after the slot is
@@ -309,15 +312,11 @@ async def _check_and_submit(
         except ImageRejected as rejection:
             # A fixed image is never offered fixes again: no loop of buttons.
             fixes = [] if job.image_fix else fix_for(rejection.problem)
-            text = (
-                texts.image_refused_with_fixes(rejection)
-                if fixes
-                else texts.image_refused(rejection)
-            )
+            text = words.image_refused(rejection, fixes=bool(fixes))
             refusal = (rejection.problem.value, text, fixes)
         except TelegramError as error:
             log.warning("job %s: could not download the image: %s", job.id, error)
-            refusal = ("download failed", texts.DOWNLOAD_FAILED, [])
+            refusal = ("download failed", words.DOWNLOAD_FAILED, [])
         else:
             converted_from, image_format = frame.converted_from, frame.image_format
             job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)
@@ -328,12 +327,22 @@ async def _check_and_submit(
         markup = fix_markup(job, fixes) if fixes else None
         return await show_progress(bot, services, job, text, reply_markup=markup)
     if submission.outcome is SubmitOutcome.ACCEPTED:
-        text = texts.queued(converted_from=converted_from, image_format=image_format)
+        text = words.queued(converted_from=converted_from, image_format=image_format)
     elif submission.outcome is SubmitOutcome.REFUSED:
-        text = texts.submission_failed(submission.reason or "no reason given")
+        text = words.submission_failed(submission.reason)
     else:
-        text = _OUTCOME_TEXTS[submission.outcome]
+        text = _outcome_text(words, submission.outcome)
     return await show_progress(bot, services, submission.job, text)
+
+
+def _outcome_text(words: English, outcome: SubmitOutcome) -> str:
+    """What the user reads when the paid API could not be asked, or did not say."""
+    return {
+        SubmitOutcome.BUSY: words.SERVICE_BUSY,
+        SubmitOutcome.OUT_OF_CREDITS: words.SERVICE_OUT_OF_CREDITS,
+        SubmitOutcome.MISCONFIGURED: words.SERVICE_MISCONFIGURED,
+        SubmitOutcome.UNKNOWN: words.OUTCOME_UNKNOWN,
+    }[outcome]
 
 
 async def _show_fixed(bot: Bot, job: Job, data: bytes, frame: FirstFrame) -> None:
@@ -346,7 +355,9 @@ async def _show_fixed(bot: Bot, job: Job, data: bytes, frame: FirstFrame) -> Non
         await bot.send_photo(
             job.chat_id,
             preview,
-            caption=texts.fix_preview(Fix(job.image_fix), frame.width, frame.height),
+            caption=texts_for(job.language).fix_preview(
+                Fix(job.image_fix), frame.width, frame.height
+            ),
             message_thread_id=job.thread_id,
             reply_parameters=ReplyParameters(
                 message_id=job.photo_message_id, allow_sending_without_reply=True

@@ -5,7 +5,8 @@ Callback data is short (Telegram allows 64 bytes): an action and a job id (`agai
 patterns here are the ones `bot/app.py` routes on, so the format lives in one place.
 
 Kept apart from `handlers.buttons` (which re-exports the builders) so that intake and the line
-can attach buttons without importing the handlers that act on them.
+can attach buttons without importing the handlers that act on them. A job's buttons speak the
+job's language (the one its user had when asking).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import texts
 from bot.imagefix import Fix
+from bot.texts import English, texts_for
 from storage import Job
 
 AGAIN_PATTERN = re.compile(r"^again:(?P<job>\d+)$")
@@ -32,33 +33,35 @@ def _one(text: str, data: str) -> InlineKeyboardMarkup:
 
 def again_markup(job: Job) -> InlineKeyboardMarkup:
     """The button "🔁 Again", under a delivered video: the same photo and prompt, anew."""
-    return _one(texts.BUTTON_AGAIN, f"again:{job.id}")
+    return _one(texts_for(job.language).BUTTON_AGAIN, f"again:{job.id}")
 
 
 def retry_markup(job: Job) -> InlineKeyboardMarkup:
     """The button "🔁 Try again", under a failure or timeout notice: the same job anew."""
-    return _one(texts.BUTTON_RETRY, f"retry:{job.id}")
+    return _one(texts_for(job.language).BUTTON_RETRY, f"retry:{job.id}")
 
 
 def cancel_markup(job: Job) -> InlineKeyboardMarkup:
     """The "✖️ Cancel" button under the status message of a job waiting in the line."""
-    return _one(texts.BUTTON_CANCEL, f"cancel:{job.id}")
+    return _one(texts_for(job.language).BUTTON_CANCEL, f"cancel:{job.id}")
 
 
 def fix_markup(job: Job, fixes: Sequence[Fix]) -> InlineKeyboardMarkup:
     """One button per fix, in the order given (best first), under an image's refusal."""
+    words = texts_for(job.language)
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.fix_button(fix), callback_data=f"fix:{job.id}:{fix}")
+                InlineKeyboardButton(words.fix_button(fix), callback_data=f"fix:{job.id}:{fix}")
                 for fix in fixes
             ]
         ]
     )
 
 
-def settings_markup(prompt_optimizer: bool) -> InlineKeyboardMarkup:
-    """The /settings button that switches the prompt optimizer to the other value."""
+def settings_markup(prompt_optimizer: bool, words: English) -> InlineKeyboardMarkup:
+    """The /settings button that switches the prompt optimizer to the other value, in the
+    language of `words` (the user's)."""
     return _one(
-        texts.optimizer_button(prompt_optimizer), f"opt:{'off' if prompt_optimizer else 'on'}"
+        words.optimizer_button(prompt_optimizer), f"opt:{'off' if prompt_optimizer else 'on'}"
     )

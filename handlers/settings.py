@@ -7,10 +7,9 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import texts
 from bot.prefs import prefs_of, set_prompt_optimizer
 from bot.services import services_of
-from handlers.intake import answer
+from handlers.intake import answer, words_of
 from handlers.keyboards import settings_markup
 
 
@@ -20,13 +19,14 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
+    words = words_of(user)
     if chat.type != ChatType.PRIVATE:
-        await answer(message, texts.SETTINGS_IN_PRIVATE)
+        await answer(message, words.SETTINGS_IN_PRIVATE)
         return
     prefs = await prefs_of(services_of(context.bot_data), user.id)
     await message.reply_text(
-        texts.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
-        reply_markup=settings_markup(prefs.prompt_optimizer),
+        words.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
+        reply_markup=settings_markup(prefs.prompt_optimizer, words),
         reply_parameters=ReplyParameters(
             message_id=message.message_id, allow_sending_without_reply=True
         ),
@@ -40,17 +40,18 @@ async def on_optimizer_button(update: Update, context: ContextTypes.DEFAULT_TYPE
     if query is None:
         return
     message = query.message
+    words = words_of(query.from_user)
     if not context.matches or message is None or message.chat.id != query.from_user.id:
         # Only a private chat's own user gets these buttons.
-        await query.answer(texts.NOT_YOUR_SETTINGS, show_alert=True)
+        await query.answer(words.NOT_YOUR_SETTINGS, show_alert=True)
         return
     value = context.matches[0].group("value") == "on"
     prefs = await set_prompt_optimizer(services_of(context.bot_data), query.from_user.id, value)
-    await query.answer(texts.optimizer_saved(value))
+    await query.answer(words.optimizer_saved(value))
     try:
         await query.edit_message_text(
-            texts.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
-            reply_markup=settings_markup(prefs.prompt_optimizer),
+            words.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
+            reply_markup=settings_markup(prefs.prompt_optimizer, words),
         )
     except BadRequest as error:
         if "not modified" not in error.message.lower():  # a second tap on the same button

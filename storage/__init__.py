@@ -1,8 +1,10 @@
 """SQLite storage of jobs: plain records in, plain records out."""
 
 from storage.jobs import (
+    GENERATION_LOST,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
+    VIDEO_EXPIRED,
     Job,
     JobState,
     JobStore,
@@ -10,8 +12,10 @@ from storage.jobs import (
 )
 
 __all__ = [
+    "GENERATION_LOST",
     "NOT_SUBMITTED",
     "RESTARTED_DURING_SUBMIT",
+    "VIDEO_EXPIRED",
     "Job",
     "JobState",
     "JobStore",

@@ -50,6 +50,11 @@ _IN_PROGRESS = frozenset(
 NOT_SUBMITTED = "stopped before submitting"
 #: `error` of a job cut off by a restart while the paid API was being asked.
 RESTARTED_DURING_SUBMIT = "restarted while submitting"
+#: `error` of a failed job whose generation the paid API no longer knows. Shown to the user,
+#: as are the API's own reasons: `bot.texts` words it in each language.
+GENERATION_LOST = "the video service lost track of this job"
+#: `error` of a failed job whose finished video's link died before it was sent (shown, too).
+VIDEO_EXPIRED = "the finished video expired before it could be sent"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ import io
 import pytest
 from PIL import Image
 
-from bot import texts
 from bot.app import BotApp
 from bot.firstframe import ImageProblem, ImageRejected
+from bot.texts import ENGLISH
 from tests.conftest import send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
@@ -96,7 +96,7 @@ async def test_photo_outside_the_size_rules_is_refused_with_what_would_work(
     width, height = size
     # Each of these can be fixed: the refusal says so, over its buttons (test_image_fixes.py).
     rejection = ImageRejected(problem, width=width, height=height)
-    assert text == texts.image_refused_with_fixes(rejection)
+    assert text == ENGLISH.image_refused(rejection, fixes=True)
     for word in words:
         assert word in text
     assert "Please" in text  # and what to send instead
@@ -120,7 +120,7 @@ async def test_declared_size_over_20_mb_is_refused_without_downloading(
     declared = 21 * MB
     send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="a wave", declared_size=declared)
     text = await refusal(telegram)
-    assert text == texts.image_refused(ImageRejected(ImageProblem.TOO_LARGE, size_bytes=declared))
+    assert text == ENGLISH.image_refused(ImageRejected(ImageProblem.TOO_LARGE, size_bytes=declared))
     assert "too large" in text and "21.0 MB" in text and "at most 20 MB" in text
     assert telegram.file_downloads == []
     assert telegram.calls_to("getFile") == []
@@ -204,7 +204,7 @@ async def test_non_image_file_with_caption_is_refused(
         telegram, pdf, file_name="report.pdf", mime_type="application/pdf", caption="animate it"
     )
     text = await refusal(telegram)
-    assert text == texts.image_refused(ImageRejected(ImageProblem.NOT_AN_IMAGE))
+    assert text == ENGLISH.image_refused(ImageRejected(ImageProblem.NOT_AN_IMAGE))
     assert "not an image" in text and "JPG or PNG" in text
     assert_nothing_charged(aiml)
 

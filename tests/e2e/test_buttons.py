@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import texts
 from bot.app import BotApp
 from bot.imagefix import Fix
+from bot.texts import ENGLISH
 from handlers.buttons import again_markup, cancel_markup, fix_markup, retry_markup
 from storage import JobState
 from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
@@ -57,7 +57,7 @@ async def test_again_under_a_video_makes_a_new_video_from_the_same_photo_and_pro
     await telegram.wait_for("sendVideo", 2, timeout=15)
     newest, original = await store.jobs_for_user(111)
 
-    assert answer.params.get("text") == texts.ON_ITS_WAY
+    assert answer.params.get("text") == ENGLISH.ON_ITS_WAY
     assert aiml.charged == 2
     one, two = aiml.creates
     assert first_frame(one) == first_frame(two) == sent.image
@@ -88,7 +88,7 @@ async def test_a_double_tap_on_again_charges_once(
     await telegram.wait_for("sendVideo", 2, timeout=15)
 
     assert sorted(str(answer.params.get("text")) for answer in answers) == sorted(
-        [texts.ON_ITS_WAY, texts.ALREADY_ON_ITS_WAY]
+        [ENGLISH.ON_ITS_WAY, ENGLISH.ALREADY_ON_ITS_WAY]
     )
     assert aiml.charged == 2  # the original and one again
     assert len(await services(bot).store.jobs_for_user(111)) == 2
@@ -109,7 +109,7 @@ async def test_try_again_after_a_failure_notice_makes_a_new_job(
     await video_for(telegram, sent)
     retried, failed = await store.jobs_for_user(111)
 
-    assert answer.params.get("text") == texts.ON_ITS_WAY
+    assert answer.params.get("text") == ENGLISH.ON_ITS_WAY
     assert failed.state is JobState.FAILED
     assert retried.retry_of == failed.id
     assert aiml.charged == 2
@@ -134,7 +134,7 @@ async def test_cancel_under_a_place_in_line_takes_only_that_job_out_uncharged(
         waiting_two, waiting_one = await store.jobs_for_user(222)
         assert waiting_one.status_message_id is not None
         status = telegram.messages[(222, waiting_one.status_message_id)]
-        assert buttons(status) == [(texts.BUTTON_CANCEL, f"cancel:{waiting_one.id}")]
+        assert buttons(status) == [(ENGLISH.BUTTON_CANCEL, f"cancel:{waiting_one.id}")]
 
         data = button_data(status, cancel_markup(waiting_one))
         answer = await tap(telegram, sender=BOB, message=status, data=data)
@@ -156,9 +156,9 @@ async def test_cancel_under_a_place_in_line_takes_only_that_job_out_uncharged(
         )
         cancelled, delivered = await store.get(waiting_one.id), await store.get(waiting_two.id)
 
-    assert answer.params.get("text") == texts.OUT_OF_THE_LINE
+    assert answer.params.get("text") == ENGLISH.OUT_OF_THE_LINE
     assert "reply_markup" not in cancelled_status  # the button went with the place
-    assert late.params.get("text") == texts.ALREADY_LEFT_THE_LINE
+    assert late.params.get("text") == ENGLISH.ALREADY_LEFT_THE_LINE
     assert cancelled.state is JobState.CANCELLED and cancelled.submitted_at is None
     assert delivered.state is JobState.DELIVERED
     assert [create.body["prompt"] for create in aiml.creates] == ["running", "bob two"]
@@ -208,7 +208,7 @@ async def test_a_stranger_pressing_someone_elses_buttons_gets_an_alert_and_nothi
         bobs, anns = await store.jobs_for_user(222), await store.jobs_for_user(111)
 
     for answer in answers:
-        assert answer.params.get("text") == texts.NOT_YOUR_BUTTON
+        assert answer.params.get("text") == ENGLISH.NOT_YOUR_BUTTON
         assert answer.params.get("show_alert") is True
     assert still_refused.state is JobState.REJECTED and still_refused.image_fix is None
     assert buttons(telegram.messages[(chat_id, refusal["message_id"])])  # still offered to Ann

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot import texts
 from bot.app import BotApp
+from bot.texts import ENGLISH
 from tests.conftest import Sent, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
@@ -187,7 +187,7 @@ async def test_group_caption_command_without_prompt_asks_for_one(
 ) -> None:
     sent = send_photo(telegram, chat=GROUP, sender=ANN, caption="/animate")
     [reply] = await telegram.wait_for("sendMessage")
-    assert reply.params["text"] == texts.ANIMATE_NEEDS_PROMPT
+    assert reply.params["text"] == ENGLISH.ANIMATE_NEEDS_PROMPT
     assert reply.params["reply_parameters"]["message_id"] == sent.message_id
     assert aiml.charged == 0
     assert aiml.creates == []
@@ -201,7 +201,7 @@ async def test_group_reply_command_without_prompt_asks_for_one(
     command = text_message(chat=GROUP, sender=ANN, text="/animate", reply_to=photo)
     telegram.push_update(message_update(command))
     [reply] = await telegram.wait_for("sendMessage")
-    assert reply.params["text"] == texts.ANIMATE_NEEDS_PROMPT
+    assert reply.params["text"] == ENGLISH.ANIMATE_NEEDS_PROMPT
     assert reply.params["reply_parameters"]["message_id"] == command["message_id"]
     assert aiml.creates == []
 
@@ -212,7 +212,7 @@ async def test_group_animate_not_replying_to_anything_explains_how_to_use_it(
     command = text_message(chat=GROUP, sender=ANN, text="/animate x")
     telegram.push_update(message_update(command))
     [reply] = await telegram.wait_for("sendMessage")
-    assert reply.params["text"] == texts.ANIMATE_NEEDS_PHOTO
+    assert reply.params["text"] == ENGLISH.ANIMATE_NEEDS_PHOTO
     assert "Reply to a photo" in reply.params["text"]
     assert reply.params["chat_id"] == GROUP["id"]
     assert reply.params["reply_parameters"]["message_id"] == command["message_id"]
@@ -226,7 +226,7 @@ async def test_group_animate_replying_to_a_text_message_says_it_has_no_photo(
     command = text_message(chat=GROUP, sender=ANN, text="/animate x", reply_to=chatter)
     telegram.push_update(message_update(command))
     [reply] = await telegram.wait_for("sendMessage")
-    assert reply.params["text"] == texts.ANIMATE_REPLY_NOT_PHOTO
+    assert reply.params["text"] == ENGLISH.ANIMATE_REPLY_NOT_PHOTO
     assert "no photo" in reply.params["text"]
     assert reply.params["reply_parameters"]["message_id"] == command["message_id"]
     assert aiml.creates == []
@@ -323,7 +323,7 @@ async def test_forum_animate_pointing_at_the_topic_opening_counts_as_no_reply(
     )
     telegram.push_update(message_update(command))
     [reply] = await telegram.wait_for("sendMessage")
-    assert reply.params["text"] == texts.ANIMATE_NEEDS_PHOTO
+    assert reply.params["text"] == ENGLISH.ANIMATE_NEEDS_PHOTO
     assert reply.params["message_thread_id"] == TOPIC
     assert aiml.creates == []
     assert telegram.file_downloads == []

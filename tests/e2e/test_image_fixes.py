@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from bot import texts
 from bot.access import day_start
 from bot.app import BotApp
 from bot.firstframe import MAX_RATIO, MIN_RATIO, MIN_SHORT_SIDE, ImageProblem, ImageRejected
 from bot.imagefix import Fix, fix_for
+from bot.texts import ENGLISH
 from storage import JobState
 from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
 from tests.e2e.chat import reply_to, video_for
@@ -79,9 +79,9 @@ async def test_a_fix_button_sends_the_fixed_image_and_shows_a_preview_first(
     fixed = await services(bot).store.get(job.id)
 
     rejection = ImageRejected(problem, width=width, height=height)
-    assert refusal["text"] == parse_html(texts.image_refused_with_fixes(rejection))[0]
-    assert buttons(refusal) == [(texts.fix_button(f), f"fix:{job.id}:{f}") for f in offered]
-    assert answer.params.get("text") == texts.fixing(fix)
+    assert refusal["text"] == parse_html(ENGLISH.image_refused(rejection, fixes=True))[0]
+    assert buttons(refusal) == [(ENGLISH.fix_button(f), f"fix:{job.id}:{f}") for f in offered]
+    assert answer.params.get("text") == ENGLISH.fixing(fix)
     # The same job went on, charged once, with an image inside the model's rules.
     assert fixed.image_fix == fix.value and fixed.state is not JobState.REJECTED
     assert aiml.charged == 1
@@ -91,7 +91,7 @@ async def test_a_fix_button_sends_the_fixed_image_and_shows_a_preview_first(
     assert min(sent_width, sent_height) > MIN_SHORT_SIDE
     # Before that, the user saw what would be animated, as a reply to their photo.
     assert preview.at < create.at
-    assert preview.params["caption"] == texts.fix_preview(fix, sent_width, sent_height)
+    assert preview.params["caption"] == ENGLISH.fix_preview(fix, sent_width, sent_height)
     assert preview.params["reply_parameters"]["message_id"] == job.photo_message_id
     assert max(image_size(preview.files["photo"])) <= 320
     # The first tap took the buttons away: the refusal became the fix's status, with none.
@@ -99,7 +99,7 @@ async def test_a_fix_button_sends_the_fixed_image_and_shows_a_preview_first(
         call
         for call in telegram.calls_to("editMessageText")
         if call.params["message_id"] == refusal["message_id"]
-        and call.params["text"] == texts.fixing(fix)
+        and call.params["text"] == ENGLISH.fixing(fix)
     ]
     assert not fixing.params.get("reply_markup")
 
@@ -117,7 +117,7 @@ async def test_a_second_tap_on_a_fix_changes_nothing(
     await telegram.wait_for("sendVideo", timeout=15)
 
     texts_answered = sorted(str(answer.params.get("text")) for answer in answers)
-    assert texts.ALREADY_ON_ITS_WAY in texts_answered
+    assert ENGLISH.ALREADY_ON_ITS_WAY in texts_answered
     assert aiml.charged == 1
     assert len(telegram.calls_to("sendPhoto")) == 1
 
@@ -131,7 +131,7 @@ async def test_a_stranger_cannot_fix_someone_elses_photo(
     answer = await tap(telegram, sender=BOB, message=refusal, data=f"fix:{job.id}:pad")
     after = await services(bot).store.get(job.id)
 
-    assert answer.params.get("text") == texts.NOT_YOUR_BUTTON
+    assert answer.params.get("text") == ENGLISH.NOT_YOUR_BUTTON
     assert answer.params.get("show_alert") is True
     assert after.state is JobState.REJECTED and after.image_fix is None
     assert buttons(telegram.messages[(111, refusal["message_id"])])
@@ -179,6 +179,6 @@ async def test_a_converted_format_is_said_in_the_acknowledgement(
     queued = await bot_message(telegram, 111, saying("Queued"), "the acknowledgement")
 
     assert "(converted from WEBP to JPEG)" in queued["text"]
-    assert texts.queued(converted_from="WEBP", image_format="JPEG").endswith(
+    assert ENGLISH.queued(converted_from="WEBP", image_format="JPEG").endswith(
         "\n(converted from WEBP to JPEG)"
     )

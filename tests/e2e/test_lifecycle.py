@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot import texts
 from bot.app import BotApp
 from bot.logs import setup_logging
 from bot.settings import Settings
+from bot.texts import ENGLISH
 from storage.migrations import MIGRATIONS
 from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
@@ -96,7 +96,7 @@ async def test_failed_generation_is_explained_as_a_reply_to_the_photo(
     )
     assert notice.params["chat_id"] == ANN_CHAT["id"]
     assert reply_target(notice) == sent.message_id
-    assert notice.params["text"] == texts.generation_failed(reason)
+    assert notice.params["text"] == ENGLISH.generation_failed(reason)
     plain, _ = parse_html(notice.params["text"])
     assert reason in plain
     assert "send the photo again" in plain

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import texts
 from bot.app import BotApp
+from bot.texts import ENGLISH
 from tests.conftest import TestClock, make_settings, running_bot, send_photo
 from tests.e2e.chat import command, created, reply_to, video_for
 from tests.e2e.taps import bot_message, buttons, saying, tap
@@ -54,8 +54,8 @@ async def test_exact_alone_is_no_prompt(
     private = send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="--exact")
     group = send_photo(telegram, chat=GROUP, sender=ANN, caption="/animate  --exact ")
 
-    assert await reply_to(telegram, private.message_id) == parse_html(texts.NEED_CAPTION)[0]
-    assert await reply_to(telegram, group.message_id) == parse_html(texts.ANIMATE_NEEDS_PROMPT)[0]
+    assert await reply_to(telegram, private.message_id) == parse_html(ENGLISH.NEED_CAPTION)[0]
+    assert await reply_to(telegram, group.message_id) == parse_html(ENGLISH.ANIMATE_NEEDS_PROMPT)[0]
     assert aiml.charged == 0
 
 
@@ -77,11 +77,11 @@ async def test_settings_switch_applies_to_the_next_job_and_survives_a_restart(
         await created(aiml, "after the restart")
 
     assert "Prompt optimizer: on (the default)" in shown
-    assert buttons(menu) == [(texts.optimizer_button(True), "opt:off")]
+    assert buttons(menu) == [(ENGLISH.optimizer_button(True), "opt:off")]
     assert stranger.params.get("show_alert") is True  # not Bob's settings: nothing changed
-    assert answer.params.get("text") == texts.optimizer_saved(False)
+    assert answer.params.get("text") == ENGLISH.optimizer_saved(False)
     assert switched["message_id"] == menu["message_id"]  # the same message, edited
-    assert buttons(switched) == [(texts.optimizer_button(False), "opt:on")]
+    assert buttons(switched) == [(ENGLISH.optimizer_button(False), "opt:on")]
     assert "Prompt optimizer: off" in again and "(the default)" not in again
     assert optimizer_of(aiml, "before the restart") is False
     assert optimizer_of(aiml, "after the restart") is False
@@ -95,5 +95,5 @@ async def test_settings_in_a_group_points_to_a_private_chat(
 
     reply = await reply_to(telegram, int(message["message_id"]))
 
-    assert reply == parse_html(texts.SETTINGS_IN_PRIVATE)[0]
+    assert reply == parse_html(ENGLISH.SETTINGS_IN_PRIVATE)[0]
     assert not any(call.params.get("reply_markup") for call in telegram.calls_to("sendMessage"))

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot import texts
 from bot.app import BotApp
+from bot.texts import ENGLISH, shorten
 from tests.conftest import TestClock, eventually, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
@@ -108,7 +108,7 @@ async def test_status_lists_own_jobs_newest_first_with_state_and_age(
 ) -> None:
     aiml.queued_polls = FOREVER
     long_prompt = ("Tom & Jerry run around the kitchen table " * 3).strip()
-    shown = texts.shorten(long_prompt, 60)
+    shown = shorten(long_prompt, 60)
     assert shown.endswith("…") and len(shown) == 60
 
     ready = await start_job(telegram, aiml, chat=ANN_CHAT, sender=ANN, prompt="the cat yawns")
@@ -146,7 +146,7 @@ async def test_status_says_plainly_when_there_are_no_jobs(
     bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
     text = await status_reply(telegram, chat=ANN_CHAT, sender=ANN)
-    assert text.startswith(parse_html(texts.NO_JOBS)[0])
+    assert text.startswith(parse_html(ENGLISH.NO_JOBS)[0])
     assert "no jobs" in text
 
 
@@ -157,7 +157,7 @@ async def test_status_never_shows_another_users_jobs(
     await start_job(telegram, aiml, chat=BOB_CHAT, sender=BOB, prompt="bob's secret dream")
 
     text = await status_reply(telegram, chat=ANN_CHAT, sender=ANN)
-    assert text.startswith(parse_html(texts.NO_JOBS)[0])
+    assert text.startswith(parse_html(ENGLISH.NO_JOBS)[0])
     assert "bob's secret dream" not in text
 
     await start_job(telegram, aiml, chat=ANN_CHAT, sender=ANN, prompt="ann's own wish")
