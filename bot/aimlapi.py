@@ -94,8 +94,24 @@ def progress_of(status: str) -> Progress:
     return _PROGRESS.get(status.strip().lower(), Progress.UNKNOWN)
 
 
+#: The most of an API message the bot keeps. Its words reach users and logs, and an API that
+#: echoes a field back could otherwise quote megabytes of base64.
+MAX_REASON_CHARS = 300
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
+
+
 def error_reason(error: Any) -> str | None:
-    """A human-readable reason from any of the API's error shapes, or None when there is none."""
+    """A human-readable reason from any of the API's error shapes, at most MAX_REASON_CHARS
+    long, or None when there is none."""
+    reason = _reason(error)
+    return _clip(reason) if reason else None
+
+
+def _reason(error: Any) -> str | None:
     if error is None:
         return None
     if isinstance(error, str):
@@ -114,7 +130,7 @@ def error_reason(error: Any) -> str | None:
             if isinstance(value, str) and value.strip():
                 return value.strip()
     if isinstance(error, list):
-        reasons = [error_reason(item) for item in error]
+        reasons = [_reason(item) for item in error]
         joined = "; ".join(reason for reason in reasons if reason)
         return joined or None
     return None
@@ -232,7 +248,7 @@ def _message_of(body: Any, fallback: str) -> str:
         if isinstance(message, list):
             message = "; ".join(str(item) for item in message)
         if isinstance(message, str) and message.strip():
-            return message.strip()
+            return _clip(message)
         reason = error_reason(body.get("error"))
         if reason:
             return reason

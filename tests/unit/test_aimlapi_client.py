@@ -386,3 +386,24 @@ def test_error_reason_is_none_when_there_is_no_reason(error: Any) -> None:
 )
 def test_progress_of_reads_every_documented_status(status: str, progress: Progress) -> None:
     assert progress_of(status) is progress
+
+
+def test_a_huge_api_message_is_clipped_before_it_reaches_users_or_logs() -> None:
+    from bot.aimlapi import MAX_REASON_CHARS
+
+    echoed = "Body validation error! first_frame_image: " + "A" * 100_000
+    reason = error_reason({"message": echoed})
+    assert reason is not None and len(reason) == MAX_REASON_CHARS
+    assert reason.startswith("Body validation error!")
+    assert error_reason({"detail": [{"msg": echoed}]}) == reason
+
+
+async def test_a_refusal_that_echoes_the_image_is_clipped(
+    client: AimlApiClient, aiml: AimlApiEmulator
+) -> None:
+    from bot.aimlapi import MAX_REASON_CHARS
+
+    aiml.inject("create", 400, api_error_body(400, "Body validation error! " + "QUJD" * 50_000))
+    with pytest.raises(ApiRejected) as caught:
+        await create(client)
+    assert len(caught.value.message) == MAX_REASON_CHARS
