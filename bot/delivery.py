@@ -29,6 +29,8 @@ T = TypeVar("T")
 #: Largest file a bot may upload through the public Bot API.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 _CHUNK = 256 * 1024
+#: How long a video send may take to be answered (fetching or receiving, then processing).
+SEND_VIDEO_SECONDS = 300
 
 
 class VideoExpired(Exception):
@@ -119,6 +121,9 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
             reply_parameters=_reply_to(job),
             reply_markup=again,
             supports_streaming=True,
+            # Telegram fetches the file before it answers: the default 5 s would time out a
+            # send that succeeds, and the video would be sent again.
+            read_timeout=SEND_VIDEO_SECONDS,
         )
 
     try:
@@ -127,21 +132,20 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
         # Telegram could not fetch the link itself (or it is over its 20 MB URL limit).
         log.info("job %s: Telegram did not take the video by URL (%s)", job.id, error.message)
 
+    def as_link(text: str) -> Callable[[int, int | None], Awaitable[Message]]:
+        return lambda chat_id, thread_id: bot.send_message(
+            chat_id,
+            text,
+            message_thread_id=thread_id,
+            reply_parameters=_reply_to(job),
+            reply_markup=again,
+        )
+
     with tempfile.TemporaryDirectory(prefix="video-") as folder:
         try:
             path = await _download(services, url, Path(folder))
         except VideoTooLarge:
-            return await in_chat(
-                services,
-                job,
-                lambda chat_id, thread_id: bot.send_message(
-                    chat_id,
-                    words.video_too_large(url),
-                    message_thread_id=thread_id,
-                    reply_parameters=_reply_to(job),
-                    reply_markup=again,
-                ),
-            )
+            return await in_chat(services, job, as_link(words.video_too_large(url)))
 
         async def upload(chat_id: int, thread_id: int | None) -> Message:
             await _uploading(bot, chat_id, thread_id)
@@ -154,10 +158,17 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
                     reply_parameters=_reply_to(job),
                     reply_markup=again,
                     supports_streaming=True,
-                    write_timeout=300,
+                    read_timeout=SEND_VIDEO_SECONDS,
+                    write_timeout=SEND_VIDEO_SECONDS,
                 )
 
-        return await in_chat(services, job, upload)
+        try:
+            return await in_chat(services, job, upload)
+        except BadRequest as error:
+            # Not a problem of the file: the chat will not take a video from the bot (its
+            # rights, say). The user still gets what they paid for, as a link.
+            log.warning("job %s: Telegram refused the upload too (%s)", job.id, error.message)
+            return await in_chat(services, job, as_link(words.video_refused(url)))
 
 
 def notice_for(job: Job, *, timeout_minutes: int) -> str:

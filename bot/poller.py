@@ -7,7 +7,7 @@ import logging
 
 import aiohttp
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.aimlapi import AimlApiError, ApiNotFound, Progress, error_reason, progress_of
 from bot.delivery import VideoExpired, deliver_video, send_notice
@@ -15,7 +15,7 @@ from bot.progress import clear_progress, refresh_progress
 from bot.schedule import next_poll_delay
 from bot.services import Services
 from handlers.intake import check_and_submit
-from storage import GENERATION_LOST, VIDEO_EXPIRED, Job, JobState
+from storage import GENERATION_LOST, NO_VIDEO, VIDEO_EXPIRED, Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ async def _poll(services: Services, job: Job) -> Job:
     elif progress is Progress.SUCCEEDED or progress is Progress.FAILED:
         reason = error_reason(status.error)
         if progress is Progress.SUCCEEDED:
-            reason = "the video service finished without a video"
+            reason = NO_VIDEO
         changes |= {"state": JobState.FAILED, "error": reason, "next_poll_at": now}
     else:
         if progress is Progress.UNKNOWN and status.status != job.api_status:
@@ -154,8 +154,17 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
             next_poll_at=clock(),
         )
         return
+    except TimedOut as error:
+        # Telegram may well have posted it: a send that is never answered is tried once more,
+        # then taken as delivered rather than risk posting the video again and again.
+        if job.poll_failures == 0:
+            log.warning("job %s: no answer to the video send (%s); trying once more", job.id, error)
+            await _back_off(services, job)
+            return
+        log.warning("job %s: no answer to the second send either; taking it as sent", job.id)
+        sent = None
     except Exception as error:
-        await _after_telegram_error(services, job, error)
+        await _after_telegram_error(bot, services, job, error)
         return
     job = await store.update(
         job.id,
@@ -163,7 +172,7 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
         state=JobState.DELIVERED,
         delivered_at=clock(),
         next_poll_at=None,
-        video_message_id=sent.message_id,
+        video_message_id=sent.message_id if sent is not None else None,
     )
     log.info("job %s: video delivered", job.id)
     await clear_progress(bot, services, job)
@@ -173,7 +182,7 @@ async def _notify(bot: Bot, services: Services, job: Job) -> None:
     try:
         await send_notice(bot, services, job)
     except Exception as error:
-        await _after_telegram_error(services, job, error)
+        await _after_telegram_error(bot, services, job, error)
         return
     job = await services.store.update(
         job.id, now=services.clock(), delivered_at=services.clock(), next_poll_at=None
@@ -181,7 +190,7 @@ async def _notify(bot: Bot, services: Services, job: Job) -> None:
     await clear_progress(bot, services, job)
 
 
-async def _after_telegram_error(services: Services, job: Job, error: Exception) -> None:
+async def _after_telegram_error(bot: Bot, services: Services, job: Job, error: Exception) -> None:
     store, clock = services.store, services.clock
     if isinstance(error, RetryAfter):
         wait = error.retry_after
@@ -192,13 +201,14 @@ async def _after_telegram_error(services: Services, job: Job, error: Exception) 
         # Blocked or removed (Forbidden), or a reply Telegram will never take (BadRequest,
         # after delivery's own fallbacks): asking again cannot help.
         log.warning("job %s: Telegram will not take the reply (%s)", job.id, error.message)
-        await store.update(
+        job = await store.update(
             job.id,
             now=clock(),
             state=JobState.UNDELIVERABLE,
             error=error.message,
             next_poll_at=None,
         )
+        await clear_progress(bot, services, job)
     elif isinstance(error, NetworkError | aiohttp.ClientError | TimeoutError):
         log.info("job %s: sending failed (%s), retrying later", job.id, error)
         await _back_off(services, job)

@@ -15,7 +15,7 @@ from bot.access import DailyLimitReached, TooManyActive, UsageReport, hours_minu
 from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import Fix
 from bot.stats import StatsReport
-from storage.jobs import GENERATION_LOST, VIDEO_EXPIRED, Job, JobState
+from storage.jobs import GENERATION_LOST, NO_VIDEO, VIDEO_EXPIRED, Job, JobState
 from storage.line import Cancelled
 
 MAX_CAPTION_CHARS = 1024
@@ -346,6 +346,14 @@ class English:
             "the link expires in a few hours."
         )
 
+    def video_refused(self, url: str) -> str:
+        """Telegram would not take the video in this chat (rights, say): the link instead."""
+        return (
+            "🎬 Your video is ready, but Telegram would not let me post it in this chat. "
+            f'<a href="{escape(url, quote=True)}">Download it</a>; '
+            "the link expires in a few hours."
+        )
+
     # --- /status ----------------------------------------------------------------------------
 
     NO_JOBS = "You have no jobs yet. Send a photo with a caption to start one."
@@ -620,6 +628,7 @@ class English:
 _OWN_REASONS_RU = {
     GENERATION_LOST: "видеосервис потерял это задание",
     VIDEO_EXPIRED: "готовое видео устарело, прежде чем я успел его отправить",
+    NO_VIDEO: "видеосервис закончил работу, но не прислал видео",
 }
 
 
@@ -865,6 +874,13 @@ class Russian(English):
     def video_too_large(self, url: str) -> str:
         return (
             "🎬 Видео готово, но оно слишком большое, чтобы отправить его сюда. "
+            f'<a href="{escape(url, quote=True)}">Скачайте его</a>; '
+            "ссылка перестанет работать через несколько часов."
+        )
+
+    def video_refused(self, url: str) -> str:
+        return (
+            "🎬 Видео готово, но Telegram не дал мне опубликовать его в этом чате. "
             f'<a href="{escape(url, quote=True)}">Скачайте его</a>; '
             "ссылка перестанет работать через несколько часов."
         )

@@ -2,6 +2,7 @@
 
 from storage.jobs import (
     GENERATION_LOST,
+    NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
     VIDEO_EXPIRED,
@@ -13,6 +14,7 @@ from storage.jobs import (
 
 __all__ = [
     "GENERATION_LOST",
+    "NO_VIDEO",
     "NOT_SUBMITTED",
     "RESTARTED_DURING_SUBMIT",
     "VIDEO_EXPIRED",

@@ -55,6 +55,8 @@ RESTARTED_DURING_SUBMIT = "restarted while submitting"
 GENERATION_LOST = "the video service lost track of this job"
 #: `error` of a failed job whose finished video's link died before it was sent (shown, too).
 VIDEO_EXPIRED = "the finished video expired before it could be sent"
+#: `error` of a job the API reported done without a video in its answer.
+NO_VIDEO = "the video service finished without a video"
 
 
 @dataclass(frozen=True, slots=True)

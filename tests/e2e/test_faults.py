@@ -271,3 +271,28 @@ async def test_deleted_topic_falls_back_to_the_main_chat(
     first, second = await telegram.wait_for("sendVideo", 2, timeout=15)
     assert first.params["message_thread_id"] == 55
     assert "message_thread_id" not in second.params
+
+
+async def test_slow_video_send_is_waited_for_and_posted_once(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.set_delay("sendVideo", 5.5)  # longer than python-telegram-bot's default 5 s
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("sendVideo", timeout=15)
+    await telegram.wait_for("deleteMessage", timeout=15)  # delivered: the status makes way
+    assert len(telegram.calls_to("sendVideo")) == 1
+
+
+async def test_chat_that_refuses_videos_gets_the_link_instead(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.fail("sendVideo", 400, "Bad Request: not enough rights to send videos", times=2)
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    [link] = await telegram.wait_for(
+        "sendMessage", where=lambda c: "would not let me post" in c.params["text"], timeout=15
+    )
+    assert "/videos/" in link.params["text"]
+    assert link.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].startswith(
+        "again:"
+    )
+    await telegram.wait_for("deleteMessage")  # the status message is not left saying "Generating"

@@ -177,6 +177,7 @@ SAMPLES: dict[str, list[Call]] = {
     "progress_queued": [call(35.0)],
     "progress_generating": [call(125.0)],
     "video_too_large": [injecting(f"https://cdn.example/v.mp4?{INJECT}")],
+    "video_refused": [injecting(f"https://cdn.example/v.mp4?{INJECT}")],
     "state_label": [call(state) for state in JobState],
     "ago": [call(-5), call(61), call(3 * 3600), call(86400), call(5 * 86400)],
     "status_list": [
