@@ -14,8 +14,8 @@ from storage.jobs import (
 
 __all__ = [
     "GENERATION_LOST",
-    "NO_VIDEO",
     "NOT_SUBMITTED",
+    "NO_VIDEO",
     "RESTARTED_DURING_SUBMIT",
     "VIDEO_EXPIRED",
     "Job",
