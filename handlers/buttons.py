@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, ReplyParameters, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.admission import readmit_rejected
@@ -89,7 +90,7 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Refused (the reply says why), or a second tap on the same button.
         await query.answer(None if admission.refused else words.ALREADY_ON_ITS_WAY)
         return
-    await query.answer(words.ON_ITS_WAY)
+    await _answer_then_go_on(query, words.ON_ITS_WAY)
     await start_job(context.bot, services, admission.job)
 
 
@@ -150,7 +151,7 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if admission.job is None:
         await query.answer(words.ALREADY_ON_ITS_WAY)
         return
-    await query.answer(words.fixing(fix))
+    await _answer_then_go_on(query, words.fixing(fix))
     # The status message is the refusal: its next text comes without the buttons.
     await start_job(context.bot, services, admission.job, ack=words.fixing(fix))
 
@@ -159,6 +160,15 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     """Any other button (from an older version of the bot): answered, nothing else."""
     if update.callback_query is not None:
         await update.callback_query.answer(words_of(update.effective_user).BUTTON_OUTDATED)
+
+
+async def _answer_then_go_on(query: CallbackQuery, text: str) -> None:
+    """Answer a tap whose job is already recorded: a failed answer (a query too old, a network
+    error) must not stop the job, which nothing else would pick up before a restart."""
+    try:
+        await query.answer(text)
+    except TelegramError as error:
+        log.info("could not answer a button (%s); the job goes on", error)
 
 
 def _match(context: ContextTypes.DEFAULT_TYPE) -> re.Match[str] | None:

@@ -24,7 +24,13 @@ from tests.e2e.taps import (
     tap,
 )
 from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
+from tests.emulators.telegram import (
+    TelegramEmulator,
+    callback_update,
+    group_chat,
+    private_chat,
+    user,
+)
 from tests.images import make_image
 
 ANN, ANN_CHAT = user(111, "Ann", language_code="de"), private_chat(111)
@@ -214,3 +220,18 @@ async def test_a_stranger_pressing_someone_elses_buttons_gets_an_alert_and_nothi
     assert buttons(telegram.messages[(chat_id, refusal["message_id"])])  # still offered to Ann
     assert [create.body["prompt"] for create in aiml.creates] == ["first", "second"]
     assert bobs == [] and len(anns) == 3
+
+
+async def test_again_goes_on_when_the_tap_can_no_longer_be_answered(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="he nods")
+    video = await bot_message(telegram, 111, is_video, "the video")
+    [job] = await services(bot).store.jobs_for_user(111)
+    telegram.fail("answerCallbackQuery", 400, "Bad Request: query is too old", times=1)
+    update = callback_update(
+        sender=ANN, message=copy.deepcopy(video), data=button_data(video, again_markup(job))
+    )
+    telegram.push_update(update)
+    await telegram.wait_for("sendVideo", 2, timeout=15)
+    assert aiml.charged == 2
