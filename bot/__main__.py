@@ -12,6 +12,7 @@ from telegram.error import InvalidToken
 from bot.app import build_application
 from bot.logs import setup_logging
 from bot.settings import Settings, describe_settings_error
+from storage import DatabaseInUse
 
 
 def main() -> int:
@@ -34,6 +35,11 @@ def main() -> int:
         print(
             "Configuration error: Telegram rejected TELEGRAM_BOT_TOKEN (see .env.example)",
             file=sys.stderr,
+        )
+        return 2
+    except DatabaseInUse as error:
+        print(
+            f"Not started: {error}. Stop it first, or set another DATABASE_PATH.", file=sys.stderr
         )
         return 2
     except Exception:

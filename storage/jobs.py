@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiosqlite
 
@@ -125,31 +126,61 @@ def _to_job(row: Any) -> Job:
     return Job(**values)
 
 
+class DatabaseInUse(Exception):
+    """Another process holds the database: only one bot may run on it."""
+
+
+def _lock_exclusively(path: Path) -> IO[str]:
+    """An exclusive lock on `<database>.lock`, held while the returned file stays open. The
+    kernel drops it when the process dies, so a crash never leaves it behind."""
+    handle = path.with_name(path.name + ".lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DatabaseInUse(f"{path} is in use by another running bot") from None
+    return handle
+
+
 class JobStore:
     """Async access to the jobs database. Open with `JobStore.open(path)`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, lock: IO[str] | None = None) -> None:
         self._db = db
+        self._lock = lock
 
     @classmethod
     async def open(cls, path: Path) -> JobStore:
-        """Open (creating folders and schema as needed) the database at `path`."""
+        """Open (creating folders and schema as needed) the database at `path`.
+
+        Raises DatabaseInUse when another process has it open: two bots on one database
+        would both resume and submit the same requests.
+        """
+        lock = None
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
+            lock = _lock_exclusively(path)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL under WAL survives a process crash; only a power cut can lose the last commit.
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            await migrate(db)
+            db = await aiosqlite.connect(path)
+            try:
+                await db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL under WAL survives a process crash; only a power cut loses the last commit.
+                await db.execute("PRAGMA synchronous=NORMAL")
+                await db.execute("PRAGMA busy_timeout=5000")
+                await migrate(db)
+            except BaseException:
+                await db.close()
+                raise
         except BaseException:
-            await db.close()
+            if lock is not None:
+                lock.close()
             raise
-        return cls(db)
+        return cls(db, lock)
 
     async def close(self) -> None:
         await self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
 
     @property
     def db(self) -> aiosqlite.Connection:

@@ -103,3 +103,20 @@ async def test_sigterm_lets_a_submission_finish_and_exits_cleanly(
     assert aiml.charged == 1
     for run in runs:
         assert TOKEN not in run.log() and API_KEY not in run.log()
+
+
+async def test_a_second_bot_on_the_same_database_refuses_to_start(
+    runs: list[BotProcess], tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    await _start(runs, tmp_path, telegram, aiml)
+    await telegram.wait_for("getUpdates", timeout=20)  # the first one is up and polling
+    second = BotProcess(tmp_path, telegram, aiml)
+    second.log_path = tmp_path / "second.log"
+    await second.start()
+    runs.append(second)
+    assert await asyncio.wait_for(second.process.wait(), 30) == 2
+    [line] = second.log().strip().splitlines()[-1:]
+    assert "in use by another running bot" in line
+    # The first bot is unharmed and still answers.
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("sendVideo", timeout=30)
