@@ -332,7 +332,14 @@ async def _check_and_submit(
         text = words.submission_failed(submission.reason)
     else:
         text = _outcome_text(words, submission.outcome)
-    return await show_progress(bot, services, submission.job, text)
+    try:
+        return await show_progress(bot, services, submission.job, text)
+    except TelegramError as error:
+        if submission.outcome is SubmitOutcome.ACCEPTED:
+            raise  # the video itself will reach the user
+        # A job that ends here must still be explained: the tick's notice does it, with retries.
+        log.warning("job %s: could not tell the outcome (%s); the tick will", job.id, error)
+        return await store.update(job.id, now=clock(), next_poll_at=clock())
 
 
 def _outcome_text(words: English, outcome: SubmitOutcome) -> str:

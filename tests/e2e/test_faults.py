@@ -296,3 +296,20 @@ async def test_chat_that_refuses_videos_gets_the_link_instead(
         "again:"
     )
     await telegram.wait_for("deleteMessage")  # the status message is not left saying "Generating"
+
+
+async def test_refusal_that_cannot_be_shown_in_the_status_message_is_explained_anyway(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.set_delay("create", 0.5)
+    aiml.inject("create", 403, {"statusCode": 403, "message": "Insufficient credits"})
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("sendMessage", where=lambda c: "Got it" in c.params["text"])
+    # Neither editing the acknowledgement nor a new message gets through, this once.
+    telegram.fail("editMessageText", 400, "Bad Request: message to edit not found")
+    telegram.fail("sendMessage", 500, "Internal Server Error")
+    [notice] = await telegram.wait_for(
+        "sendMessage", where=lambda c: "Insufficient credits" in c.params["text"], timeout=15
+    )
+    assert notice.params["reply_parameters"]["message_id"] > 0
+    assert aiml.charged == 0
