@@ -82,12 +82,22 @@ def command_menus() -> list[tuple[BotCommandScope, str | None, list[BotCommand]]
 
 
 async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The JobQueue tick: every due job is polled, delivered or explained."""
-    await advance_due_jobs(context.bot, services_of(context.bot_data))
+    """The JobQueue tick: every due job is polled, delivered or explained.
+
+    The work runs as its own task, so that one slow job (a large upload, a slow API) never
+    makes the next ticks wait; the application awaits such tasks when it stops.
+    """
+    if not context.application.running:
+        return  # stopping: start nothing new
+    context.application.create_task(
+        advance_due_jobs(context.bot, services_of(context.bot_data)), name="advance_due_jobs"
+    )
 
 
 async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The line's tick: waiting jobs go to the paid API in order, as slots free up."""
+    if not context.application.running:
+        return  # stopping: a submission begun now could be cut off halfway
     await submit_waiting_jobs(context.bot, services_of(context.bot_data), check_and_submit)
 
 

@@ -23,23 +23,27 @@ _NOTICE_STATES = frozenset({JobState.FAILED, JobState.TIMED_OUT, JobState.INTERR
 
 
 async def advance_due_jobs(bot: Bot, services: Services) -> int:
-    """Poll, deliver or explain every job whose next step is due; returns how many were due.
+    """Poll, deliver or explain every due job that no other tick is working on; returns how
+    many it took on.
 
-    Jobs run concurrently, at most `POLL_CONCURRENCY` at once. One job's failure is logged
-    and never stops the others.
+    Jobs run concurrently, at most `POLL_CONCURRENCY` at once across all ticks. One job's
+    failure is logged and never stops the others.
     """
-    jobs = await services.store.due_jobs(now=services.clock(), limit=services.tuning.due_batch)
+    due = await services.store.due_jobs(now=services.clock(), limit=services.tuning.due_batch)
+    jobs = [job for job in due if job.id not in services.in_flight]
     if not jobs:
         return 0
-    limit = asyncio.Semaphore(services.settings.poll_concurrency)
+    services.in_flight.update(job.id for job in jobs)
 
     async def one(job: Job) -> None:
-        async with limit:
-            try:
+        try:
+            async with services.poll_slots:
                 await advance_job(bot, services, job)
-            except Exception:
-                log.exception("job %s: unexpected error; retrying later", job.id)
-                await _back_off(services, job)
+        except Exception:
+            log.exception("job %s: unexpected error; retrying later", job.id)
+            await _back_off(services, job)
+        finally:
+            services.in_flight.discard(job.id)
 
     await asyncio.gather(*(one(job) for job in jobs))
     return len(jobs)

@@ -49,6 +49,13 @@ class Services:
     # Held while a request is judged against the budgets and recorded, and while the line
     # takes free slots, so that two at once cannot both take the last slot.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Jobs a tick is working on. Ticks overlap (one slow job must not hold up the next tick),
+    # so each takes only jobs no other tick has, and all share POLL_CONCURRENCY slots.
+    in_flight: set[int] = field(default_factory=set)
+    poll_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.poll_slots = asyncio.Semaphore(self.settings.poll_concurrency)
 
     async def close(self) -> None:
         await self.api.close()
