@@ -101,6 +101,8 @@ async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
             )
             return Submission(job, outcome, error.message)
 
+    # Logged before it is stored: should storing fail, the paid generation can still be found.
+    log.info("job %s: submitted as generation %s", job.id, created.generation_id)
     now = clock()
     job = await store.update(
         job.id,
@@ -111,5 +113,4 @@ async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
         submitted_at=now,
         next_poll_at=now + next_poll_delay(interval=services.settings.poll_interval_seconds, age=0),
     )
-    log.info("job %s: submitted as generation %s", job.id, created.generation_id)
     return Submission(job, SubmitOutcome.ACCEPTED)
