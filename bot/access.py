@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 DAY_SECONDS = 86400
@@ -150,11 +149,6 @@ def day_start(now: float) -> float:
 def seconds_to_reset(now: float) -> float:
     """Seconds from `now` until the next 00:00 UTC, when daily budgets start again."""
     return day_start(now) + DAY_SECONDS - now
-
-
-def reset_time(now: float) -> datetime:
-    """The next 00:00 UTC after `now`, as an aware datetime."""
-    return datetime.fromtimestamp(day_start(now), UTC) + timedelta(days=1)
 
 
 def hours_minutes(seconds: float) -> tuple[int, int]:

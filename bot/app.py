@@ -29,6 +29,13 @@ from telegram.ext import (
 
 from bot.admission import log_access_mode
 from bot.aimlapi import AimlApiClient
+from bot.keyboards import (
+    AGAIN_PATTERN,
+    CANCEL_PATTERN,
+    FIX_PATTERN,
+    OPTIMIZER_PATTERN,
+    RETRY_PATTERN,
+)
 from bot.line import submit_waiting_jobs
 from bot.poller import advance_due_jobs
 from bot.schedule import tick_interval
@@ -39,20 +46,7 @@ from handlers.admin import on_allow, on_deny, on_stats
 from handlers.buttons import on_again, on_cancel_button, on_fix, on_unknown_button
 from handlers.commands import on_cancel, on_help, on_status
 from handlers.gate import keep_strangers_out
-from handlers.intake import (
-    check_and_submit,
-    on_animate_command,
-    on_group_image,
-    on_private_image,
-    on_private_text,
-)
-from handlers.keyboards import (
-    AGAIN_PATTERN,
-    CANCEL_PATTERN,
-    FIX_PATTERN,
-    OPTIMIZER_PATTERN,
-    RETRY_PATTERN,
-)
+from handlers.intake import on_animate_command, on_group_image, on_private_image, on_private_text
 from handlers.settings import on_optimizer_button, on_settings
 from storage import JobStore
 
@@ -98,7 +92,7 @@ async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The line's tick: waiting jobs go to the paid API in order, as slots free up."""
     if not context.application.running:
         return  # stopping: a submission begun now could be cut off halfway
-    await submit_waiting_jobs(context.bot, services_of(context.bot_data), check_and_submit)
+    await submit_waiting_jobs(context.bot, services_of(context.bot_data))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

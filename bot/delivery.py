@@ -1,7 +1,8 @@
 """Deliver a job's outcome to its chat: the video, or a notice that explains why there is none.
 
-Telegram types live here and in `handlers/`; the rest of the pipeline never sees them. What the
-user reads is in the job's language (the one they had when asking).
+Like the other steps that talk to the chat (`bot.pipeline`, `bot.progress`, `bot.line`), it
+works with Telegram types; the API client and storage never see them. What the user reads is in
+the job's language (the one they had when asking).
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ import logging
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, TelegramError
 
+from bot.keyboards import again_markup, retry_markup
 from bot.services import Services
 from bot.texts import texts_for
-from handlers.keyboards import again_markup, retry_markup
 from storage import NOT_SUBMITTED, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -111,20 +112,22 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
     caption = words.video_caption(job.prompt, made_in)
     again = again_markup(job)
 
+    def video_reply(thread_id: int | None) -> dict[str, Any]:
+        """The keyword arguments of `send_video` shared by the send by URL and the upload."""
+        return {
+            "caption": caption,
+            "message_thread_id": thread_id,
+            "reply_parameters": _reply_to(job),
+            "reply_markup": again,
+            "supports_streaming": True,
+            # Telegram fetches or receives the file before it answers: the default 5 s would
+            # time out a send that succeeds, and the video would be sent again.
+            "read_timeout": SEND_VIDEO_SECONDS,
+        }
+
     async def by_url(chat_id: int, thread_id: int | None) -> Message:
         await _uploading(bot, chat_id, thread_id)
-        return await bot.send_video(
-            chat_id,
-            video=url,
-            caption=caption,
-            message_thread_id=thread_id,
-            reply_parameters=_reply_to(job),
-            reply_markup=again,
-            supports_streaming=True,
-            # Telegram fetches the file before it answers: the default 5 s would time out a
-            # send that succeeds, and the video would be sent again.
-            read_timeout=SEND_VIDEO_SECONDS,
-        )
+        return await bot.send_video(chat_id, video=url, **video_reply(thread_id))
 
     try:
         return await in_chat(services, job, by_url)
@@ -153,13 +156,8 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
                 return await bot.send_video(
                     chat_id,
                     video=video,
-                    caption=caption,
-                    message_thread_id=thread_id,
-                    reply_parameters=_reply_to(job),
-                    reply_markup=again,
-                    supports_streaming=True,
-                    read_timeout=SEND_VIDEO_SECONDS,
                     write_timeout=SEND_VIDEO_SECONDS,
+                    **video_reply(thread_id),
                 )
 
         try:

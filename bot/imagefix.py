@@ -33,14 +33,11 @@ __all__ = [
     "apply_fix",
     "apply_fix_async",
     "crop_to_ratio",
-    "crop_to_ratio_async",
     "fix_for",
     "pad_to_ratio",
-    "pad_to_ratio_async",
     "preview",
     "preview_async",
     "upscale",
-    "upscale_async",
 ]
 
 UPSCALE_SHORT_SIDE: Final[int] = 720  # a small picture's shorter side after any fix
@@ -110,7 +107,7 @@ def crop_to_ratio(data: bytes) -> bytes:
     ``UNSUPPORTED_FORMAT`` for input that cannot be decoded safely (the checks of
     ``prepare_first_frame``, the pixel guard before any decode); ``TOO_LARGE`` if the
     result could fit MAX_FILE_BYTES only with its shorter side at 300 px or less.
-    CPU-bound: from async code use :func:`crop_to_ratio_async`.
+    CPU-bound: from async code use :func:`apply_fix_async`.
     """
     img, icc = _decode(data)
     box = _crop_box(img.width, img.height)
@@ -131,7 +128,7 @@ def pad_to_ratio(data: bytes) -> bytes:
     nearest allowed ratio, whose bands show an enlarged, blurred (radius 5 % of the long
     side), darkened copy of it. The result is upscaled (LANCZOS) to a 720 px shorter side
     when 300 px or less, and scaled down when the canvas would exceed MAX_PIXELS.
-    Raises: as :func:`crop_to_ratio`. CPU-bound: use :func:`pad_to_ratio_async`.
+    Raises: as :func:`crop_to_ratio`. CPU-bound: use :func:`apply_fix_async`.
     """
     img, icc = _decode(data)
     canvas = _padded_size(img.width, img.height)
@@ -147,7 +144,8 @@ def upscale(data: bytes, short_side: int = UPSCALE_SHORT_SIDE) -> bytes:
     (alpha) bytes that pass ``prepare_first_frame``. Raises ValueError when
     ``short_side`` is 300 or less; :class:`ImageRejected` ``TOO_MANY_PIXELS`` (with the
     result's size) when the result would exceed MAX_PIXELS, or as :func:`crop_to_ratio`.
-    CPU-bound: use :func:`upscale_async`.
+    CPU-bound: use :func:`apply_fix_async` (which upscales to
+    UPSCALE_SHORT_SIDE).
     """
     if short_side <= MIN_SHORT_SIDE:
         raise ValueError(f"short_side must be over {MIN_SHORT_SIDE}, not {short_side}")
@@ -178,21 +176,6 @@ def preview(data: bytes, max_side: int = 320) -> bytes:
 async def apply_fix_async(data: bytes, fix: Fix) -> bytes:
     """:func:`apply_fix` in a worker thread, so the event loop is never blocked."""
     return await asyncio.to_thread(apply_fix, data, fix)
-
-
-async def crop_to_ratio_async(data: bytes) -> bytes:
-    """:func:`crop_to_ratio` in a worker thread, so the event loop is never blocked."""
-    return await asyncio.to_thread(crop_to_ratio, data)
-
-
-async def pad_to_ratio_async(data: bytes) -> bytes:
-    """:func:`pad_to_ratio` in a worker thread, so the event loop is never blocked."""
-    return await asyncio.to_thread(pad_to_ratio, data)
-
-
-async def upscale_async(data: bytes, short_side: int = UPSCALE_SHORT_SIDE) -> bytes:
-    """:func:`upscale` in a worker thread, so the event loop is never blocked."""
-    return await asyncio.to_thread(upscale, data, short_side)
 
 
 async def preview_async(data: bytes, max_side: int = 320) -> bytes:

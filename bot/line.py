@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
+from bot.keyboards import cancel_markup
+from bot.pipeline import check_and_submit
 from bot.progress import show_progress
 from bot.services import Services
 from bot.texts import texts_for
-from handlers.keyboards import cancel_markup
 from storage import NOT_SUBMITTED, Job, JobState
 from storage.line import Cancelled, LineStore
 
 log = logging.getLogger(__name__)
 
-#: Checks, submits and reports one job: `handlers.intake.check_and_submit`, wired in app.py.
-Submitter = Callable[[Bot, Services, Job], Awaitable[Job]]
 
-
-async def submit_waiting_jobs(bot: Bot, services: Services, submit: Submitter) -> int:
-    """Send waiting jobs to the paid API, first come first served, while fewer than
+async def submit_waiting_jobs(bot: Bot, services: Services) -> int:
+    """Check and submit waiting jobs (`bot.pipeline`), first come first served, while fewer than
     MAX_ACTIVE_JOBS are in flight; then show the jobs still waiting their new places (only
     those whose place changed). Returns how many jobs left the line.
 
@@ -42,14 +39,14 @@ async def submit_waiting_jobs(bot: Bot, services: Services, submit: Submitter) -
         log.info("job %s leaves the line", job_id)
     await asyncio.gather(
         update_places(bot, services),
-        *(_submit(bot, services, job_id, submit) for job_id in claimed),
+        *(_submit(bot, services, job_id) for job_id in claimed),
     )
     return len(claimed)
 
 
-async def _submit(bot: Bot, services: Services, job_id: int, submit: Submitter) -> None:
+async def _submit(bot: Bot, services: Services, job_id: int) -> None:
     try:
-        await submit(bot, services, await services.store.get(job_id))
+        await check_and_submit(bot, services, await services.store.get(job_id))
     except Exception:
         # A claimed job holds a slot: never leave it RECEIVED, or the slot is lost.
         log.exception("job %s: submitting from the line failed", job_id)

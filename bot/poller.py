@@ -11,10 +11,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot.aimlapi import AimlApiError, ApiNotFound, Progress, error_reason, progress_of
 from bot.delivery import VideoExpired, deliver_video, send_notice
+from bot.pipeline import check_and_submit
 from bot.progress import clear_progress, refresh_progress
 from bot.schedule import next_poll_delay
 from bot.services import Services
-from handlers.intake import check_and_submit
 from storage import GENERATION_LOST, NO_VIDEO, VIDEO_EXPIRED, Job, JobState
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.access import DAY_SECONDS, day_start, parse_user_id
+from bot.access import DAY_SECONDS, AccessRules, day_start, parse_user_id
 from bot.admission import set_user_access
 from bot.line import cancel_jobs
 from bot.services import Services, services_of
@@ -47,32 +47,41 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_allow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/allow <user_id>: let a user make videos, on top of the settings; kept across restarts."""
-    request = await _admin_request(update, context)
-    if request is None:
+    change = await _change_access(update, context, allowed=True)
+    if change is None:
         return
-    message, admin_id, services, words = request
-    target = parse_user_id(context.args or [])
-    if target is None:
-        await answer(message, words.ALLOW_USAGE)
-        return
-    before = await set_user_access(services, target, allowed=True, changed_by=admin_id)
+    message, _, words, target, before = change
     await answer(message, words.user_allowed(target, was_open=before.open_to_everyone))
 
 
 async def on_deny(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/deny <user_id>: stop a user making videos, whatever the settings say; their jobs
     waiting in line leave it uncharged."""
+    change = await _change_access(update, context, allowed=False)
+    if change is None:
+        return
+    message, services, words, target, _ = change
+    cancelled = await cancel_jobs(context.bot, services, target, chat_id=None, stop_submitted=False)
+    await answer(message, words.user_denied(target, cancelled=len(cancelled.waiting)))
+
+
+async def _change_access(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, *, allowed: bool
+) -> tuple[Message, Services, English, int, AccessRules] | None:
+    """What /allow and /deny share: store the admin's change for the user named in the
+    arguments. Returns the message, the services, the admin's texts, the user's id and the
+    rules as they were before; None (after answering why) when the sender is not an admin,
+    the argument is not a user id, or the user to deny is an admin."""
     request = await _admin_request(update, context)
     if request is None:
-        return
+        return None
     message, admin_id, services, words = request
     target = parse_user_id(context.args or [])
     if target is None:
-        await answer(message, words.DENY_USAGE)
-        return
-    if target in services.settings.admin_user_ids:
+        await answer(message, words.ALLOW_USAGE if allowed else words.DENY_USAGE)
+        return None
+    if not allowed and target in services.settings.admin_user_ids:
         await answer(message, words.cannot_deny_admin(target))
-        return
-    await set_user_access(services, target, allowed=False, changed_by=admin_id)
-    cancelled = await cancel_jobs(context.bot, services, target, chat_id=None, stop_submitted=False)
-    await answer(message, words.user_denied(target, cancelled=len(cancelled.waiting)))
+        return None
+    before = await set_user_access(services, target, allowed=allowed, changed_by=admin_id)
+    return message, services, words, target, before

@@ -2,13 +2,14 @@
 
 Every callback query is answered, so the button stops spinning, in the presser's language. A
 job's button acts only for the person who sent the job: anyone else gets a short alert, and
-nothing changes. The builders live in `handlers.keyboards` and are re-exported here.
+nothing changes. The buttons themselves and their callback data are in `bot.keyboards`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, ReplyParameters, Update
@@ -20,36 +21,12 @@ from bot.admission import readmit_rejected
 from bot.imagefix import Fix
 from bot.line import cancel_jobs
 from bot.services import Services, services_of
+from bot.texts import English
 from handlers.intake import admit_job, start_job, words_of
-from handlers.keyboards import (
-    AGAIN_PATTERN,
-    CANCEL_PATTERN,
-    FIX_PATTERN,
-    RETRY_PATTERN,
-    again_markup,
-    cancel_markup,
-    fix_markup,
-    retry_markup,
-)
 from storage import Job, JobState, NewJob
 
 if TYPE_CHECKING:
     from telegram import MaybeInaccessibleMessage
-
-__all__ = [
-    "AGAIN_PATTERN",
-    "CANCEL_PATTERN",
-    "FIX_PATTERN",
-    "RETRY_PATTERN",
-    "again_markup",
-    "cancel_markup",
-    "fix_markup",
-    "on_again",
-    "on_cancel_button",
-    "on_fix",
-    "on_unknown_button",
-    "retry_markup",
-]
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +36,10 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     and choices as a NEW job, admitted like any request (access, budgets, the line). The job is
     keyed by the message the button is under, so a second tap finds it and charges nothing.
     The new job speaks the presser's language as it is now."""
-    query, match = update.callback_query, _match(context)
-    if query is None or match is None:
+    tap = await _tap_on_own_job(update, context)
+    if tap is None:
         return
-    services = services_of(context.bot_data)
-    found = await _owned_job(query, services, match)
-    if found is None:
-        return
-    job, message = found
-    words = words_of(query.from_user)
+    query, services, job, message, words = tap.query, tap.services, tap.job, tap.message, tap.words
     admission = await admit_job(
         context.bot,
         services,
@@ -96,15 +68,10 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Cancel under a place in line: that one job leaves the line, uncharged."""
-    query, match = update.callback_query, _match(context)
-    if query is None or match is None:
+    tap = await _tap_on_own_job(update, context)
+    if tap is None:
         return
-    services = services_of(context.bot_data)
-    found = await _owned_job(query, services, match)
-    if found is None:
-        return
-    job, _ = found
-    words = words_of(query.from_user)
+    query, services, job, words = tap.query, tap.services, tap.job, tap.words
     cancelled = await cancel_jobs(
         context.bot, services, job.user_id, chat_id=job.chat_id, stop_submitted=False, job_id=job.id
     )
@@ -119,16 +86,11 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A fix under an image's refusal: the same job goes on with the fix, judged against the
     budgets again (the refusal never counted). The first tap takes the buttons away; a second
     finds the job no longer refused and changes nothing."""
-    query, match = update.callback_query, _match(context)
-    if query is None or match is None:
+    tap = await _tap_on_own_job(update, context)
+    if tap is None:
         return
-    services = services_of(context.bot_data)
-    found = await _owned_job(query, services, match)
-    if found is None:
-        return
-    job, message = found
-    words = words_of(query.from_user)
-    fix = Fix(match.group("fix"))
+    query, services, job, message, words = tap.query, tap.services, tap.job, tap.message, tap.words
+    fix = Fix(tap.match.group("fix"))
     admission = await readmit_rejected(
         services,
         job.id,
@@ -171,17 +133,27 @@ async def _answer_then_go_on(query: CallbackQuery, text: str) -> None:
         log.info("could not answer a button (%s); the job goes on", error)
 
 
-def _match(context: ContextTypes.DEFAULT_TYPE) -> re.Match[str] | None:
-    """The callback data's match against the handler's pattern (set by CallbackQueryHandler)."""
-    return context.matches[0] if context.matches else None
+@dataclass(frozen=True, slots=True)
+class _Tap:
+    """A tap on a job's button by the person who sent the job."""
+
+    query: CallbackQuery
+    match: re.Match[str]  # the callback data against the handler's pattern
+    services: Services
+    job: Job
+    message: MaybeInaccessibleMessage  # the message the button is under
+    words: English  # the presser's texts
 
 
-async def _owned_job(
-    query: CallbackQuery, services: Services, match: re.Match[str]
-) -> tuple[Job, MaybeInaccessibleMessage] | None:
-    """The job a button acts on, and the message the button is under, when the person who
-    pressed it sent the job. Otherwise the query is answered (an alert for a stranger) and
-    None returned."""
+async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) -> _Tap | None:
+    """The tap, and the job its button acts on, when the person who pressed it sent the job.
+    Otherwise the query is answered (an alert for a stranger) and None returned."""
+    query = update.callback_query
+    # The match is set by CallbackQueryHandler, against the handler's pattern.
+    match = context.matches[0] if context.matches else None
+    if query is None or match is None:
+        return None
+    services = services_of(context.bot_data)
     message, words = query.message, words_of(query.from_user)
     try:
         job = await services.store.get(int(match.group("job")))
@@ -200,4 +172,4 @@ async def _owned_job(
         )
         await query.answer(words.NOT_YOUR_BUTTON, show_alert=True)
         return None
-    return job, message
+    return _Tap(query, match, services, job, message, words)

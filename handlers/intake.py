@@ -1,38 +1,30 @@
-"""Intake: turn a message into a request, check it, record it, and submit it."""
+"""Intake: decide which messages are requests, record them, and start them on their way.
+
+A request is judged against access and budgets and recorded before anything is charged
+(`bot.admission`), acknowledged in its status message, then checked and submitted
+(`bot.pipeline`), or shown its place in the line (`bot.line`). Also the small helpers the other
+handlers share: the sender's texts (`words_of`) and a reply in the chat and topic (`answer`).
+"""
 
 from __future__ import annotations
 
-import io
 import logging
 import re
-from typing import TYPE_CHECKING
 
 from telegram import Bot, Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.admission import Admission, admit_request
 from bot.aimlapi import MAX_PROMPT_CHARS
-from bot.firstframe import (
-    FirstFrame,
-    ImageProblem,
-    ImageRejected,
-    check_declared_size,
-    prepare_first_frame_async,
-)
-from bot.imagefix import Fix, apply_fix_async, fix_for, preview_async
 from bot.line import show_place_in_line
+from bot.pipeline import check_and_submit
 from bot.prefs import prefs_of
 from bot.progress import show_progress
 from bot.services import Services, services_of
-from bot.submission import SubmitOutcome, submit
 from bot.texts import English, texts_for
-from handlers.keyboards import fix_markup
-from storage import NOT_SUBMITTED, Job, JobState, NewJob
-
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
+from storage import Job, JobState, NewJob
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +240,8 @@ async def start_job(
     """Carry an admitted job on: one waiting in the line is shown its place (the line submits
     it later); any other is acknowledged with `ack` (by default RECEIVED, in the job's
     language) in its status message (a reply to its request, or the message it already has),
-    then checked and submitted. Returns the job as
-    it ends up. The job's own failures never raise (see `check_and_submit`); a place in line
+    then checked and submitted (`bot.pipeline.check_and_submit`). Returns the job as it ends
+    up. The job's own failures never raise (see `check_and_submit`); a place in line
     that cannot be shown raises its Telegram error, and the line's tick shows it again."""
     if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: bot/line.py submits it
         return await show_place_in_line(bot, services, job)
@@ -259,147 +251,3 @@ async def start_job(
         # The acknowledgement is a courtesy; the request itself goes on.
         log.warning("job %s: could not acknowledge (%s)", job.id, error)
     return await check_and_submit(bot, services, job, declared_size)
-
-
-async def check_and_submit(
-    bot: Bot, services: Services, job: Job, declared_size: int | None = None
-) -> Job:
-    """Download the job's image, check and encode it, and submit it to the paid API, telling
-    the user each outcome in the job's status message. Returns the job as it ends up.
-
-    Never raises: an unexpected error leaves the job interrupted, for the tick to explain.
-    """
-    try:
-        return await _check_and_submit(bot, services, job, declared_size)
-    except Exception:
-        log.exception("job %s: checking or submitting failed", job.id)
-        current = await services.store.get(job.id)
-        if current.state is JobState.RECEIVED:
-            error: str | None = NOT_SUBMITTED
-        elif current.state is JobState.SUBMITTING:
-            error = current.error or "lost while submitting"
-        else:
-            return current
-        return await services.store.update(
-            job.id,
-            now=services.clock(),
-            state=JobState.INTERRUPTED,
-            error=error,
-            next_poll_at=services.clock(),
-        )
-
-
-async def _check_and_submit(
-    bot: Bot, services: Services, job: Job, declared_size: int | None
-) -> Job:
-    store, clock = services.store, services.clock
-    words = texts_for(job.language)
-    # An image is in memory from its download until the paid API has it: its bytes, its pixels
-    # and its base64, ~100 MB for a 20 MB PNG. Holding a slot all along keeps that to
-    # `images_at_once` images, however many arrive at once. The user hears after the slot is
-    # free: a reply may wait on Telegram's flood limit.
-    refusal: tuple[str, str, list[Fix]] | None = None  # error, what the user reads, fixes
-    async with services.image_slots:
-        try:
-            check_declared_size(declared_size)
-            data = await _download(bot, job.file_id, declared_size)
-            if job.image_fix:  # chosen under an earlier refusal of this image
-                data = await apply_fix_async(data, Fix(job.image_fix))
-            frame = await prepare_first_frame_async(data)
-            if job.image_fix and job.retry_of is None:  # a retry's user saw it already
-                await _show_fixed(bot, job, data, frame)
-            del data  # only the encoded frame goes on
-        except ImageRejected as rejection:
-            # A fixed image is never offered fixes again: no loop of buttons.
-            fixes = [] if job.image_fix else fix_for(rejection.problem)
-            text = words.image_refused(rejection, fixes=bool(fixes))
-            refusal = (rejection.problem.value, text, fixes)
-        except TelegramError as error:
-            log.warning("job %s: could not download the image: %s", job.id, error)
-            refusal = ("download failed", words.DOWNLOAD_FAILED, [])
-        else:
-            converted_from, image_format = frame.converted_from, frame.image_format
-            job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)
-            submission = await submit(services, job, frame)
-    if refusal is not None:
-        reason, text, fixes = refusal
-        job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)
-        markup = fix_markup(job, fixes) if fixes else None
-        return await show_progress(bot, services, job, text, reply_markup=markup)
-    if submission.outcome is SubmitOutcome.ACCEPTED:
-        text = words.queued(converted_from=converted_from, image_format=image_format)
-    elif submission.outcome is SubmitOutcome.REFUSED:
-        text = words.submission_failed(submission.reason)
-    else:
-        text = _outcome_text(words, submission.outcome)
-    try:
-        return await show_progress(bot, services, submission.job, text)
-    except TelegramError as error:
-        if submission.outcome is SubmitOutcome.ACCEPTED:
-            raise  # the video itself will reach the user
-        # A job that ends here must still be explained: the tick's notice does it, with retries.
-        log.warning("job %s: could not tell the outcome (%s); the tick will", job.id, error)
-        return await store.update(job.id, now=clock(), next_poll_at=clock())
-
-
-def _outcome_text(words: English, outcome: SubmitOutcome) -> str:
-    """What the user reads when the paid API could not be asked, or did not say."""
-    return {
-        SubmitOutcome.BUSY: words.SERVICE_BUSY,
-        SubmitOutcome.OUT_OF_CREDITS: words.SERVICE_OUT_OF_CREDITS,
-        SubmitOutcome.MISCONFIGURED: words.SERVICE_MISCONFIGURED,
-        SubmitOutcome.UNKNOWN: words.OUTCOME_UNKNOWN,
-    }[outcome]
-
-
-async def _show_fixed(bot: Bot, job: Job, data: bytes, frame: FirstFrame) -> None:
-    """Show the user the fixed image before it is submitted: a small preview, as a reply to
-    their photo. Sent while the image slot is held, since the frame waits for it anyway.
-    Never raises: the job goes on without it."""
-    assert job.image_fix is not None
-    try:
-        preview = await preview_async(data)
-        await bot.send_photo(
-            job.chat_id,
-            preview,
-            caption=texts_for(job.language).fix_preview(
-                Fix(job.image_fix), frame.width, frame.height
-            ),
-            message_thread_id=job.thread_id,
-            reply_parameters=ReplyParameters(
-                message_id=job.photo_message_id, allow_sending_without_reply=True
-            ),
-        )
-    except (ImageRejected, TelegramError) as error:
-        log.info("job %s: could not show the fixed image (%s)", job.id, error)
-
-
-async def _download(bot: Bot, file_id: str, size: int | None) -> bytes:
-    try:
-        file = await bot.get_file(file_id)
-    except BadRequest as error:
-        if "too big" in error.message.lower():
-            raise ImageRejected(ImageProblem.TOO_LARGE, size_bytes=size) from error
-        raise
-    check_declared_size(file.file_size)
-    received = _Received()
-    await file.download_to_memory(received)
-    return received.value()
-
-
-class _Received(io.BytesIO):
-    """A download's target that keeps the bytes it is handed instead of copying them: each
-    copy of a 20 MB image would hold the event loop for up to ~30 ms."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._pieces: list[bytes] = []
-
-    def write(self, buffer: ReadableBuffer, /) -> int:
-        piece = buffer if isinstance(buffer, bytes) else bytes(buffer)
-        self._pieces.append(piece)
-        return len(piece)
-
-    def value(self) -> bytes:
-        """Everything written, as one bytes object (the very one written, when it came whole)."""
-        return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)

@@ -7,10 +7,10 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from bot.keyboards import settings_markup
 from bot.prefs import prefs_of, set_prompt_optimizer
 from bot.services import services_of
 from handlers.intake import answer, words_of
-from handlers.keyboards import settings_markup
 
 
 async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

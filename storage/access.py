@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.jobs import NOT_SUBMITTED, JobState, JobStore
+from storage.jobs import ACTIVE_STATES, NOT_SUBMITTED, JobState, JobStore
 
 
 def sql_states(*states: JobState) -> str:
@@ -17,15 +17,6 @@ def sql_states(*states: JobState) -> str:
     return "(" + ", ".join(f"'{state.value}'" for state in states) + ")"
 
 
-#: The user's jobs not yet finished: they count against MAX_ACTIVE_JOBS_PER_USER.
-ACTIVE_STATES = (
-    JobState.WAITING,
-    JobState.RECEIVED,
-    JobState.SUBMITTING,
-    JobState.QUEUED,
-    JobState.GENERATING,
-    JobState.COMPLETED,
-)
 #: Jobs at the paid API, or about to be: they count against MAX_ACTIVE_JOBS. A COMPLETED job
 #: only waits to be sent to Telegram; the API is done with it.
 IN_FLIGHT_STATES = (
@@ -34,20 +25,15 @@ IN_FLIGHT_STATES = (
     JobState.QUEUED,
     JobState.GENERATING,
 )
-#: Jobs that ended after the paid API took them (or may have): /stats' "finished".
-FINISHED_STATES = (
-    JobState.DELIVERED,
-    JobState.FAILED,
-    JobState.TIMED_OUT,
-    JobState.INTERRUPTED,
-    JobState.UNDELIVERABLE,
-)
+#: Jobs that ended without a video after the paid API took them (or may have): /stats' failures.
 _FAILED_STATES = (
     JobState.FAILED,
     JobState.TIMED_OUT,
     JobState.INTERRUPTED,
     JobState.UNDELIVERABLE,
 )
+#: Jobs that ended after the paid API took them (or may have): /stats' "finished".
+FINISHED_STATES = (JobState.DELIVERED, *_FAILED_STATES)
 
 #: A job counts against the daily budget while it waits or runs, and once it cost (or may have
 #: cost) credits and made a video. Failed, timed-out, refused and never-sent jobs give it back.

@@ -33,18 +33,18 @@ class JobState(StrEnum):
 
     @property
     def in_progress(self) -> bool:
-        return self in _IN_PROGRESS
+        return self in ACTIVE_STATES
 
 
-_IN_PROGRESS = frozenset(
-    {
-        JobState.WAITING,
-        JobState.RECEIVED,
-        JobState.SUBMITTING,
-        JobState.QUEUED,
-        JobState.GENERATING,
-        JobState.COMPLETED,
-    }
+#: Jobs not yet finished (`JobState.in_progress`): a user's count against
+#: MAX_ACTIVE_JOBS_PER_USER (`storage.access`).
+ACTIVE_STATES = (
+    JobState.WAITING,
+    JobState.RECEIVED,
+    JobState.SUBMITTING,
+    JobState.QUEUED,
+    JobState.GENERATING,
+    JobState.COMPLETED,
 )
 
 #: `error` of an interrupted job that never reached the paid API: nothing was charged.
@@ -222,33 +222,33 @@ class JobStore:
 
     async def update(self, job_id: int, *, now: float, **changes: Any) -> Job:
         """Set the given columns (and `updated_at`) and return the job as stored."""
-        unknown = set(changes) - _UPDATABLE
-        if unknown:
-            raise ValueError(f"not job columns: {sorted(unknown)}")
-        changes["updated_at"] = now
-        values = [v.value if isinstance(v, JobState) else v for v in changes.values()]
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        await self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job_id))
-        await self._db.commit()
-        return await self.get(job_id)
+        job = await self._update(job_id, None, now=now, changes=changes)
+        assert job is not None  # no expected state: the row is always written
+        return job
 
     async def update_if(
         self, job_id: int, expected: JobState, *, now: float, **changes: Any
     ) -> Job | None:
         """Like `update`, but only while the job is still in `expected`; None when it moved on
         meanwhile (a /cancel during a status call, say) and nothing was changed."""
+        return await self._update(job_id, expected, now=now, changes=changes)
+
+    async def _update(
+        self, job_id: int, expected: JobState | None, *, now: float, changes: dict[str, Any]
+    ) -> Job | None:
         unknown = set(changes) - _UPDATABLE
         if unknown:
             raise ValueError(f"not job columns: {sorted(unknown)}")
         changes["updated_at"] = now
         values = [v.value if isinstance(v, JobState) else v for v in changes.values()]
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        cursor = await self._db.execute(
-            f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",
-            (*values, job_id, expected.value),
-        )
+        query, params = f"UPDATE jobs SET {assignments} WHERE id = ?", [*values, job_id]
+        if expected is not None:
+            query += " AND state = ?"
+            params.append(expected.value)
+        cursor = await self._db.execute(query, params)
         await self._db.commit()
-        return await self.get(job_id) if cursor.rowcount else None
+        return await self.get(job_id) if expected is None or cursor.rowcount else None
 
     async def due_jobs(self, *, now: float, limit: int) -> list[Job]:
         """Jobs whose next action is due, oldest due first."""

@@ -10,8 +10,8 @@ import pytest
 
 from bot.app import BotApp
 from bot.imagefix import Fix
+from bot.keyboards import again_markup, cancel_markup, fix_markup, retry_markup
 from bot.texts import ENGLISH
-from handlers.buttons import again_markup, cancel_markup, fix_markup, retry_markup
 from storage import JobState
 from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
 from tests.e2e.chat import FOREVER, created, photo, status_says, video_for

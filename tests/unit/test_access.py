@@ -20,7 +20,6 @@ from bot.access import (
     day_start,
     hours_minutes,
     parse_user_id,
-    reset_time,
     seconds_to_reset,
 )
 from bot.settings import Settings, describe_settings_error
@@ -137,7 +136,6 @@ def test_the_day_starts_at_midnight_utc() -> None:
     assert day_start(NOON) == midnight
     assert day_start(midnight) == midnight
     assert seconds_to_reset(midnight - 1) == 1
-    assert reset_time(NOON) == datetime(2025, 3, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,7 @@ import pytest
 from telegram import InlineKeyboardMarkup
 
 from bot.imagefix import Fix
-from bot.texts import ENGLISH, RUSSIAN, English
-from handlers.intake import without_exact_flag
-from handlers.keyboards import (
+from bot.keyboards import (
     AGAIN_PATTERN,
     CANCEL_PATTERN,
     FIX_PATTERN,
@@ -23,6 +21,8 @@ from handlers.keyboards import (
     retry_markup,
     settings_markup,
 )
+from bot.texts import ENGLISH, RUSSIAN, English
+from handlers.intake import without_exact_flag
 from tests.emulators.telegram import parse_html
 from tests.unit.test_texts import make_job
 

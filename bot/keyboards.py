@@ -4,9 +4,9 @@ Callback data is short (Telegram allows 64 bytes): an action and a job id (`agai
 `retry:42`, `cancel:42`), a job id and a fix (`fix:42:crop`), or a setting (`opt:off`). The
 patterns here are the ones `bot/app.py` routes on, so the format lives in one place.
 
-Kept apart from `handlers.buttons` (which re-exports the builders) so that intake and the line
-can attach buttons without importing the handlers that act on them. A job's buttons speak the
-job's language (the one its user had when asking).
+Telegram reply markup, used alike by the pipeline's steps (the check's fix buttons, the line's
+cancel button, delivery's again and retry buttons) and by the handlers in `handlers/` that act
+on the taps. A job's buttons speak the job's language (the one its user had when asking).
 """
 
 from __future__ import annotations
