@@ -113,12 +113,11 @@ async def measure() -> Outcome:
                 ticks = [await timed("concurrent") for _ in range(RUNS)]
                 previous: float | None = None
                 if concurrency != PREVIOUS_DEFAULT_CONCURRENCY:
-                    current = services.settings
-                    services.settings = current.model_copy(
-                        update={"poll_concurrency": PREVIOUS_DEFAULT_CONCURRENCY}
-                    )
+                    # The ticks share one semaphore sized from POLL_CONCURRENCY at start-up.
+                    current = services.poll_slots
+                    services.poll_slots = asyncio.Semaphore(PREVIOUS_DEFAULT_CONCURRENCY)
                     previous = await timed("concurrent")
-                    services.settings = current
+                    services.poll_slots = current
                 sequential = await timed("sequential")
                 counts = await host.call("counts")
 
