@@ -449,9 +449,9 @@ def _native_bytes_to_send(img: Image.Image, data: bytes, image_format: str) -> b
     """For an upright JPEG/PNG: the original bytes, or a re-encoding when the mode is one
     to avoid."""
     if image_format == "JPEG" and img.mode in _JPEG_MODES_KEPT:
-        return data
+        return _without_metadata(data, image_format)
     if image_format == "PNG" and img.mode not in _PNG_MODES_CONVERTED:
-        return data
+        return _without_metadata(data, image_format)
     pixels = _normalised(img)
     return _encode_within_limit(pixels, image_format, _metadata(img, pixels))
 
@@ -507,15 +507,75 @@ def _colour_family(mode: str) -> str:
     return mode
 
 
+#: JPEG segments that carry metadata, not pixels: EXIF and XMP (APP1, where a phone puts
+#: the GPS position), IPTC (APP13) and comments. APP0 (JFIF), APP2 (the ICC profile) and
+#: APP14 (Adobe's colour transform) shape how the pixels decode, and stay.
+_JPEG_METADATA_MARKERS = frozenset({0xE1, 0xED, 0xFE})
+#: PNG chunks that carry metadata, not pixels: EXIF, text (author, software, ...) and time.
+_PNG_METADATA_CHUNKS = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"})
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _without_metadata(data: bytes, image_format: str) -> bytes:
+    """The same image with its metadata segments cut out, pixels untouched (no re-encoding):
+    the user's photo goes to a third party, and its EXIF may hold where it was taken. The
+    orientation tag goes too, which is safe: only upright images are sent this way. Falls
+    back to the original bytes when the file's layout is not the expected one."""
+    try:
+        if image_format == "JPEG":
+            return _jpeg_without_metadata(data)
+        return _png_without_metadata(data)
+    except (IndexError, ValueError):
+        return data
+
+
+def _jpeg_without_metadata(data: bytes) -> bytes:
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("no SOI")
+    kept = [data[:2]]
+    position = 2
+    while True:
+        if data[position] != 0xFF:
+            raise ValueError("not at a marker")
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:  # start of scan: the compressed pixels follow, kept whole
+            kept.append(data[position:])
+            return b"".join(kept)
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if length < 2 or end > len(data):
+            raise ValueError("bad segment length")
+        if marker not in _JPEG_METADATA_MARKERS:
+            kept.append(data[position:end])
+        position = end
+
+
+def _png_without_metadata(data: bytes) -> bytes:
+    if not data.startswith(_PNG_SIGNATURE):
+        raise ValueError("no PNG signature")
+    kept = [_PNG_SIGNATURE]
+    position = len(_PNG_SIGNATURE)
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length  # length, type, data, CRC
+        if end > len(data):
+            raise ValueError("truncated chunk")
+        if kind not in _PNG_METADATA_CHUNKS:
+            kept.append(data[position:end])
+        position = end
+        if kind == b"IEND":
+            break
+    return b"".join(kept)
+
+
 def _metadata(source: Image.Image, pixels: Image.Image) -> dict[str, Any]:
-    """Encoder options that carry the source's EXIF and still-valid ICC profile over."""
+    """Encoder options for a re-encoded picture: its still-valid ICC profile, and no EXIF
+    (the picture is already upright, and EXIF may hold where the photo was taken)."""
     options: dict[str, Any] = {}
-    # EXIF is kept as it is in a file sent unchanged; an upright copy no longer has the
-    # orientation tag (exif_transpose removed it), and a CMYK JPEG re-encoded as RGB
-    # keeps its tag, so the picture's rotation survives either way.
-    exif = source.info.get("exif")
-    if isinstance(exif, bytes) and exif:
-        options["exif"] = exif
     # _normalised() dropped the profile when the colour space changed.
     icc = pixels.info.get("icc_profile")
     if isinstance(icc, bytes) and icc:

@@ -12,7 +12,7 @@ import warnings
 import zlib
 
 import pytest
-from PIL import Image, ImageCms, ImageFile, ImageOps, features
+from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, features
 
 from bot import firstframe
 from bot.firstframe import (
@@ -232,7 +232,7 @@ def test_exactly_20_mb_is_accepted() -> None:
     png = make_image((400, 400), "PNG")
     data = png + b"\0" * (MAX_FILE_BYTES - len(png))
     frame = prepare_first_frame(data)
-    assert frame.size_bytes == MAX_FILE_BYTES
+    assert frame.size_bytes == len(png)  # what follows the image's end is not sent
 
 
 def test_check_declared_size() -> None:
@@ -347,14 +347,14 @@ def test_cmyk_jpeg_is_sent_as_rgb_jpeg() -> None:
         assert red > 200 and green < 60 and blue < 60
 
 
-def test_cmyk_jpeg_keeps_its_exif() -> None:
+def test_cmyk_jpeg_is_reencoded_without_its_exif() -> None:
     exif = Image.Exif()
-    exif[0x010F] = "PhoneMaker"  # camera make: EXIF survives the re-encoding
+    exif[0x010F] = "PhoneMaker"  # camera make: nothing of the EXIF goes to the API
     data = make_image((400, 500), "JPEG", mode="CMYK", color=(0, 0, 0, 0), exif=exif)
     _, sent = decode_data_url(prepare_first_frame(data))
     with Image.open(io.BytesIO(sent)) as img:
         assert img.mode == "RGB"
-        assert img.getexif().get(0x010F) == "PhoneMaker"
+        assert not img.getexif()
 
 
 def test_cmyk_jpeg_with_orientation_is_sent_upright_as_rgb() -> None:
@@ -420,11 +420,45 @@ def test_upside_down_photo_is_turned_and_keeps_its_size() -> None:
 
 
 @pytest.mark.parametrize("value", [1, 0, 9, 200])
-def test_no_rotation_sends_the_original_bytes(value: int) -> None:
+def test_no_rotation_sends_the_same_pixels_without_the_exif(value: int) -> None:
     data = encode(marked((500, 400)), "JPEG", exif=orientation(value))
     frame = prepare_first_frame(data)
-    assert decode_data_url(frame)[1] == data
+    sent = decode_data_url(frame)[1]
     assert (frame.width, frame.height) == (500, 400)
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(sent)) as after:
+        assert after.tobytes() == before.tobytes()  # not re-encoded
+        assert not after.getexif()
+
+
+def test_gps_position_never_leaves_but_the_colour_profile_does() -> None:
+    exif = Image.Exif()
+    exif[0x8825] = {2: (55.0, 45.0, 0.0), 4: (37.0, 37.0, 0.0)}  # GPS: latitude, longitude
+    exif[0x010F] = "PhoneMaker"
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buffer = io.BytesIO()
+    marked((640, 480)).save(buffer, "JPEG", exif=exif, icc_profile=profile, comment=b"home")
+    data = buffer.getvalue()
+    sent = decode_data_url(prepare_first_frame(data))[1]
+    assert b"Exif" not in sent and b"PhoneMaker" not in sent and b"home" not in sent
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(sent)) as after:
+        assert after.tobytes() == before.tobytes()
+        assert after.info.get("icc_profile") == profile
+
+
+def test_png_text_and_exif_chunks_never_leave() -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Ann Example")
+    info.add_itxt("Location", "Home, 55.75 N 37.62 E")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buffer = io.BytesIO()
+    marked((640, 480), "RGBA").save(buffer, "PNG", pnginfo=info, exif=exif)
+    data = buffer.getvalue()
+    sent = decode_data_url(prepare_first_frame(data))[1]
+    for secret in (b"Ann Example", b"55.75", b"PhoneMaker", b"eXIf", b"tEXt", b"iTXt"):
+        assert secret not in sent
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(sent)) as after:
+        assert after.tobytes() == before.tobytes()
 
 
 def test_rotated_png_is_sent_upright_as_png() -> None:
