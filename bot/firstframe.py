@@ -23,7 +23,12 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Final
 
+import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+# iPhones save photos as HEIC; sent "as a file" they arrive as such. pillow-heif teaches
+# Pillow to read them, and they are converted to JPEG like the other formats.
+pillow_heif.register_heif_opener()
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -186,8 +191,8 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     - a JPEG in a non-RGB/non-grayscale mode (CMYK, ...) is re-encoded as an RGB JPEG
       (quality 95), and a 16-bit/32-bit/float PNG as an 8-bit RGB PNG.
 
-    A WEBP, GIF (first frame), BMP, TIFF (first page), AVIF, HEIF (when a plugin is
-    installed) or JPEG 2000 image is converted, upright: to PNG when it has alpha or a
+    A WEBP, GIF (first frame), BMP, TIFF (first page), AVIF, HEIF/HEIC (via pillow-heif)
+    or JPEG 2000 image is converted, upright: to PNG when it has alpha or a
     transparent palette entry, else to JPEG (quality 95); ``converted_from`` names it.
 
     Raises :class:`ImageRejected`, checked in this order: ``TOO_LARGE`` (over

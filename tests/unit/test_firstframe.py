@@ -663,3 +663,13 @@ async def test_async_variant_matches_sync() -> None:
     with pytest.raises(ImageRejected) as info:
         await prepare_first_frame_async(make_image((400, 1000), "JPEG"))
     assert info.value.problem is ImageProblem.TOO_TALL
+
+
+def test_iphone_heic_is_converted_to_jpeg() -> None:
+    buffer = io.BytesIO()
+    marked((640, 480)).save(buffer, "HEIF")
+    assert buffer.getvalue()[4:12] == b"ftypheic"
+    frame = prepare_first_frame(buffer.getvalue())
+    assert (frame.image_format, frame.converted_from) == ("JPEG", "HEIF")
+    with Image.open(io.BytesIO(decode_data_url(frame)[1])) as img:
+        assert (img.format, img.size) == ("JPEG", (640, 480))
