@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from storage import Job, JobState, JobStore
 from tests.conftest import Sent, eventually, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
@@ -79,6 +80,24 @@ async def status_says(telegram: TelegramEmulator, chat_id: int, words: str) -> N
         lambda: any(words in text for text in status_texts(telegram, chat_id)),
         what=f"{words!r} in chat {chat_id}",
     )
+
+
+async def jobs_in_line(store: JobStore, user_id: int) -> list[Job]:
+    """The user's jobs, newest first, once each waiting one has its status message on record.
+
+    The bot records a status message's id only after Telegram has answered the send, so a
+    test that saw the message arrive must still wait for the row to catch up.
+    """
+    jobs: list[Job] = []
+
+    async def recorded() -> bool:
+        nonlocal jobs
+        jobs = await store.jobs_for_user(user_id)
+        waiting = [job for job in jobs if job.state is JobState.WAITING]
+        return all(job.status_message_id is not None for job in waiting)
+
+    await until(recorded, what=f"the status messages of user {user_id}'s waiting jobs")
+    return jobs
 
 
 async def created(aiml: AimlApiEmulator, prompt: str) -> str:

@@ -14,7 +14,7 @@ from bot.keyboards import again_markup, cancel_markup, fix_markup, retry_markup
 from bot.texts import ENGLISH
 from storage import JobState
 from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
-from tests.e2e.chat import FOREVER, created, photo, status_says, video_for
+from tests.e2e.chat import FOREVER, created, jobs_in_line, photo, status_says, video_for
 from tests.e2e.taps import (
     bot_message,
     button_data,
@@ -137,7 +137,7 @@ async def test_cancel_under_a_place_in_line_takes_only_that_job_out_uncharged(
         await status_says(telegram, 222, "it is number 1")
         two = photo(telegram, chat=BOB_CHAT, sender=BOB, prompt="bob two")
         await status_says(telegram, 222, "it is number 2")
-        waiting_two, waiting_one = await store.jobs_for_user(222)
+        waiting_two, waiting_one = await jobs_in_line(store, 222)
         assert waiting_one.status_message_id is not None
         status = telegram.messages[(222, waiting_one.status_message_id)]
         assert buttons(status) == [(ENGLISH.BUTTON_CANCEL, f"cancel:{waiting_one.id}")]
@@ -193,7 +193,7 @@ async def test_a_stranger_pressing_someone_elses_buttons_gets_an_alert_and_nothi
         generation = await created(aiml, "first")
         photo(telegram, chat=GROUP, sender=ANN, prompt="second")
         await status_says(telegram, chat_id, "it is number 1")
-        waiting, running, _ = await store.jobs_for_user(111)
+        waiting, running, _ = await jobs_in_line(store, 111)
         assert waiting.status_message_id is not None
         # As the user saw it then: it loses its button once the job leaves the line.
         in_line = copy.deepcopy(telegram.messages[(chat_id, waiting.status_message_id)])
