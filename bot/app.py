@@ -36,7 +36,7 @@ from bot.keyboards import (
     OPTIMIZER_PATTERN,
     RETRY_PATTERN,
 )
-from bot.line import submit_waiting_jobs
+from bot.line import advance_line, take_from_line
 from bot.poller import advance_due_jobs
 from bot.schedule import tick_interval
 from bot.services import SERVICES_KEY, Clock, Services, Tuning, services_of
@@ -89,10 +89,20 @@ async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The line's tick: waiting jobs go to the paid API in order, as slots free up."""
+    """The line's tick: waiting jobs go to the paid API in order, as slots free up, and the
+    jobs still waiting are shown their new places.
+
+    Only the taking is awaited here. The submissions and the edits run as their own task, like
+    the poll tick's work: a slow create call never keeps the next tick from filling a slot that
+    frees up meanwhile.
+    """
     if not context.application.running:
         return  # stopping: a submission begun now could be cut off halfway
-    await submit_waiting_jobs(context.bot, services_of(context.bot_data))
+    services = services_of(context.bot_data)
+    taken = await take_from_line(services)
+    if not context.application.running:
+        return  # it stopped meanwhile: jobs just taken stay RECEIVED, and resume at next start
+    context.application.create_task(advance_line(context.bot, services, taken), name="advance_line")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

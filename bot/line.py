@@ -23,25 +23,29 @@ from storage.line import Cancelled, LineStore
 log = logging.getLogger(__name__)
 
 
-async def submit_waiting_jobs(bot: Bot, services: Services) -> int:
-    """Check and submit waiting jobs (`bot.pipeline`), first come first served, while fewer than
-    MAX_ACTIVE_JOBS are in flight; then show the jobs still waiting their new places (only
-    those whose place changed). Returns how many jobs left the line.
+async def take_from_line(services: Services) -> list[int]:
+    """Take waiting jobs off the head of the line, first come first served, while fewer than
+    MAX_ACTIVE_JOBS are in flight; returns their ids. Each taken job is RECEIVED and holds its
+    slot until `advance_line` (or a restart's recovery) sends it on.
+    """
+    async with services.admission_lock:
+        taken = await LineStore.of(services.store).claim(
+            max_in_flight=services.settings.max_active_jobs, now=services.clock()
+        )
+    for job_id in taken:
+        log.info("job %s leaves the line", job_id)
+    return taken
+
+
+async def advance_line(bot: Bot, services: Services, taken: list[int]) -> None:
+    """Check and submit the jobs taken from the line (`bot.pipeline`), all at once, while the
+    jobs still waiting are shown their new places.
 
     One job's failure never stops the others; never raises.
     """
-    line = LineStore.of(services.store)
-    async with services.admission_lock:
-        claimed = await line.claim(
-            max_in_flight=services.settings.max_active_jobs, now=services.clock()
-        )
-    for job_id in claimed:
-        log.info("job %s leaves the line", job_id)
     await asyncio.gather(
-        update_places(bot, services),
-        *(_submit(bot, services, job_id) for job_id in claimed),
+        update_places(bot, services), *(_submit(bot, services, job_id) for job_id in taken)
     )
-    return len(claimed)
 
 
 async def _submit(bot: Bot, services: Services, job_id: int) -> None:
@@ -64,8 +68,16 @@ async def _submit(bot: Bot, services: Services, job_id: int) -> None:
 async def update_places(bot: Bot, services: Services) -> None:
     """Edit the status message of each waiting job whose place changed since it was shown.
 
-    A user who blocked the bot leaves the line, uncharged. Never raises.
+    A user who blocked the bot leaves the line, uncharged. A pass that finds another still
+    running leaves the work to it and to the passes after it. Never raises.
     """
+    if services.showing_places.locked():
+        return
+    async with services.showing_places:
+        await _update_places(bot, services)
+
+
+async def _update_places(bot: Bot, services: Services) -> None:
     line, store = LineStore.of(services.store), services.store
     try:
         places = await line.places()

@@ -52,8 +52,8 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     # httpx logs every request URL at INFO, and a Bot API URL carries the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
-    # APScheduler warns when a tick is skipped because the last one still runs. The poll
-    # tick hands its work to a task at once, so a skip is news (a stuck line): kept.
+    # APScheduler warns when a tick is skipped because the last one still runs. Both ticks
+    # hand their work to a task at once, so a skip is news (a stuck database): kept.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # aiosqlite logs every statement with its parameters (prompts, file ids) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)

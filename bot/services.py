@@ -52,6 +52,9 @@ class Services:
     # Jobs a tick is working on. Ticks overlap (one slow job must not hold up the next tick),
     # so each takes only jobs no other tick has, and all share POLL_CONCURRENCY slots.
     in_flight: set[int] = field(default_factory=set)
+    # Held while the jobs in line are shown their places: one pass at a time, as each pass
+    # may wait on Telegram's per-group limit of about 20 edits a minute.
+    showing_places: asyncio.Lock = field(default_factory=asyncio.Lock)
     poll_slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from bot.access import day_start
 from bot.app import BotApp
 from storage import JobState
 from tests.conftest import (
+    FAST,
     TestClock,
     eventually,
     make_settings,
@@ -159,6 +161,34 @@ async def test_over_the_bots_total_jobs_wait_in_line_and_go_in_order(
     places = [text for text in status_texts(telegram, 333) if "waits in line" in text]
     assert len(places) == 2
     assert "number 2" in places[0] and "number 1" in places[1]
+
+
+async def test_a_slot_that_frees_up_is_filled_while_a_slow_create_from_the_line_runs(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, max_active_jobs=2)
+    aiml.queued_polls = FOREVER
+    patient = dataclasses.replace(FAST, create_timeout_seconds=30.0)
+    async with running_bot(settings, clock, patient):
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="ann")
+        photo(telegram, chat=BOB_CHAT, sender=BOB, prompt="bob")
+        ann, bob = await created(aiml, "ann"), await created(aiml, "bob")
+        photo(telegram, chat=CAROL_CHAT, sender=CAROL, prompt="carol")
+        await status_says(telegram, 333, "it is number 1")
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="ann again")
+        await status_says(telegram, 111, "it is number 2")
+        aiml.set_delay("create", 4)  # every create from now on is answered after 4 s
+
+        aiml.complete_now(ann)
+        await eventually(lambda: len(aiml.creates) == 3, what="Carol's create call")
+        aiml.complete_now(bob)
+        await eventually(lambda: len(aiml.creates) == 4, timeout=15, what="Ann's second create")
+        carols_create_answered = aiml.creates[2].response_status is not None
+        await created(aiml, "ann again")
+
+    # The second freed slot did not wait for the first one's slow create to be answered.
+    assert not carols_create_answered
+    assert prompts(aiml) == ["ann", "bob", "carol", "ann again"]
 
 
 async def test_cancel_takes_a_waiting_job_out_of_line_and_it_is_never_charged(
