@@ -30,7 +30,7 @@ from bot.progress import show_progress
 from bot.services import Services
 from bot.submission import SubmitOutcome, submit
 from bot.texts import English, texts_for
-from storage import NOT_SUBMITTED, Job, JobState
+from storage import DOWNLOAD_FAILED, LOST_WHILE_SUBMITTING, NOT_SUBMITTED, Job, JobState
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -56,7 +56,7 @@ async def check_and_submit(
         if current.state is JobState.RECEIVED:
             error: str | None = NOT_SUBMITTED
         elif current.state is JobState.SUBMITTING:
-            error = current.error or "lost while submitting"
+            error = current.error or LOST_WHILE_SUBMITTING
         else:
             return current
         return await services.store.update(
@@ -95,7 +95,7 @@ async def _check_and_submit(
             refusal = (rejection.problem.value, text, fixes)
         except TelegramError as error:
             log.warning("job %s: could not download the image: %s", job.id, error)
-            refusal = ("download failed", words.DOWNLOAD_FAILED, [])
+            refusal = (DOWNLOAD_FAILED, words.DOWNLOAD_FAILED, [])
         else:
             converted_from, image_format = frame.converted_from, frame.image_format
             job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)

@@ -15,7 +15,17 @@ from bot.access import DailyLimitReached, TooManyActive, UsageReport, hours_minu
 from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import Fix
 from bot.stats import StatsReport
-from storage.jobs import GENERATION_LOST, NO_VIDEO, VIDEO_EXPIRED, Job, JobState
+from storage.jobs import (
+    DOWNLOAD_FAILED,
+    GENERATION_LOST,
+    LOST_WHILE_SUBMITTING,
+    NO_VIDEO,
+    NOT_SUBMITTED,
+    RESTARTED_DURING_SUBMIT,
+    VIDEO_EXPIRED,
+    Job,
+    JobState,
+)
 from storage.line import Cancelled
 
 MAX_CAPTION_CHARS = 1024
@@ -40,6 +50,22 @@ _STATE_ICONS = {
     JobState.CANCELLED: "✖️",
 }
 _AT_THE_SERVICE = (JobState.QUEUED, JobState.GENERATING)
+
+#: The bot's own reasons for a job without a video, as /stats words them. The stored texts
+#: that are already plain English (GENERATION_LOST, say) are shown as they are.
+_OWN_REASONS_EN = {
+    ImageProblem.TOO_LARGE: "file over 20 MB",
+    ImageProblem.NOT_AN_IMAGE: "not an image",
+    ImageProblem.CORRUPT: "damaged image",
+    ImageProblem.UNSUPPORTED_FORMAT: "unsupported format",
+    ImageProblem.TOO_SMALL: "image too small",
+    ImageProblem.TOO_TALL: "image too tall",
+    ImageProblem.TOO_WIDE: "image too wide",
+    ImageProblem.TOO_MANY_PIXELS: "too many pixels",
+    DOWNLOAD_FAILED: "Telegram did not hand over the image",
+    NOT_SUBMITTED: "stopped before submitting (not charged)",
+    RESTARTED_DURING_SUBMIT: "the bot restarted while submitting",
+}
 
 
 # --- Language-neutral helpers -------------------------------------------------------------
@@ -376,6 +402,11 @@ class English:
             JobState.CANCELLED: "cancelled",
         }[state]
 
+    def failure_reason(self, error: str) -> str:
+        """Why a job ended without a video, for /stats (plain text): the bot's own reasons in
+        words, anything else (the API's or Telegram's words) as it is."""
+        return _OWN_REASONS_EN.get(error, error)
+
     def ago(self, seconds: float) -> str:
         seconds = max(0, int(seconds))
         if seconds < 60:
@@ -542,7 +573,11 @@ class English:
         if report.failures:
             lines.append("<b>Failures</b> (7 days):")
             for failure in report.failures:
-                reason = escape(shorten(failure.error, 80)) if failure.error else "no reason given"
+                reason = (
+                    escape(shorten(self.failure_reason(failure.error), 80))
+                    if failure.error
+                    else "no reason given"
+                )
                 lines.append(f"• {self.state_label(failure.state)}: {reason} × {failure.count}")
         else:
             lines.append("No failures in the last 7 days.")
@@ -624,11 +659,24 @@ class English:
 
 # --- Russian ------------------------------------------------------------------------------
 
-#: The bot's own failure reasons (stored in English in `Job.error`), in Russian.
+#: The bot's own failure reasons (stored in English in `Job.error`), in Russian. The first
+#: three are also shown to users; the rest only in /stats.
 _OWN_REASONS_RU = {
     GENERATION_LOST: "видеосервис потерял это задание",
     VIDEO_EXPIRED: "готовое видео устарело, прежде чем я успел его отправить",
     NO_VIDEO: "видеосервис закончил работу, но не прислал видео",
+    ImageProblem.TOO_LARGE: "файл больше 20 МБ",
+    ImageProblem.NOT_AN_IMAGE: "не изображение",
+    ImageProblem.CORRUPT: "повреждённое изображение",
+    ImageProblem.UNSUPPORTED_FORMAT: "неподдерживаемый формат",
+    ImageProblem.TOO_SMALL: "слишком маленькое изображение",
+    ImageProblem.TOO_TALL: "слишком высокое изображение",
+    ImageProblem.TOO_WIDE: "слишком широкое изображение",
+    ImageProblem.TOO_MANY_PIXELS: "слишком много пикселей",
+    DOWNLOAD_FAILED: "Telegram не отдал изображение",
+    NOT_SUBMITTED: "остановлено до отправки (без оплаты)",
+    RESTARTED_DURING_SUBMIT: "бот перезапустился во время отправки",
+    LOST_WHILE_SUBMITTING: "сбой во время отправки",
 }
 
 
@@ -906,6 +954,9 @@ class Russian(English):
             JobState.CANCELLED: "отменено",
         }[state]
 
+    def failure_reason(self, error: str) -> str:
+        return _own_reason_ru(error)
+
     def ago(self, seconds: float) -> str:
         seconds = max(0, int(seconds))
         if seconds < 60:
@@ -1068,7 +1119,7 @@ class Russian(English):
             lines.append("<b>Сбои</b> (за 7 дней):")
             for failure in report.failures:
                 reason = (
-                    escape(shorten(_own_reason_ru(failure.error), 80))
+                    escape(shorten(self.failure_reason(failure.error), 80))
                     if failure.error
                     else "причина не указана"
                 )

@@ -1,7 +1,9 @@
 """SQLite storage of jobs: plain records in, plain records out."""
 
 from storage.jobs import (
+    DOWNLOAD_FAILED,
     GENERATION_LOST,
+    LOST_WHILE_SUBMITTING,
     NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
@@ -14,7 +16,9 @@ from storage.jobs import (
 )
 
 __all__ = [
+    "DOWNLOAD_FAILED",
     "GENERATION_LOST",
+    "LOST_WHILE_SUBMITTING",
     "NOT_SUBMITTED",
     "NO_VIDEO",
     "RESTARTED_DURING_SUBMIT",

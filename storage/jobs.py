@@ -58,6 +58,10 @@ GENERATION_LOST = "the video service lost track of this job"
 VIDEO_EXPIRED = "the finished video expired before it could be sent"
 #: `error` of a job the API reported done without a video in its answer.
 NO_VIDEO = "the video service finished without a video"
+#: `error` of a refused job whose image Telegram would not hand over.
+DOWNLOAD_FAILED = "download failed"
+#: `error` of a job whose submission broke off with no answer on record (maybe charged).
+LOST_WHILE_SUBMITTING = "lost while submitting"
 
 
 @dataclass(frozen=True, slots=True)

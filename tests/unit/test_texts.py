@@ -26,7 +26,17 @@ from bot.texts import (
     shorten,
     texts_for,
 )
-from storage import GENERATION_LOST, VIDEO_EXPIRED, Job, JobState
+from storage import (
+    DOWNLOAD_FAILED,
+    GENERATION_LOST,
+    LOST_WHILE_SUBMITTING,
+    NO_VIDEO,
+    NOT_SUBMITTED,
+    RESTARTED_DURING_SUBMIT,
+    VIDEO_EXPIRED,
+    Job,
+    JobState,
+)
 from storage.access import FailureCount
 from storage.line import Cancelled
 from tests.emulators.telegram import parse_html
@@ -71,6 +81,17 @@ def plain(html: str) -> str:
     """The text as the user reads it; raises like Telegram on malformed HTML."""
     return parse_html(html)[0]
 
+
+#: The reasons the bot itself stores in `Job.error` (the image problems aside).
+OWN_REASONS = [
+    GENERATION_LOST,
+    VIDEO_EXPIRED,
+    NO_VIDEO,
+    DOWNLOAD_FAILED,
+    NOT_SUBMITTED,
+    RESTARTED_DURING_SUBMIT,
+    LOST_WHILE_SUBMITTING,
+]
 
 BOTH = pytest.mark.parametrize("words", [ENGLISH, RUSSIAN], ids=["en", "ru"])
 
@@ -196,6 +217,10 @@ SAMPLES: dict[str, list[Call]] = {
     "user_allowed": [call(42, was_open=False), call(42, was_open=True)],
     "user_denied": [call(42, cancelled=0), call(42, cancelled=2)],
     "cannot_deny_admin": [call(42)],
+    "failure_reason": [
+        *(call(problem.value) for problem in ImageProblem),
+        *(call(own) for own in OWN_REASONS),
+    ],
     "stats_report": [
         call(_stats(failures=[], rate=None)),
         call(_stats(failures=[FailureCount(JobState.TIMED_OUT, None, 1)])),
@@ -331,6 +356,19 @@ def test_russian_durations_and_reset_times_are_short_and_natural() -> None:
     assert RUSSIAN.time_left(43200) == "12 ч 0 мин"
     limit = plain(RUSSIAN.daily_limit_reached(DailyLimitReached(5, 5, 43200.0)))
     assert "в 00:00 UTC, через 12 ч 0 мин" in limit
+
+
+def test_stats_words_every_reason_of_the_bots_own_and_quotes_the_rest() -> None:
+    own = [problem.value for problem in ImageProblem] + OWN_REASONS
+    for reason in own:
+        english, russian = ENGLISH.failure_reason(reason), RUSSIAN.failure_reason(reason)
+        assert "_" not in english, reason  # no code names: "image too wide", not "too_wide"
+        assert russian != english and not russian.isascii(), reason
+    assert ENGLISH.failure_reason("Content policy violation") == "Content policy violation"
+    assert RUSSIAN.failure_reason("Content policy violation") == "Content policy violation"
+    report = _stats(failures=[FailureCount(JobState.REJECTED, ImageProblem.TOO_WIDE.value, 3)])
+    assert "фото не подошло: слишком широкое изображение × 3" in plain(RUSSIAN.stats_report(report))
+    assert "photo refused: image too wide × 3" in plain(ENGLISH.stats_report(report))
 
 
 def test_the_api_reason_is_quoted_as_written_and_the_bots_own_is_translated() -> None:
