@@ -10,6 +10,7 @@ reached the API.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from typing import TYPE_CHECKING
@@ -29,8 +30,15 @@ from bot.keyboards import fix_markup
 from bot.progress import show_progress
 from bot.services import Services
 from bot.submission import SubmitOutcome, submit
-from bot.texts import English, texts_for
-from storage import DOWNLOAD_FAILED, LOST_WHILE_SUBMITTING, NOT_SUBMITTED, Job, JobState
+from bot.texts import English, message_link, texts_for
+from storage import (
+    DOWNLOAD_FAILED,
+    LOST_WHILE_SUBMITTING,
+    NOT_SUBMITTED,
+    SAME_VIDEO_COMING,
+    Job,
+    JobState,
+)
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -98,8 +106,15 @@ async def _check_and_submit(
             refusal = (DOWNLOAD_FAILED, words.DOWNLOAD_FAILED, [])
         else:
             converted_from, image_format = frame.converted_from, frame.image_format
-            job = await store.update(job.id, now=clock(), image_sha256=frame.sha256)
-            submission = await submit(services, job, frame)
+            twin = await store.note_image(job, frame.sha256, now=clock())
+            if twin is None:
+                job = dataclasses.replace(job, image_sha256=frame.sha256)
+                submission = await submit(services, job, frame)
+            else:
+                # A double send, or an impatient second try: one video, paid for once.
+                log.info("job %s: the same as job %s, which is on its way", job.id, twin.id)
+                first = message_link(twin.chat_id, twin.photo_message_id, twin.thread_id)
+                refusal = (SAME_VIDEO_COMING, words.same_video_coming(first), [])
     if refusal is not None:
         reason, text, fixes = refusal
         job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)

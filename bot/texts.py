@@ -22,6 +22,7 @@ from storage.jobs import (
     NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
+    SAME_VIDEO_COMING,
     VIDEO_EXPIRED,
     Job,
     JobState,
@@ -65,6 +66,7 @@ _OWN_REASONS_EN = {
     DOWNLOAD_FAILED: "Telegram did not hand over the image",
     NOT_SUBMITTED: "stopped before submitting (not charged)",
     RESTARTED_DURING_SUBMIT: "the bot restarted while submitting",
+    SAME_VIDEO_COMING: "the same photo and prompt already on the way",
 }
 
 
@@ -209,6 +211,17 @@ class English:
         "😔 I could not download your photo from Telegram. Nothing was charged. "
         "Please send it again."
     )
+
+    def same_video_coming(self, first_photo: str | None) -> str:
+        """The same photo and prompt are already being made for this user: no second charge.
+        `first_photo`: a link to the earlier request, where Telegram has one."""
+        earlier = f'<a href="{escape(first_photo)}">your first one</a>' if first_photo else "it"
+        return (
+            "🔁 This photo with this prompt is already being made into a video for you, so I "
+            "did not start the same video twice, and this request does not count against your "
+            f"daily limit. The video will arrive as a reply to {earlier}. For another version, "
+            "tap 🔁 Again under that video, or send the photo with a different prompt."
+        )
 
     QUEUED = (
         "✅ Queued. Your video should be ready in about 3 minutes: I will reply to your photo. "
@@ -677,6 +690,7 @@ _OWN_REASONS_RU = {
     NOT_SUBMITTED: "остановлено до отправки (без оплаты)",
     RESTARTED_DURING_SUBMIT: "бот перезапустился во время отправки",
     LOST_WHILE_SUBMITTING: "сбой во время отправки",
+    SAME_VIDEO_COMING: "то же фото с тем же описанием уже делалось",
 }
 
 
@@ -762,6 +776,19 @@ class Russian(English):
         "😔 Не получилось скачать ваше фото из Telegram. Ничего не списано. "
         "Пришлите его, пожалуйста, ещё раз."
     )
+
+    def same_video_coming(self, first_photo: str | None) -> str:
+        earlier = (
+            f'<a href="{escape(first_photo)}">первое такое фото</a>'
+            if first_photo
+            else "первое такое фото"
+        )
+        return (
+            "🔁 Видео из этого фото с этим же описанием уже делается, поэтому второе такое же я "
+            "запускать не стал, и в дневной лимит этот запрос не засчитан. Видео придёт "
+            f"ответом на {earlier}. Чтобы получить другой вариант, нажмите «🔁 Ещё раз» под "
+            "тем видео или пришлите фото с другим описанием."
+        )
 
     QUEUED = (
         "✅ В очереди. Видео будет готово примерно через 3 минуты — я отвечу на ваше фото. "

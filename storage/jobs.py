@@ -62,6 +62,8 @@ NO_VIDEO = "the video service finished without a video"
 DOWNLOAD_FAILED = "download failed"
 #: `error` of a job whose submission broke off with no answer on record (maybe charged).
 LOST_WHILE_SUBMITTING = "lost while submitting"
+#: `error` of a refused job: the same user's same photo and prompt was already on its way.
+SAME_VIDEO_COMING = "the same photo and prompt were already being made"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,45 @@ class JobStore:
         cursor = await self._db.execute(query, params)
         await self._db.commit()
         return await self.get(job_id) if expected is None or cursor.rowcount else None
+
+    async def note_image(self, job: Job, image_sha256: str, *, now: float) -> Job | None:
+        """Record the digest of the job's checked image, unless the same user already has the
+        same video coming: an unfinished job with the same image, prompt and optimizer choice
+        that got this far. Returns that job (and records nothing), or None once recorded.
+
+        One statement checks and writes, so two identical requests checked at the same moment
+        cannot both go on to be charged.
+        """
+        active = [state.value for state in ACTIVE_STATES]
+        marks = ", ".join("?" for _ in active)
+        twin_of_job = (
+            "FROM jobs AS twin WHERE twin.user_id = ? AND twin.image_sha256 = ? "
+            "AND twin.prompt = ? AND twin.prompt_optimizer = ? AND twin.id != ? "
+            f"AND twin.state IN ({marks})"
+        )
+        twin_params = [
+            job.user_id,
+            image_sha256,
+            job.prompt,
+            int(job.prompt_optimizer),
+            job.id,
+            *active,
+        ]
+        cursor = await self._db.execute(
+            "UPDATE jobs SET image_sha256 = ?, updated_at = ? "
+            f"WHERE id = ? AND NOT EXISTS (SELECT 1 {twin_of_job})",
+            (image_sha256, now, job.id, *twin_params),
+        )
+        await self._db.commit()
+        if cursor.rowcount:
+            return None
+        async with self._db.execute(
+            f"SELECT twin.id {twin_of_job} ORDER BY twin.created_at LIMIT 1", twin_params
+        ) as found:
+            row = await found.fetchone()
+        if row is None:  # the twin finished in between: this job may go on after all
+            return await self.note_image(job, image_sha256, now=now)
+        return await self.get(int(row[0]))
 
     async def due_jobs(self, *, now: float, limit: int) -> list[Job]:
         """Jobs whose next action is due, oldest due first."""

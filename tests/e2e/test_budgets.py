@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from tests.e2e.chat import (
     video_for,
 )
 from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
 
 ANN, ANN_CHAT = user(111, "Ann"), private_chat(111)
 BOB, BOB_CHAT = user(222, "Bob"), private_chat(222)
@@ -189,6 +190,61 @@ async def test_a_slot_that_frees_up_is_filled_while_a_slow_create_from_the_line_
     # The second freed slot did not wait for the first one's slow create to be answered.
     assert not carols_create_answered
     assert prompts(aiml) == ["ann", "bob", "carol", "ann again"]
+
+
+async def test_the_same_photo_and_prompt_sent_while_its_video_is_made_is_charged_once(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml, daily_jobs_per_user=3)
+    aiml.queued_polls = FOREVER
+    async with running_bot(settings, clock) as app:
+        first = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="she waves")
+        generation = await created(aiml, "she waves")
+        again = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="she waves")
+        await status_says(telegram, 111, "already being made into a video")
+        # Another prompt, or another user, is another video.
+        other_prompt = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="she waves slowly")
+        await created(aiml, "she waves slowly")
+        photo(telegram, chat=BOB_CHAT, sender=BOB, prompt="she waves")
+        await eventually(lambda: aiml.charged == 3, what="Bob's create call")
+        usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
+        aiml.complete_now(generation)
+        await video_for(telegram, first)
+        # Once the first video is there, the same request is a new video again.
+        after = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="she waves")
+        await eventually(lambda: aiml.charged == 4, what="the request after the video")
+        jobs = {job.request_message_id: job for job in await services(app).store.jobs_for_user(111)}
+
+    assert prompts(aiml) == ["she waves", "she waves slowly", "she waves", "she waves"]
+    refused = jobs[again.message_id]
+    assert refused.state is JobState.REJECTED and refused.submitted_at is None
+    assert jobs[other_prompt.message_id].submitted_at is not None
+    assert jobs[after.message_id].submitted_at is not None
+    assert "2 of 3 videos used" in usage  # the refused double did not count
+    refusal = [text for text in status_texts(telegram, 111) if "already being made" in text]
+    assert "tap 🔁 Again under that video" in refusal[0]
+
+
+async def test_the_same_photo_sent_twice_at_once_in_a_group_is_made_once(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    settings = make_settings(tmp_path, telegram, aiml)
+    aiml.queued_polls = FOREVER
+    group = group_chat(-100777)
+    async with running_bot(settings, clock):
+        one = photo(telegram, chat=group, sender=ANN, prompt="the sea moves")
+        two = photo(telegram, chat=group, sender=ANN, prompt="the sea moves")
+        await status_says(telegram, -100777, "already being made into a video")
+        await created(aiml, "the sea moves")
+        await asyncio.sleep(0.5)  # time for a second create call, if one were coming
+
+    assert aiml.charged == 1
+    [refusal] = [
+        call for call in telegram.calls if "already being made" in str(call.params.get("text", ""))
+    ]
+    # It links to the request that goes on, whichever of the two was checked first.
+    links = {f"https://t.me/c/777/{sent.message_id}" for sent in (one, two)}
+    assert any(link in str(refusal.params["text"]) for link in links)
 
 
 async def test_cancel_takes_a_waiting_job_out_of_line_and_it_is_never_charged(

@@ -4,6 +4,7 @@ index the poll tick relies on."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -297,3 +298,49 @@ async def test_album_is_noted_once(store: JobStore) -> None:
     assert await store.note_album(111, "album-1", now=T0) is True
     assert await store.note_album(111, "album-1", now=T0 + 1) is False
     assert await store.note_album(222, "album-1", now=T0) is True
+
+
+# --------------------------------------------------------------------------- note_image
+
+
+async def test_an_image_is_noted_once_per_user_prompt_and_unfinished_job(store: JobStore) -> None:
+    first, second = await record(store, 1), await record(store, 2)
+    bobs = await record(store, 3, user_id=222)
+    job_one, job_two, job_bob = [await store.get(i) for i in (first, second, bobs)]
+
+    assert await store.note_image(job_one, "sha-a", now=T0) is None
+    twin = await store.note_image(job_two, "sha-a", now=T0)
+    assert twin is not None and twin.id == first
+    assert (await store.get(second)).image_sha256 is None  # nothing recorded for the double
+    assert await store.note_image(job_bob, "sha-a", now=T0) is None  # another user's
+    assert await store.note_image(job_two, "sha-b", now=T0) is None  # another image
+    assert await store.note_image(job_one, "sha-a", now=T0) is None  # itself, checked again
+
+
+async def test_an_image_noted_after_its_twin_finished_goes_on(store: JobStore) -> None:
+    first, second = await record(store, 1), await record(store, 2)
+    assert await store.note_image(await store.get(first), "sha", now=T0) is None
+    for ended in (JobState.DELIVERED, JobState.FAILED, JobState.REJECTED, JobState.INTERRUPTED):
+        await store.update(first, now=T0, state=ended)
+        assert await store.note_image(await store.get(second), "sha", now=T0) is None
+        await store.update(second, now=T0, image_sha256=None)
+
+
+async def test_another_prompt_or_optimizer_choice_is_another_video(store: JobStore) -> None:
+    first = await record(store, 1)
+    other_prompt = await store.record_request(request(2, prompt="a dog"), now=T0)
+    exact = await store.record_request(
+        dataclasses.replace(request(3), prompt_optimizer=False), now=T0
+    )
+    assert other_prompt is not None and exact is not None
+    assert await store.note_image(await store.get(first), "sha", now=T0) is None
+    assert await store.note_image(other_prompt, "sha", now=T0) is None
+    assert await store.note_image(exact, "sha", now=T0) is None
+
+
+async def test_two_identical_images_noted_at_once_let_exactly_one_go_on(store: JobStore) -> None:
+    jobs = [await store.get(await record(store, i)) for i in range(1, 9)]
+    twins = await asyncio.gather(*(store.note_image(job, "sha", now=T0) for job in jobs))
+    assert sum(twin is None for twin in twins) == 1
+    [going_on] = [job.id for job, twin in zip(jobs, twins, strict=True) if twin is None]
+    assert all(twin.id == going_on for twin in twins if twin is not None)

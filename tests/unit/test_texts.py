@@ -33,6 +33,7 @@ from storage import (
     NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
+    SAME_VIDEO_COMING,
     VIDEO_EXPIRED,
     Job,
     JobState,
@@ -91,6 +92,7 @@ OWN_REASONS = [
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
     LOST_WHILE_SUBMITTING,
+    SAME_VIDEO_COMING,
 ]
 
 BOTH = pytest.mark.parametrize("words", [ENGLISH, RUSSIAN], ids=["en", "ru"])
@@ -217,6 +219,7 @@ SAMPLES: dict[str, list[Call]] = {
     "user_allowed": [call(42, was_open=False), call(42, was_open=True)],
     "user_denied": [call(42, cancelled=0), call(42, cancelled=2)],
     "cannot_deny_admin": [call(42)],
+    "same_video_coming": [call(None), call("https://t.me/c/777/5"), injecting(INJECT)],
     "failure_reason": [
         *(call(problem.value) for problem in ImageProblem),
         *(call(own) for own in OWN_REASONS),
