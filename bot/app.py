@@ -29,6 +29,7 @@ from telegram.ext import (
 
 from bot.admission import log_access_mode
 from bot.aimlapi import AimlApiClient
+from bot.durations import KEEP, GenerationTimes
 from bot.keyboards import (
     AGAIN_PATTERN,
     CANCEL_PATTERN,
@@ -132,6 +133,9 @@ def build_application(
             tuning=knobs,
             bot_username=application.bot.username,
             image_slots=asyncio.Semaphore(knobs.images_at_once),
+            generation_times=GenerationTimes(
+                reversed(await store.recent_generation_seconds(limit=KEEP))
+            ),
         )
         application.bot_data[SERVICES_KEY] = services
         resumed, interrupted = await store.recover_after_restart(now=clock())

@@ -121,7 +121,11 @@ async def _check_and_submit(
         markup = fix_markup(job, fixes) if fixes else None
         return await show_progress(bot, services, job, text, reply_markup=markup)
     if submission.outcome is SubmitOutcome.ACCEPTED:
-        text = words.queued(converted_from=converted_from, image_format=image_format)
+        text = words.queued(
+            typical=services.generation_times.typical,
+            converted_from=converted_from,
+            image_format=image_format,
+        )
     elif submission.outcome is SubmitOutcome.REFUSED:
         text = words.submission_failed(submission.reason)
     else:

@@ -116,6 +116,7 @@ async def _poll(services: Services, job: Job) -> Job:
         "poll_failures": 0,
     }
     if progress is Progress.SUCCEEDED and status.video is not None:
+        services.generation_times.add(now - started)
         changes |= {
             "state": JobState.COMPLETED,
             "video_url": status.video.url,

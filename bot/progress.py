@@ -7,6 +7,7 @@ import logging
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, TelegramError
 
+from bot.durations import GenerationTimes
 from bot.services import Services
 from bot.texts import texts_for
 from storage import Job, JobState
@@ -65,14 +66,15 @@ async def _send_status(
     )
 
 
-def progress_text(job: Job, *, now: float) -> str | None:
+def progress_text(job: Job, times: GenerationTimes, *, now: float) -> str | None:
     """What the status message of a job at the video service should say now (in the job's
-    language), if anything."""
-    started = job.submitted_at or job.created_at
+    language), if anything: the time so far, against what `times` says is usual."""
+    elapsed = now - (job.submitted_at or job.created_at)
+    words, late = texts_for(job.language), times.running_late(elapsed)
     if job.state is JobState.QUEUED:
-        return texts_for(job.language).progress_queued(now - started)
+        return words.progress_queued(elapsed, times.typical, late=late)
     if job.state is JobState.GENERATING:
-        return texts_for(job.language).progress_generating(now - started)
+        return words.progress_generating(elapsed, times.typical, late=late)
     return None
 
 
@@ -83,7 +85,7 @@ async def refresh_progress(bot: Bot, services: Services, job: Job) -> Job:
     if job.status_message_id is None:
         return job
     now = services.clock()
-    text = progress_text(job, now=now)
+    text = progress_text(job, services.generation_times, now=now)
     if text is None or text == job.status_text:
         return job
     tuning = services.tuning

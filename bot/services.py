@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from bot.aimlapi import AimlApiClient
+from bot.durations import GenerationTimes
 from bot.settings import Settings
 from storage import JobStore
 
@@ -52,6 +53,8 @@ class Services:
     # Jobs a tick is working on. Ticks overlap (one slow job must not hold up the next tick),
     # so each takes only jobs no other tick has, and all share POLL_CONCURRENCY slots.
     in_flight: set[int] = field(default_factory=set)
+    # How long videos have recently taken at the API: what users are told to expect.
+    generation_times: GenerationTimes = field(default_factory=GenerationTimes)
     # Held while the jobs in line are shown their places: one pass at a time, as each pass
     # may wait on Telegram's per-group limit of about 20 edits a minute.
     showing_places: asyncio.Lock = field(default_factory=asyncio.Lock)

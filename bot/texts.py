@@ -223,16 +223,26 @@ class English:
             "tap 🔁 Again under that video, or send the photo with a different prompt."
         )
 
-    QUEUED = (
-        "✅ Queued. Your video should be ready in about 3 minutes: I will reply to your photo. "
-        "/status shows how it is going."
-    )
+    def about(self, seconds: float) -> str:
+        """A rough span, for what to expect: "about 15 seconds", "about 3 minutes"."""
+        if seconds < 55:
+            count = max(5, round(seconds / 5) * 5)
+            return f"about {count} seconds"
+        minutes = max(1, round(seconds / 60))
+        return f"about {minutes} {_plural_en(minutes, 'minute', 'minutes')}"
 
-    def queued(self, *, converted_from: str | None = None, image_format: str = "JPEG") -> str:
-        """QUEUED, saying when the image was converted to a format the model takes."""
+    def queued(
+        self, *, typical: float, converted_from: str | None = None, image_format: str = "JPEG"
+    ) -> str:
+        """The job is at the video service; `typical`: seconds a video usually takes. Says when
+        the image was converted to a format the model takes."""
+        text = (
+            f"✅ Queued. Your video should be ready in {self.about(typical)}: I will reply to "
+            "your photo. /status shows how it is going."
+        )
         if converted_from is None:
-            return self.QUEUED
-        return f"{self.QUEUED}\n(converted from {escape(converted_from)} to {escape(image_format)})"
+            return text
+        return f"{text}\n(converted from {escape(converted_from)} to {escape(image_format)})"
 
     def prompt_too_long(self, length: int, limit: int) -> str:
         return (
@@ -366,16 +376,32 @@ class English:
         tail = f"\n⏱ made in {self.duration(made_in)}" if made_in is not None else ""
         return _caption("🎬 ", prompt, tail)
 
-    def progress_queued(self, elapsed: float) -> str:
+    def progress_queued(self, elapsed: float, typical: float, *, late: bool = False) -> str:
+        """Progress while the service has not started: `elapsed` since submission, `typical`
+        for a whole video; `late` when this job is clearly slower than that."""
+        so_far = self.duration(_tens(elapsed))
+        if late:
+            return (
+                f"🕒 Still queued at the video service ({so_far} so far): it is slower than "
+                f"usual, when a video takes {self.about(typical)} in all. I am still following "
+                "it and will reply to your photo."
+            )
         return (
-            f"🕒 Queued at the video service ({self.duration(_tens(elapsed))} so far). "
-            "A video usually takes about 3 minutes in all: I will reply to your photo."
+            f"🕒 Queued at the video service ({so_far} so far). A video usually takes "
+            f"{self.about(typical)} in all: I will reply to your photo."
         )
 
-    def progress_generating(self, elapsed: float) -> str:
+    def progress_generating(self, elapsed: float, typical: float, *, late: bool = False) -> str:
+        """Progress while the video is made; the arguments as for `progress_queued`."""
+        so_far, usual = self.duration(_tens(elapsed)), self.about(typical)
+        if late:
+            return (
+                f"⚙️ Generating your video: {so_far} so far, longer than usual ({usual} in "
+                "all). I am still following it and will reply to your photo."
+            )
         return (
-            f"⚙️ Generating your video: {self.duration(_tens(elapsed))} so far, usually about "
-            "3 minutes in all. I will reply to your photo."
+            f"⚙️ Generating your video: {so_far} so far, usually {usual} in all. "
+            "I will reply to your photo."
         )
 
     def video_too_large(self, url: str) -> str:
@@ -790,18 +816,23 @@ class Russian(English):
             "тем видео или пришлите фото с другим описанием."
         )
 
-    QUEUED = (
-        "✅ В очереди. Видео будет готово примерно через 3 минуты — я отвечу на ваше фото. "
-        "Как идут дела, покажет /status."
-    )
+    def about(self, seconds: float) -> str:
+        if seconds < 55:
+            count = max(5, round(seconds / 5) * 5)
+            return f"около {count} {_plural_ru(count, 'секунды', 'секунд', 'секунд')}"
+        minutes = max(1, round(seconds / 60))
+        return f"около {minutes} {_plural_ru(minutes, 'минуты', 'минут', 'минут')}"
 
-    def queued(self, *, converted_from: str | None = None, image_format: str = "JPEG") -> str:
-        if converted_from is None:
-            return self.QUEUED
-        return (
-            f"{self.QUEUED}\n(формат {escape(converted_from)} сконвертирован в "
-            f"{escape(image_format)})"
+    def queued(
+        self, *, typical: float, converted_from: str | None = None, image_format: str = "JPEG"
+    ) -> str:
+        text = (
+            f"✅ В очереди. Обычно видео делается {self.about(typical)} — я отвечу на ваше фото. "
+            "Как идут дела, покажет /status."
         )
+        if converted_from is None:
+            return text
+        return f"{text}\n(формат {escape(converted_from)} сконвертирован в {escape(image_format)})"
 
     def prompt_too_long(self, length: int, limit: int) -> str:
         return (
@@ -934,16 +965,29 @@ class Russian(English):
         tail = f"\n⏱ сделано за {self.duration(made_in)}" if made_in is not None else ""
         return _caption("🎬 ", prompt, tail)
 
-    def progress_queued(self, elapsed: float) -> str:
+    def progress_queued(self, elapsed: float, typical: float, *, late: bool = False) -> str:
+        so_far = self.duration(_tens(elapsed))
+        if late:
+            return (
+                f"🕒 Всё ещё в очереди видеосервиса (прошло {so_far}): сейчас он медленнее "
+                f"обычного, когда всё занимает {self.about(typical)}. Я слежу за заданием и "
+                "отвечу на ваше фото."
+            )
         return (
-            f"🕒 В очереди видеосервиса (прошло {self.duration(_tens(elapsed))}). Обычно видео "
-            "готово минуты через 3 — я отвечу на ваше фото."
+            f"🕒 В очереди видеосервиса (прошло {so_far}). Обычно всё занимает "
+            f"{self.about(typical)} — я отвечу на ваше фото."
         )
 
-    def progress_generating(self, elapsed: float) -> str:
+    def progress_generating(self, elapsed: float, typical: float, *, late: bool = False) -> str:
+        so_far = self.duration(_tens(elapsed))
+        if late:
+            return (
+                f"⚙️ Делаю видео: прошло {so_far} — дольше обычного ({self.about(typical)}). "
+                "Я слежу за заданием и отвечу на ваше фото."
+            )
         return (
-            f"⚙️ Делаю видео: прошло {self.duration(_tens(elapsed))}, обычно всё занимает "
-            "около 3 минут. Я отвечу на ваше фото."
+            f"⚙️ Делаю видео: прошло {so_far}, обычно всё занимает {self.about(typical)}. "
+            "Я отвечу на ваше фото."
         )
 
     def video_too_large(self, url: str) -> str:

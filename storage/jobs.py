@@ -295,6 +295,17 @@ class JobStore:
             return await self.note_image(job, image_sha256, now=now)
         return await self.get(int(row[0]))
 
+    async def recent_generation_seconds(self, *, limit: int) -> list[float]:
+        """Submission-to-finish times of the last `limit` jobs the video service finished,
+        newest first."""
+        async with self._db.execute(
+            "SELECT completed_at - COALESCE(submitted_at, created_at) FROM jobs "
+            "WHERE completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
+            (limit,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [float(row[0]) for row in rows]
+
     async def due_jobs(self, *, now: float, limit: int) -> list[Job]:
         """Jobs whose next action is due, oldest due first."""
         async with self._db.execute(

@@ -179,6 +179,6 @@ async def test_a_converted_format_is_said_in_the_acknowledgement(
     queued = await bot_message(telegram, 111, saying("Queued"), "the acknowledgement")
 
     assert "(converted from WEBP to JPEG)" in queued["text"]
-    assert ENGLISH.queued(converted_from="WEBP", image_format="JPEG").endswith(
+    assert ENGLISH.queued(typical=180, converted_from="WEBP", image_format="JPEG").endswith(
         "\n(converted from WEBP to JPEG)"
     )

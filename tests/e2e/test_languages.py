@@ -13,6 +13,7 @@ from typing import Any
 from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
 from bot.app import BotApp
+from bot.durations import USUAL_SECONDS
 from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import fix_for
 from bot.texts import ENGLISH, RUSSIAN
@@ -56,7 +57,7 @@ async def test_a_russian_user_follows_a_job_in_russian_from_photo_to_status(
     texts = _texts(telegram, 333)
     [ack] = replies_to(telegram, sent.message_id)[:1]
     assert ack.params["text"] == RUSSIAN.RECEIVED
-    assert RUSSIAN.QUEUED in texts
+    assert RUSSIAN.queued(typical=USUAL_SECONDS) in texts
     progress = [parse_html(text)[0] for text in texts if text.startswith("⚙️ Делаю видео")]
     assert progress, texts
     assert all("прошло" in text for text in progress)
@@ -92,7 +93,7 @@ async def test_a_user_whose_language_has_no_translation_reads_english(
     help_text = await command(telegram, chat=HANS_CHAT, sender=HANS, text="/help")
 
     assert replies_to(telegram, sent.message_id)[0].params["text"] == ENGLISH.RECEIVED
-    assert ENGLISH.QUEUED in _texts(telegram, 444)
+    assert ENGLISH.queued(typical=USUAL_SECONDS) in _texts(telegram, 444)
     assert "made in" in video["caption"]
     assert [label for label, _ in buttons(video)] == [ENGLISH.BUTTON_AGAIN]
     assert status.startswith("Your jobs, newest first:")

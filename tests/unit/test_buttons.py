@@ -103,10 +103,10 @@ def test_fix_texts_name_the_fix(fix: Fix) -> None:
 
 
 def test_queued_names_a_conversion_escaped() -> None:
-    assert ENGLISH.queued() == ENGLISH.QUEUED
-    text, _ = parse_html(ENGLISH.queued(converted_from="<X&Y>", image_format="JPEG"))
+    assert "(converted" not in ENGLISH.queued(typical=180)
+    text, _ = parse_html(ENGLISH.queued(typical=180, converted_from="<X&Y>", image_format="JPEG"))
     assert text.endswith("\n(converted from <X&Y> to JPEG)")
-    text, _ = parse_html(RUSSIAN.queued(converted_from="<X&Y>", image_format="JPEG"))
+    text, _ = parse_html(RUSSIAN.queued(typical=180, converted_from="<X&Y>", image_format="JPEG"))
     assert text.endswith("\n(формат <X&Y> сконвертирован в JPEG)")
 
 

@@ -344,3 +344,14 @@ async def test_two_identical_images_noted_at_once_let_exactly_one_go_on(store: J
     assert sum(twin is None for twin in twins) == 1
     [going_on] = [job.id for job, twin in zip(jobs, twins, strict=True) if twin is None]
     assert all(twin.id == going_on for twin in twins if twin is not None)
+
+
+async def test_recent_generation_times_are_the_finished_jobs_newest_first(
+    store: JobStore,
+) -> None:
+    for message_id, took in ((1, 150.0), (2, 200.0), (3, 170.0)):
+        job_id = await record(store, message_id)
+        submitted = T0 + message_id * 1000
+        await store.update(job_id, now=T0, submitted_at=submitted, completed_at=submitted + took)
+    await record(store, 4)  # still running: not a time yet
+    assert await store.recent_generation_seconds(limit=2) == [170.0, 200.0]

@@ -174,7 +174,12 @@ _STATUS_JOBS = [
 
 #: Representative arguments for every method of the catalog: each branch, each enum value.
 SAMPLES: dict[str, list[Call]] = {
-    "queued": [call(), injecting(converted_from=INJECT, image_format=INJECT)],
+    "about": [call(3), call(14), call(61), call(185), call(1260)],
+    "queued": [
+        call(typical=180.0),
+        call(typical=20.0),
+        injecting(typical=180.0, converted_from=INJECT, image_format=INJECT),
+    ],
     "prompt_too_long": [call(2001, 2000), call(2345, 2000)],
     "image_refused": [
         *(
@@ -197,8 +202,8 @@ SAMPLES: dict[str, list[Call]] = {
     "time_left": [call(30), call(43200)],
     # Without `made_in` a caption is the prompt alone, in no language: not a sample here.
     "video_caption": [injecting(INJECT, 45.0), injecting(INJECT, 185.0)],
-    "progress_queued": [call(35.0)],
-    "progress_generating": [call(125.0)],
+    "progress_queued": [call(35.0, 180.0), call(400.0, 180.0, late=True)],
+    "progress_generating": [call(125.0, 180.0), call(400.0, 180.0, late=True)],
     "video_too_large": [injecting(f"https://cdn.example/v.mp4?{INJECT}")],
     "video_refused": [injecting(f"https://cdn.example/v.mp4?{INJECT}")],
     "state_label": [call(state) for state in JobState],
