@@ -7,8 +7,11 @@ the job's language (the one they had when asking).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -75,12 +78,9 @@ def _reply_to(job: Job) -> ReplyParameters:
     return ReplyParameters(message_id=job.photo_message_id, allow_sending_without_reply=True)
 
 
-async def _download(services: Services, url: str) -> bytes:
-    """Fetch the video in chunks, giving up as soon as it is over the upload limit.
-
-    The upload needs the whole file in memory anyway, so it is gathered there: no temporary
-    file to write on the event loop and read back.
-    """
+async def _download(services: Services, url: str, folder: Path) -> Path:
+    """Stream the video to a file under `folder`, never holding it all in memory."""
+    target = folder / "video.mp4"
     timeout = aiohttp.ClientTimeout(total=300, sock_connect=15)
     async with services.downloads.get(url, timeout=timeout) as response:
         if response.status in (401, 403, 404, 410):
@@ -88,12 +88,14 @@ async def _download(services: Services, url: str) -> bytes:
         response.raise_for_status()
         if (response.content_length or 0) > MAX_UPLOAD_BYTES:
             raise VideoTooLarge
-        video = bytearray()
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            video += chunk
-            if len(video) > MAX_UPLOAD_BYTES:
-                raise VideoTooLarge
-    return bytes(video)
+        size = 0
+        with target.open("wb") as sink:
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    raise VideoTooLarge
+                sink.write(chunk)
+    return target
 
 
 async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
@@ -143,26 +145,28 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
             reply_markup=again,
         )
 
-    try:
-        data = await _download(services, url)
-    except VideoTooLarge:
-        return await in_chat(services, job, as_link(words.video_too_large(url)))
-    # Bytes, not a file object: the library would read a file whole on the event loop.
-    video = InputFile(data, filename="video.mp4")
+    with tempfile.TemporaryDirectory(prefix="video-") as folder:
+        try:
+            path = await _download(services, url, Path(folder))
+        except VideoTooLarge:
+            return await in_chat(services, job, as_link(words.video_too_large(url)))
+        # The upload itself needs the whole file in memory: the library reads a file object
+        # whole, on the event loop. Read here instead, in a thread, once for every attempt.
+        video = InputFile(await asyncio.to_thread(path.read_bytes), filename="video.mp4")
 
-    async def upload(chat_id: int, thread_id: int | None) -> Message:
-        await _uploading(bot, chat_id, thread_id)
-        return await bot.send_video(
-            chat_id, video=video, write_timeout=SEND_VIDEO_SECONDS, **video_reply(thread_id)
-        )
+        async def upload(chat_id: int, thread_id: int | None) -> Message:
+            await _uploading(bot, chat_id, thread_id)
+            return await bot.send_video(
+                chat_id, video=video, write_timeout=SEND_VIDEO_SECONDS, **video_reply(thread_id)
+            )
 
-    try:
-        return await in_chat(services, job, upload)
-    except BadRequest as error:
-        # Not a problem of the file: the chat will not take a video from the bot (its
-        # rights, say). The user still gets what they paid for, as a link.
-        log.warning("job %s: Telegram refused the upload too (%s)", job.id, error.message)
-        return await in_chat(services, job, as_link(words.video_refused(url)))
+        try:
+            return await in_chat(services, job, upload)
+        except BadRequest as error:
+            # Not a problem of the file: the chat will not take a video from the bot (its
+            # rights, say). The user still gets what they paid for, as a link.
+            log.warning("job %s: Telegram refused the upload too (%s)", job.id, error.message)
+            return await in_chat(services, job, as_link(words.video_refused(url)))
 
 
 def notice_for(job: Job, *, timeout_minutes: int) -> str:
