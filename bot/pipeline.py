@@ -106,7 +106,11 @@ async def _check_and_submit(
             refusal = (DOWNLOAD_FAILED, words.DOWNLOAD_FAILED, [])
         else:
             converted_from, image_format = frame.converted_from, frame.image_format
-            twin = await store.note_image(job, frame.sha256, now=clock())
+            if job.retry_of is None:
+                twin = await store.note_image(job, frame.sha256, now=clock())
+            else:  # Again or Try again: another video of the same, asked for on purpose
+                twin = None
+                await store.update(job.id, now=clock(), image_sha256=frame.sha256)
             if twin is None:
                 job = dataclasses.replace(job, image_sha256=frame.sha256)
                 submission = await submit(services, job, frame)

@@ -13,8 +13,16 @@ from bot.imagefix import Fix
 from bot.keyboards import again_markup, cancel_markup, fix_markup, retry_markup
 from bot.texts import ENGLISH
 from storage import JobState
-from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
-from tests.e2e.chat import FOREVER, created, jobs_in_line, photo, status_says, video_for
+from tests.conftest import TestClock, eventually, make_settings, running_bot, send_photo, services
+from tests.e2e.chat import (
+    FOREVER,
+    created,
+    jobs_in_line,
+    photo,
+    status_says,
+    status_texts,
+    video_for,
+)
 from tests.e2e.taps import (
     bot_message,
     button_data,
@@ -77,6 +85,26 @@ async def test_again_under_a_video_makes_a_new_video_from_the_same_photo_and_pro
     # The new video answers the photo, as the first did.
     for video in telegram.calls_to("sendVideo"):
         assert video.params["reply_parameters"]["message_id"] == sent.message_id
+
+
+async def test_again_is_made_even_while_the_same_photo_and_prompt_are_in_the_works(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    async with running_bot(make_settings(tmp_path, telegram, aiml), clock) as app:
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="she waves")
+        video = await bot_message(telegram, 111, is_video, "the first video")
+        [done] = await services(app).store.jobs_for_user(111)
+        aiml.queued_polls = FOREVER
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="she waves")  # sent again
+        await eventually(lambda: aiml.charged == 2, what="the photo sent again")
+        # Again is a second version asked for on purpose, not a photo sent twice by mistake.
+        answer = await tap(
+            telegram, sender=ANN, message=video, data=button_data(video, again_markup(done))
+        )
+        await eventually(lambda: aiml.charged == 3, what="the again")
+
+    assert answer.params.get("text") == ENGLISH.ON_ITS_WAY
+    assert not [text for text in status_texts(telegram, 111) if "already being made" in text]
 
 
 async def test_a_double_tap_on_again_charges_once(
