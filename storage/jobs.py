@@ -125,11 +125,15 @@ _UPDATABLE = frozenset(_COLUMNS) - {"id", "created_at"}
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
 
 
+_STATE_AT, _OPTIMIZER_AT = _COLUMNS.index("state"), _COLUMNS.index("prompt_optimizer")
+
+
 def _to_job(row: Any) -> Job:
-    values = dict(zip(_COLUMNS, row, strict=True))
-    values["state"] = JobState(values["state"])
-    values["prompt_optimizer"] = bool(values["prompt_optimizer"])
-    return Job(**values)
+    # Positional: a tick may turn a thousand rows into jobs, and keywords cost twice as much.
+    values = list(row)
+    values[_STATE_AT] = JobState(values[_STATE_AT])
+    values[_OPTIMIZER_AT] = bool(values[_OPTIMIZER_AT])
+    return Job(*values)
 
 
 class DatabaseInUse(Exception):
