@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.durations import MIN_SAMPLES
 from tests.conftest import FAST, TestClock, make_settings, running_bot, send_photo
-from tests.e2e.chat import status_texts, video_for
+from tests.e2e.chat import status_says, status_texts, video_for
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
     RecordedCall,
@@ -124,3 +124,21 @@ async def test_the_time_to_expect_is_learned_from_finished_videos_and_kept_on_re
     # (here about a second a video), also after a restart.
     assert all("ready in about 3 minutes" in text for text in acks[:MIN_SAMPLES])
     assert all("ready in about 5 seconds" in text for text in acks[MIN_SAMPLES:])
+
+
+async def test_a_job_slower_than_usual_is_called_so_instead_of_promising_3_minutes(
+    tmp_path: Path, telegram: TelegramEmulator, clock: TestClock
+) -> None:
+    async with AimlApiEmulator("k", queued_polls=10**6) as aiml:
+        settings = make_settings(tmp_path, telegram, aiml, aimlapi_key="k")
+        async with running_bot(settings, clock, LIVELY):
+            send_photo(telegram, chat=private_chat(111), sender=ANN, caption="waves")
+            await status_says(telegram, 111, "Queued at the video service")
+            clock.advance(400)  # more than half as long again as the usual 3 minutes
+            await status_says(telegram, 111, "Still queued at the video service")
+
+    texts = status_texts(telegram, 111)
+    [late] = [text for text in texts if text.startswith("🕒 Still queued")]
+    assert "6 min 40 s so far" in late or "6 min 50 s so far" in late  # a slow machine
+    assert "slower than usual, when a video takes about 3 minutes in all" in late
+    assert "still following it" in late
