@@ -16,13 +16,11 @@ from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import Fix
 from bot.stats import StatsReport
 from storage.jobs import (
-    DOWNLOAD_FAILED,
     GENERATION_LOST,
     LOST_WHILE_SUBMITTING,
     NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
-    SAME_VIDEO_COMING,
     VIDEO_EXPIRED,
     Job,
     JobState,
@@ -52,21 +50,12 @@ _STATE_ICONS = {
 }
 _AT_THE_SERVICE = (JobState.QUEUED, JobState.GENERATING)
 
-#: The bot's own reasons for a job without a video, as /stats words them. The stored texts
-#: that are already plain English (GENERATION_LOST, say) are shown as they are.
+#: The bot's own reasons for a job that failed after it reached (or may have reached) the
+#: video service, as /stats words them. Those already plain English (GENERATION_LOST, say)
+#: are shown as they are. Refusals are not failures: /stats does not list them.
 _OWN_REASONS_EN = {
-    ImageProblem.TOO_LARGE: "file over 20 MB",
-    ImageProblem.NOT_AN_IMAGE: "not an image",
-    ImageProblem.CORRUPT: "damaged image",
-    ImageProblem.UNSUPPORTED_FORMAT: "unsupported format",
-    ImageProblem.TOO_SMALL: "image too small",
-    ImageProblem.TOO_TALL: "image too tall",
-    ImageProblem.TOO_WIDE: "image too wide",
-    ImageProblem.TOO_MANY_PIXELS: "too many pixels",
-    DOWNLOAD_FAILED: "Telegram did not hand over the image",
     NOT_SUBMITTED: "stopped before submitting (not charged)",
     RESTARTED_DURING_SUBMIT: "the bot restarted while submitting",
-    SAME_VIDEO_COMING: "the same photo and prompt already on the way",
 }
 
 
@@ -160,19 +149,22 @@ class English:
 
     # --- Intake -----------------------------------------------------------------------------
 
-    HELP = (
-        "<b>I turn a photo into a short video</b> 🎬\n\n"
-        "Send me a photo with a caption that says what should happen, for example "
-        "<i>she smiles and waves</i>. In about 3 minutes I reply to your photo with a "
-        "6-second video.\n\n"
-        "<b>In a group</b>, start the caption with <code>/animate</code>, or reply to a photo "
-        "with <code>/animate what should happen</code>.\n\n"
-        "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, and no "
-        "more elongated than 5:2 either way (from 2:5 portrait to 5:2 landscape, exclusive).\n\n"
-        "/status shows your jobs and what you have left today; /cancel cancels them.\n\n"
-        "The video service may reword your prompt to improve the video. End a prompt with "
-        "<code>--exact</code> to have it used as written; /settings makes that your default."
-    )
+    def help(self, typical: float) -> str:
+        """/start and /help; `typical`: the seconds a video usually takes."""
+        return (
+            "<b>I turn a photo into a short video</b> 🎬\n\n"
+            "Send me a photo with a caption that says what should happen, for example "
+            f"<i>she smiles and waves</i>. It usually takes {self.about(typical)}; then I reply "
+            "to your photo with a 6-second video.\n\n"
+            "<b>In a group</b>, start the caption with <code>/animate</code>, or reply to a "
+            "photo with <code>/animate what should happen</code>.\n\n"
+            "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, and no "
+            "more elongated than 5:2 either way (from 2:5 portrait to 5:2 landscape, "
+            "exclusive).\n\n"
+            "/status shows your jobs and what you have left today; /cancel cancels them.\n\n"
+            "The video service may reword your prompt to improve the video. End a prompt with "
+            "<code>--exact</code> to have it used as written; /settings makes that your default."
+        )
 
     PRIVATE_TEXT_HINT = (
         "Send me a <b>photo</b> with a caption that says what should happen in the video. "
@@ -215,12 +207,15 @@ class English:
     def same_video_coming(self, first_photo: str | None) -> str:
         """The same photo and prompt are already being made for this user: no second charge.
         `first_photo`: a link to the earlier request, where Telegram has one."""
-        earlier = f'<a href="{escape(first_photo)}">your first one</a>' if first_photo else "it"
+        earlier = "your first one"
+        if first_photo:
+            earlier = f'<a href="{escape(first_photo)}">{earlier}</a>'
         return (
             "🔁 This photo with this prompt is already being made into a video for you, so I "
             "did not start the same video twice, and this request does not count against your "
-            f"daily limit. The video will arrive as a reply to {earlier}. For another version, "
-            "tap 🔁 Again under that video, or send the photo with a different prompt."
+            f"daily limit. I will answer {earlier}: with the video, or with what went wrong. "
+            "For another version, tap 🔁 Again under that video, or send the photo with a "
+            "different prompt."
         )
 
     def about(self, seconds: float) -> str:
@@ -382,9 +377,9 @@ class English:
         so_far = self.duration(_tens(elapsed))
         if late:
             return (
-                f"🕒 Still queued at the video service ({so_far} so far): it is slower than "
-                f"usual, when a video takes {self.about(typical)} in all. I am still following "
-                "it and will reply to your photo."
+                f"🕒 Still queued at the video service ({so_far} so far), longer than usual: a "
+                f"video usually takes {self.about(typical)} in all. I am still following it and "
+                "will reply to your photo."
             )
         return (
             f"🕒 Queued at the video service ({so_far} so far). A video usually takes "
@@ -396,8 +391,8 @@ class English:
         so_far, usual = self.duration(_tens(elapsed)), self.about(typical)
         if late:
             return (
-                f"⚙️ Generating your video: {so_far} so far, longer than usual ({usual} in "
-                "all). I am still following it and will reply to your photo."
+                f"⚙️ Generating your video: {so_far} so far, longer than usual: a video usually "
+                f"takes {usual} in all. I am still following it and will reply to your photo."
             )
         return (
             f"⚙️ Generating your video: {so_far} so far, usually {usual} in all. "
@@ -704,19 +699,9 @@ _OWN_REASONS_RU = {
     GENERATION_LOST: "видеосервис потерял это задание",
     VIDEO_EXPIRED: "готовое видео устарело, прежде чем я успел его отправить",
     NO_VIDEO: "видеосервис закончил работу, но не прислал видео",
-    ImageProblem.TOO_LARGE: "файл больше 20 МБ",
-    ImageProblem.NOT_AN_IMAGE: "не изображение",
-    ImageProblem.CORRUPT: "повреждённое изображение",
-    ImageProblem.UNSUPPORTED_FORMAT: "неподдерживаемый формат",
-    ImageProblem.TOO_SMALL: "слишком маленькое изображение",
-    ImageProblem.TOO_TALL: "слишком высокое изображение",
-    ImageProblem.TOO_WIDE: "слишком широкое изображение",
-    ImageProblem.TOO_MANY_PIXELS: "слишком много пикселей",
-    DOWNLOAD_FAILED: "Telegram не отдал изображение",
     NOT_SUBMITTED: "остановлено до отправки (без оплаты)",
     RESTARTED_DURING_SUBMIT: "бот перезапустился во время отправки",
     LOST_WHILE_SUBMITTING: "сбой во время отправки",
-    SAME_VIDEO_COMING: "то же фото с тем же описанием уже делалось",
 }
 
 
@@ -749,21 +734,22 @@ class Russian(English):
 
     # --- Intake -----------------------------------------------------------------------------
 
-    HELP = (
-        "<b>Я превращаю фото в короткое видео</b> 🎬\n\n"
-        "Пришлите мне фото с подписью о том, что должно произойти, например "
-        "<i>она улыбается и машет рукой</i>. Примерно через 3 минуты я отвечу на ваше фото "
-        "6-секундным видео.\n\n"
-        "<b>В группе</b> начните подпись с <code>/animate</code> или ответьте на фото "
-        "командой <code>/animate что должно произойти</code>.\n\n"
-        "<b>Какие нужны картинки:</b> JPG или PNG, до 20 МБ, меньшая сторона больше 300 px, "
-        "соотношение сторон строго между 2:5 (вертикальная) и 5:2 (горизонтальная).\n\n"
-        "/status покажет ваши задания и сколько видео ещё можно сделать сегодня; "
-        "/cancel их отменит.\n\n"
-        "Видеосервис может переформулировать ваше описание, чтобы видео вышло лучше. Добавьте "
-        "в конце <code>--exact</code>, и описание будет использовано как есть; в /settings "
-        "это можно сделать поведением по умолчанию."
-    )
+    def help(self, typical: float) -> str:
+        return (
+            "<b>Я превращаю фото в короткое видео</b> 🎬\n\n"
+            "Пришлите мне фото с подписью о том, что должно произойти, например "
+            "<i>она улыбается и машет рукой</i>. Обычно на это уходит "
+            f"{self.about(typical)}, и я отвечаю на ваше фото 6-секундным видео.\n\n"
+            "<b>В группе</b> начните подпись с <code>/animate</code> или ответьте на фото "
+            "командой <code>/animate что должно произойти</code>.\n\n"
+            "<b>Какие нужны картинки:</b> JPG или PNG, до 20 МБ, меньшая сторона больше 300 px, "
+            "соотношение сторон строго между 2:5 (вертикальная) и 5:2 (горизонтальная).\n\n"
+            "/status покажет ваши задания и сколько видео ещё можно сделать сегодня; "
+            "/cancel их отменит.\n\n"
+            "Видеосервис может переформулировать ваше описание, чтобы видео вышло лучше. "
+            "Добавьте в конце <code>--exact</code>, и описание будет использовано как есть; "
+            "в /settings это можно сделать поведением по умолчанию."
+        )
 
     PRIVATE_TEXT_HINT = (
         "Пришлите мне <b>фото</b> с подписью о том, что должно происходить на видео. "
@@ -811,9 +797,9 @@ class Russian(English):
         )
         return (
             "🔁 Видео из этого фото с этим же описанием уже делается, поэтому второе такое же я "
-            "запускать не стал, и в дневной лимит этот запрос не засчитан. Видео придёт "
-            f"ответом на {earlier}. Чтобы получить другой вариант, нажмите «🔁 Ещё раз» под "
-            "тем видео или пришлите фото с другим описанием."
+            "запускать не стал, и в дневной лимит этот запрос не засчитан. Я отвечу на "
+            f"{earlier}: пришлю видео или расскажу, что пошло не так. Чтобы получить другой "
+            "вариант, нажмите «🔁 Ещё раз» под тем видео или пришлите фото с другим описанием."
         )
 
     def about(self, seconds: float) -> str:
@@ -969,9 +955,8 @@ class Russian(English):
         so_far = self.duration(_tens(elapsed))
         if late:
             return (
-                f"🕒 Всё ещё в очереди видеосервиса (прошло {so_far}): сейчас он медленнее "
-                f"обычного, когда всё занимает {self.about(typical)}. Я слежу за заданием и "
-                "отвечу на ваше фото."
+                f"🕒 Всё ещё в очереди видеосервиса (прошло {so_far}) — дольше обычного: обычно "
+                f"всё занимает {self.about(typical)}. Я слежу за заданием и отвечу на ваше фото."
             )
         return (
             f"🕒 В очереди видеосервиса (прошло {so_far}). Обычно всё занимает "
@@ -982,8 +967,8 @@ class Russian(English):
         so_far = self.duration(_tens(elapsed))
         if late:
             return (
-                f"⚙️ Делаю видео: прошло {so_far} — дольше обычного ({self.about(typical)}). "
-                "Я слежу за заданием и отвечу на ваше фото."
+                f"⚙️ Делаю видео: прошло {so_far} — дольше обычного: обычно всё занимает "
+                f"{self.about(typical)}. Я слежу за заданием и отвечу на ваше фото."
             )
         return (
             f"⚙️ Делаю видео: прошло {so_far}, обычно всё занимает {self.about(typical)}. "

@@ -16,7 +16,8 @@ from storage.line import LineStore
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start and /help: what the bot does and the image rules."""
     if update.effective_message is not None:
-        await answer(update.effective_message, words_of(update.effective_user).HELP)
+        typical = services_of(context.bot_data).generation_times.typical
+        await answer(update.effective_message, words_of(update.effective_user).help(typical))
 
 
 async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

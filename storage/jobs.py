@@ -62,7 +62,8 @@ NO_VIDEO = "the video service finished without a video"
 DOWNLOAD_FAILED = "download failed"
 #: `error` of a job whose submission broke off with no answer on record (maybe charged).
 LOST_WHILE_SUBMITTING = "lost while submitting"
-#: `error` of a refused job: the same user's same photo and prompt was already on its way.
+#: `error` of a refused job: the same user's same photo and prompt, in the same chat, was
+#: already on its way.
 SAME_VIDEO_COMING = "the same photo and prompt were already being made"
 
 
@@ -262,8 +263,9 @@ class JobStore:
 
     async def note_image(self, job: Job, image_sha256: str, *, now: float) -> Job | None:
         """Record the digest of the job's checked image, unless the same user already has the
-        same video coming: an unfinished job with the same image, prompt and optimizer choice
-        that got this far. Returns that job (and records nothing), or None once recorded.
+        same video coming in the same chat: an unfinished job with the same image, prompt and
+        optimizer choice that got this far. Returns that job (and records nothing), or None
+        once recorded.
 
         One statement checks and writes, so two identical requests checked at the same moment
         cannot both go on to be charged.
@@ -271,12 +273,14 @@ class JobStore:
         active = [state.value for state in ACTIVE_STATES]
         marks = ", ".join("?" for _ in active)
         twin_of_job = (
-            "FROM jobs AS twin WHERE twin.user_id = ? AND twin.image_sha256 = ? "
+            "FROM jobs AS twin WHERE twin.user_id = ? AND twin.chat_id = ? "
+            "AND twin.image_sha256 = ? "
             "AND twin.prompt = ? AND twin.prompt_optimizer = ? AND twin.id != ? "
             f"AND twin.state IN ({marks})"
         )
         twin_params = [
             job.user_id,
+            job.chat_id,
             image_sha256,
             job.prompt,
             int(job.prompt_optimizer),

@@ -97,7 +97,7 @@ async def test_a_user_whose_language_has_no_translation_reads_english(
     assert "made in" in video["caption"]
     assert [label for label, _ in buttons(video)] == [ENGLISH.BUTTON_AGAIN]
     assert status.startswith("Your jobs, newest first:")
-    assert help_text == parse_html(ENGLISH.HELP)[0]
+    assert help_text == parse_html(ENGLISH.help(USUAL_SECONDS))[0]
 
 
 async def test_the_ticks_failure_notice_for_a_russian_users_job_is_russian(

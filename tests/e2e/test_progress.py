@@ -140,5 +140,5 @@ async def test_a_job_slower_than_usual_is_called_so_instead_of_promising_3_minut
     texts = status_texts(telegram, 111)
     [late] = [text for text in texts if text.startswith("🕒 Still queued")]
     assert "6 min 40 s so far" in late or "6 min 50 s so far" in late  # a slow machine
-    assert "slower than usual, when a video takes about 3 minutes in all" in late
+    assert "longer than usual: a video usually takes about 3 minutes in all" in late
     assert "still following it" in late

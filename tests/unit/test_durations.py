@@ -61,5 +61,5 @@ def test_the_acknowledgement_and_progress_say_the_learned_time() -> None:
     on_time, _ = parse_html(ENGLISH.progress_generating(10.0, 14.0))
     late, _ = parse_html(ENGLISH.progress_generating(400.0, 180.0, late=True))
     assert "usually about 15 seconds in all" in on_time
-    assert "longer than usual (about 3 minutes in all)" in late
+    assert "longer than usual: a video usually takes about 3 minutes in all" in late
     assert "still following it" in late

@@ -326,8 +326,9 @@ async def test_an_image_noted_after_its_twin_finished_goes_on(store: JobStore) -
         await store.update(second, now=T0, image_sha256=None)
 
 
-async def test_another_prompt_or_optimizer_choice_is_another_video(store: JobStore) -> None:
+async def test_another_prompt_chat_or_optimizer_choice_is_another_video(store: JobStore) -> None:
     first = await record(store, 1)
+    elsewhere = await store.get(await record(store, 1, chat_id=-100777))
     other_prompt = await store.record_request(request(2, prompt="a dog"), now=T0)
     exact = await store.record_request(
         dataclasses.replace(request(3), prompt_optimizer=False), now=T0
@@ -336,6 +337,7 @@ async def test_another_prompt_or_optimizer_choice_is_another_video(store: JobSto
     assert await store.note_image(await store.get(first), "sha", now=T0) is None
     assert await store.note_image(other_prompt, "sha", now=T0) is None
     assert await store.note_image(exact, "sha", now=T0) is None
+    assert await store.note_image(elsewhere, "sha", now=T0) is None  # answered in its own chat
 
 
 async def test_two_identical_images_noted_at_once_let_exactly_one_go_on(store: JobStore) -> None:
