@@ -43,9 +43,14 @@ async def advance_line(bot: Bot, services: Services, taken: list[int]) -> None:
 
     One job's failure never stops the others; never raises.
     """
-    await asyncio.gather(
-        update_places(bot, services), *(_submit(bot, services, job_id) for job_id in taken)
+    results = await asyncio.gather(
+        update_places(bot, services),
+        *(_submit(bot, services, job_id) for job_id in taken),
+        return_exceptions=True,
     )
+    for result in results:
+        if isinstance(result, Exception):  # the database itself failed: nothing to tell anyone
+            log.error("moving the line failed", exc_info=result)
 
 
 async def _submit(bot: Bot, services: Services, job_id: int) -> None:
