@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import API_KEY, TOKEN, eventually, send_photo
+from tests.e2e.chat import command
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import TelegramEmulator, private_chat, user
 from tests.process import BotProcess
 
 ANN = user(111, "Ann")
 ANN_CHAT = private_chat(111)
+IVAN = user(999, "Иван", language_code="ru")  # an admin
 
 
 @pytest.fixture
@@ -28,9 +30,13 @@ async def runs(
 
 
 async def _start(
-    runs: list[BotProcess], tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+    runs: list[BotProcess],
+    tmp_path: Path,
+    telegram: TelegramEmulator,
+    aiml: AimlApiEmulator,
+    **settings: str,
 ) -> BotProcess:
-    run = BotProcess(tmp_path, telegram, aiml)
+    run = BotProcess(tmp_path, telegram, aiml, **settings)
     await run.start()
     runs.append(run)
     return run
@@ -46,13 +52,17 @@ async def test_kill_during_submission_is_explained_after_restart_and_not_resubmi
     await first.kill()
 
     aiml.set_delay("create", 0)
-    await _start(runs, tmp_path, telegram, aiml)
+    await _start(runs, tmp_path, telegram, aiml, ADMIN_USER_IDS="999")
     [notice] = await telegram.wait_for(
         "sendMessage", where=lambda c: "lost track" in c.params["text"], timeout=20
     )
+    # The operator sees why in /stats, in their own language.
+    stats = await command(telegram, chat=private_chat(999), sender=IVAN, text="/stats")
+
     assert notice.params["chat_id"] == 111
     assert len(aiml.creates) == 1
     assert not telegram.calls_to("sendVideo")
+    assert "• прервано: бот перезапустился во время отправки × 1" in stats.splitlines()
 
 
 async def test_kill_while_generating_resumes_polling_and_delivers_once(
