@@ -579,8 +579,11 @@ def _png_without_metadata(data: bytes) -> bytes:
 
 def _metadata(source: Image.Image, pixels: Image.Image) -> dict[str, Any]:
     """Encoder options for a re-encoded picture: its still-valid ICC profile, and no EXIF
-    (the picture is already upright, and EXIF may hold where the photo was taken)."""
-    options: dict[str, Any] = {}
+    (the picture is already upright, and EXIF may hold where the photo was taken) nor
+    comment."""
+    # Pillow's JPEG encoder copies the source's comment (a JPEG's or a GIF's) unless told
+    # otherwise; an empty one writes none.
+    options: dict[str, Any] = {"comment": b""}
     # _normalised() dropped the profile when the colour space changed.
     icc = pixels.info.get("icc_profile")
     if isinstance(icc, bytes) and icc:

@@ -357,6 +357,28 @@ def test_cmyk_jpeg_is_reencoded_without_its_exif() -> None:
         assert not img.getexif()
 
 
+@pytest.mark.parametrize(
+    ("image_format", "mode", "save_options"),
+    [
+        ("JPEG", "RGB", {"exif": orientation(6)}),  # re-encoded upright
+        ("JPEG", "CMYK", {}),  # re-encoded as RGB
+        ("GIF", "RGB", {}),  # converted to JPEG
+    ],
+)
+def test_reencoded_jpeg_leaves_without_the_comment(
+    image_format: str, mode: str, save_options: dict[str, object]
+) -> None:
+    data = make_image((400, 500), image_format, mode, 0, comment=b"home", **save_options)
+    with Image.open(io.BytesIO(data)) as original:
+        assert original.info["comment"] == b"home"
+    frame = prepare_first_frame(data)
+    _, sent = decode_data_url(frame)
+    assert frame.image_format == "JPEG"
+    with Image.open(io.BytesIO(sent)) as img:
+        assert "comment" not in img.info
+    assert b"home" not in sent
+
+
 def test_cmyk_jpeg_with_orientation_is_sent_upright_as_rgb() -> None:
     data = make_image((400, 500), "JPEG", mode="CMYK", color=(0, 0, 0, 0), exif=orientation(6))
     frame = prepare_first_frame(data)
