@@ -41,7 +41,7 @@ async def create_generations(api: AimlApiClient, count: int) -> list[str]:
             created = await api.create_generation(
                 prompt=f"job {index}", first_frame_image=data_url, prompt_optimizer=True
             )
-            return created.generation_id
+            return created.id
 
     return list(await asyncio.gather(*(one(index) for index in range(count))))
 

@@ -1,7 +1,9 @@
 """Client of the AI/ML API's MiniMax video endpoints. It knows nothing of Telegram.
 
-Every path and field name of the API lives here, so that moving to another endpoint
-(the generic `/video/generations`) is a change to this module alone.
+The API serves `video-01-live2d` on two endpoints, and this module is the only place that
+knows either: the seed's vendor path (`legacy`, the default) and the universal
+`/video/generations` (`universal`). Every path and field name of both lives here, and every
+answer shape their documents show is read into one `Generation`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from enum import Enum
+from dataclasses import dataclass
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
 import aiohttp
@@ -19,8 +22,28 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 log = logging.getLogger(__name__)
 
 MODEL: Literal["video-01-live2d"] = "video-01-live2d"
-GENERATION_PATH = "/generate/video/minimax/generation"
 MAX_PROMPT_CHARS = 2000
+
+
+class Endpoint(StrEnum):
+    """Where the API takes and reports a generation. A job is polled where it was made."""
+
+    LEGACY = "legacy"  # the vendor path of the model's own page
+    UNIVERSAL = "universal"  # `/video/generations`, shared by the API's video models
+
+    @property
+    def path(self) -> str:
+        return _PATHS[self]
+
+    @property
+    def other(self) -> Endpoint:
+        return Endpoint.UNIVERSAL if self is Endpoint.LEGACY else Endpoint.LEGACY
+
+
+_PATHS = {
+    Endpoint.LEGACY: "/generate/video/minimax/generation",
+    Endpoint.UNIVERSAL: "/video/generations",
+}
 #: A create body carries the image as base64: up to ~27 MB. One `json.dumps` of it holds the
 #: event loop for ~50 ms, and one write of it copies it whole, twice. It is encoded in slices of
 #: this many characters, ~1 ms each, with the event loop free between them, and sent slice by
@@ -29,40 +52,138 @@ MAX_PROMPT_CHARS = 2000
 BODY_SLICE = 512 * 1024
 
 
-class GenerationRequest(BaseModel):
-    """The body of a create call."""
+def create_body(
+    endpoint: Endpoint, *, prompt: str, first_frame_image: str, prompt_optimizer: bool
+) -> dict[str, Any]:
+    """The body of a create call on `endpoint`. `first_frame_image` is a data URL, never a
+    Telegram file link (it holds the bot token)."""
+    if endpoint is Endpoint.UNIVERSAL:
+        return {
+            "model": MODEL,
+            "prompt": prompt,
+            "enhance_prompt": prompt_optimizer,
+            "image_url": first_frame_image,
+        }
+    return {
+        "model": MODEL,
+        "prompt": prompt,
+        "prompt_optimizer": prompt_optimizer,
+        "first_frame_image": first_frame_image,
+    }
 
-    model: Literal["video-01-live2d"] = MODEL
-    prompt: str
-    prompt_optimizer: bool
-    first_frame_image: str  # a data URL; never a Telegram file link (it holds the bot token)
+
+class UsageUnit(StrEnum):
+    """What the API counts a generation's cost in. The two are not convertible."""
+
+    CREDITS = "credits"  # `meta.usage.credits_used`, in the universal endpoint's documents
+    TOKENS = "tokens"  # `meta.usage.tokens_used`, in the vendor path's schema
 
 
-class GenerationCreated(BaseModel):
-    """The answer to a create call. Only `generation_id` is sure to be there."""
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a generation cost, as the API reports it."""
 
+    amount: float
+    unit: UsageUnit
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A generation as the API last described it: the answer to a create or a status call."""
+
+    id: str
+    endpoint: Endpoint  # where it was made, and where it is polled
+    status: str | None  # None when a create answer left it out
+    video_url: str | None = None
+    duration: float | None = None  # of the video, in seconds
+    error: Any = None  # the API's failure, in whichever shape it came
+    usage: Usage | None = None
+
+
+class _Video(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    generation_id: str
-    status: str | None = None
-
-
-class GeneratedVideo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    url: str
+    url: str | None = None
     duration: float | None = None
 
 
-class GenerationStatus(BaseModel):
-    """The answer to a status call."""
+class _Answer(BaseModel):
+    """Every field any documented answer of either endpoint carries; all optional here, the
+    rules of what must be there are in `_read_created` and `_read_status`."""
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str
-    status: str
-    video: GeneratedVideo | None = None
+    id: str | int | None = None
+    generation_id: str | int | None = None
+    status: str | None = None
+    video: _Video | None = None
+    duration: float | None = None
     error: Any = None
+    meta: Any = None
+
+
+def _usage_of(meta: Any) -> Usage | None:
+    """`meta.usage` as credits or tokens; None when absent or unreadable (it never matters
+    more than the video it came with)."""
+    usage = meta.get("usage") if isinstance(meta, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    for key, unit in (("credits_used", UsageUnit.CREDITS), ("tokens_used", UsageUnit.TOKENS)):
+        amount = usage.get(key)
+        if isinstance(amount, int | float) and not isinstance(amount, bool) and amount >= 0:
+            return Usage(float(amount), unit)
+    return None
+
+
+def _generation_of(answer: _Answer, generation_id: str, endpoint: Endpoint) -> Generation:
+    video = answer.video
+    url = video.url if video is not None and video.url else None
+    duration = video.duration if video is not None and video.duration else answer.duration
+    return Generation(
+        id=generation_id,
+        endpoint=endpoint,
+        status=answer.status,
+        video_url=url,
+        duration=duration,
+        error=answer.error,
+        usage=_usage_of(answer.meta),
+    )
+
+
+def _parsed(data: Any) -> _Answer | None:
+    try:
+        return _Answer.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _read_created(data: Any, endpoint: Endpoint) -> Generation:
+    """A create answer: the seed's `{generation_id, status}`, or the schema's and universal
+    endpoint's poll object with `id`. Raises ApiOutcomeUnknown when no id can be read: the
+    job was most likely made, and must not be asked for again."""
+    answer = _parsed(data)
+    if answer is None:
+        raise ApiOutcomeUnknown("the API accepted the request with an unreadable answer")
+    named, plain = answer.generation_id, answer.id
+    if named is not None and plain is not None and str(named) != str(plain):
+        log.warning(
+            "the API's create answer names two ids, generation_id %s and id %s; "
+            "following generation_id",
+            named,
+            plain,
+        )
+    found = named if named is not None else plain
+    if found is None or not str(found).strip():
+        raise ApiOutcomeUnknown("the API answered without a generation id")
+    return _generation_of(answer, str(found).strip(), endpoint)
+
+
+def _read_status(data: Any, generation_id: str, endpoint: Endpoint) -> Generation:
+    """A status answer; raises ApiBadResponse when it has no status."""
+    answer = _parsed(data)
+    if answer is None or not answer.status:
+        raise ApiBadResponse("the status answer has no status")
+    return _generation_of(answer, generation_id, endpoint)
 
 
 class Progress(Enum):
@@ -274,24 +395,45 @@ def _error_for(status: int, body: Any, headers: Any, *, created: bool) -> AimlAp
     return ApiUnavailable(message, status=status)
 
 
+def _route_unknown(error: AimlApiError) -> bool:
+    """Whether a 404 says the path itself does not exist ("Cannot POST /v2/..."), which made
+    nothing, rather than that the model is unknown or deprecated, which another path would
+    not mend."""
+    words = error.message.lower()
+    return isinstance(error, ApiNotFound) and "model" not in words and MODEL not in words
+
+
 class AimlApiClient:
-    """Creates generations and reads their status. One aiohttp session per client."""
+    """Creates generations and reads their status. One aiohttp session per client.
+
+    Creates go to `endpoint`. When it answers that the route does not exist, the client moves
+    to the other endpoint, once, says so in the log, and stays there. Each generation is
+    polled on the endpoint that made it.
+    """
 
     def __init__(
         self,
         base_url: str,
         api_key: str,
         *,
+        endpoint: Endpoint = Endpoint.LEGACY,
         create_timeout: float = 60.0,
         status_timeout: float = 20.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._endpoint = endpoint
+        self._moved = False
         self._create_timeout = aiohttp.ClientTimeout(total=create_timeout, sock_connect=10)
         self._status_timeout = aiohttp.ClientTimeout(total=status_timeout, sock_connect=10)
         self._session = session or aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         self._owns_session = session is None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the next create goes."""
+        return self._endpoint
 
     async def close(self) -> None:
         if self._owns_session:
@@ -303,50 +445,73 @@ class AimlApiClient:
 
     async def create_generation(
         self, *, prompt: str, first_frame_image: str, prompt_optimizer: bool
-    ) -> GenerationCreated:
+    ) -> Generation:
         """Ask the API for one video. Each successful call is charged.
 
-        Raises an AimlApiError subclass; `surely_not_created` on it says whether a retry is safe.
+        The answer may already be final (`error`, or `completed` with its video). Raises an
+        AimlApiError subclass; `surely_not_created` on it says whether a retry is safe.
         """
-        body = GenerationRequest(
-            prompt=prompt, prompt_optimizer=prompt_optimizer, first_frame_image=first_frame_image
+        endpoint = self._endpoint
+        try:
+            data = await self._create_on(endpoint, prompt, first_frame_image, prompt_optimizer)
+        except ApiNotFound as error:
+            if self._moved or not _route_unknown(error):
+                raise
+            # Nothing was made on a route that does not exist: the other one may be asked.
+            endpoint = self._endpoint = endpoint.other
+            self._moved = True
+            log.warning(
+                "the AI/ML API has no %s endpoint here (%s); using the %s endpoint from now on",
+                endpoint.other,
+                error.message,
+                endpoint,
+            )
+            data = await self._create_on(endpoint, prompt, first_frame_image, prompt_optimizer)
+        return _read_created(data, endpoint)
+
+    async def _create_on(
+        self, endpoint: Endpoint, prompt: str, first_frame_image: str, prompt_optimizer: bool
+    ) -> Any:
+        body = create_body(
+            endpoint,
+            prompt=prompt,
+            first_frame_image=first_frame_image,
+            prompt_optimizer=prompt_optimizer,
         )
-        pieces = await _encoded(body.model_dump())
-        data = await self._call(
+        return await self._call(
             "POST",
+            endpoint,
             client_timeout=self._create_timeout,
-            pieces=pieces,
+            pieces=await _encoded(body),
             ambiguous_after_send=True,
         )
-        try:
-            return GenerationCreated.model_validate(data)
-        except ValidationError as exc:
-            raise ApiOutcomeUnknown("the API answered without a generation id") from exc
 
-    async def get_generation(self, generation_id: str) -> GenerationStatus:
-        """Read a generation's status. Raises an AimlApiError subclass."""
+    async def get_generation(
+        self, generation_id: str, endpoint: Endpoint = Endpoint.LEGACY
+    ) -> Generation:
+        """Read a generation's status on the endpoint that made it. Raises an AimlApiError
+        subclass."""
         data = await self._call(
             "GET",
+            endpoint,
             client_timeout=self._status_timeout,
             params={"generation_id": generation_id},
             ambiguous_after_send=False,
         )
-        try:
-            return GenerationStatus.model_validate(data)
-        except ValidationError as exc:
-            raise ApiBadResponse("the status answer has no id or status") from exc
+        return _read_status(data, generation_id, endpoint)
 
     async def _call(
         self,
         method: str,
+        endpoint: Endpoint,
         *,
         client_timeout: aiohttp.ClientTimeout,
         ambiguous_after_send: bool,
         pieces: list[bytes] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        """Call the generation endpoint; `pieces` is a JSON body as `json_slices` makes it."""
-        url = self._base_url + GENERATION_PATH
+        """Call `endpoint`; `pieces` is a JSON body as `json_slices` makes it."""
+        url = self._base_url + endpoint.path
         request_headers = self._headers
         if pieces is not None:
             # With its length given, the body is streamed piece by piece yet not sent chunked.

@@ -126,6 +126,7 @@ def build_application(
             api=AimlApiClient(
                 settings.aimlapi_base_url,
                 settings.aimlapi_key.get_secret_value(),
+                endpoint=settings.aimlapi_endpoint,
                 create_timeout=knobs.create_timeout_seconds,
             ),
             downloads=aiohttp.ClientSession(),
@@ -169,7 +170,13 @@ def build_application(
                 )
         except Exception as error:  # the menu is a nicety: never a reason not to start
             log.warning("could not register the command menu: %s", error)
-        log.info("bot @%s started; database %s", application.bot.username, settings.database_path)
+        log.info(
+            "bot @%s started; database %s; AI/ML API %s, %s endpoint",
+            application.bot.username,
+            settings.database_path,
+            settings.aimlapi_base_url,
+            settings.aimlapi_endpoint,
+        )
 
     async def post_shutdown(application: BotApp) -> None:
         services = application.bot_data.pop(SERVICES_KEY, None)

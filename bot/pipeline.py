@@ -124,6 +124,8 @@ async def _check_and_submit(
         job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)
         markup = fix_markup(job, fixes) if fixes else None
         return await show_progress(bot, services, job, text, reply_markup=markup)
+    if submission.outcome in (SubmitOutcome.READY, SubmitOutcome.FAILED):
+        return submission.job  # already final: the tick sends the video or the explanation
     if submission.outcome is SubmitOutcome.ACCEPTED:
         text = words.queued(
             typical=services.generation_times.typical,

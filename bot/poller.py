@@ -9,12 +9,13 @@ import aiohttp
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.aimlapi import AimlApiError, ApiNotFound, Progress, error_reason, progress_of
+from bot.aimlapi import AimlApiError, ApiNotFound, Endpoint, Progress, error_reason, progress_of
 from bot.delivery import VideoExpired, deliver_video, send_notice
 from bot.pipeline import check_and_submit
 from bot.progress import clear_progress, refresh_progress
 from bot.schedule import next_poll_delay
 from bot.services import Services
+from bot.submission import generation_facts
 from storage import GENERATION_LOST, NO_VIDEO, VIDEO_EXPIRED, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ async def _poll(services: Services, job: Job) -> Job:
             job.id, now=clock(), state=JobState.TIMED_OUT, next_poll_at=clock()
         )
     try:
-        status = await services.api.get_generation(job.generation_id)
+        status = await services.api.get_generation(
+            job.generation_id, Endpoint(job.endpoint or Endpoint.LEGACY)
+        )
     except ApiNotFound as error:
         if job.poll_failures + 1 >= services.tuning.missing_generation_polls:
             log.warning("job %s: the API does not know generation %s", job.id, job.generation_id)
@@ -109,17 +112,16 @@ async def _poll(services: Services, job: Job) -> Job:
         return await _back_off(services, job)
 
     now = clock()
+    assert status.status is not None  # a status answer always has one
     progress = progress_of(status.status)
-    changes: dict[str, object] = {
-        "api_status": status.status,
+    changes = generation_facts(status) | {
         "poll_count": job.poll_count + 1,
         "poll_failures": 0,
     }
-    if progress is Progress.SUCCEEDED and status.video is not None:
+    if progress is Progress.SUCCEEDED and status.video_url is not None:
         services.generation_times.add(now - started)
         changes |= {
             "state": JobState.COMPLETED,
-            "video_url": status.video.url,
             "completed_at": now,
             "next_poll_at": now,
         }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.aimlapi import Endpoint
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 #: Telegram ids written `123,-100456` in the environment (NoDecode: not JSON).
@@ -28,6 +30,7 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
     aimlapi_base_url: str = "https://api.aimlapi.com/v2"
+    aimlapi_endpoint: Endpoint = Endpoint.LEGACY
     database_path: Path = Path("data/bot.sqlite3")
     poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     prompt_optimizer: bool = True
@@ -74,10 +77,12 @@ class Settings(BaseSettings):
                 ) from None
         return ids
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "aimlapi_endpoint", mode="before")
     @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.lower() if info.field_name == "aimlapi_endpoint" else value.upper()
 
 
 def describe_settings_error(error: ValidationError) -> str:

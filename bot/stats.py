@@ -46,6 +46,7 @@ class StatsReport:
     in_flight: int
     in_flight_limit: int
     waiting: int
+    usage_today: dict[str, float]  # the API's own count of today's cost, by unit ("credits")
 
 
 def summarize(stats: JobStats, *, in_flight_limit: int) -> StatsReport:
@@ -64,4 +65,5 @@ def summarize(stats: JobStats, *, in_flight_limit: int) -> StatsReport:
         in_flight=stats.in_flight,
         in_flight_limit=in_flight_limit,
         waiting=stats.waiting,
+        usage_today=stats.usage_today,
     )

@@ -14,6 +14,10 @@ from bot.aimlapi import (
     ApiRateLimited,
     ApiRejected,
     ApiUnauthorized,
+    Generation,
+    Progress,
+    error_reason,
+    progress_of,
 )
 from bot.firstframe import FirstFrame
 from bot.schedule import next_poll_delay
@@ -27,6 +31,8 @@ class SubmitOutcome(Enum):
     """How a submission ended, from the user's point of view."""
 
     ACCEPTED = "accepted"  # the API created the generation; polling starts
+    READY = "ready"  # the API answered the create with the finished video; the tick sends it
+    FAILED = "failed"  # the API took the request and failed it at once; the tick explains
     REFUSED = "refused"  # the API refused the request itself; nothing charged
     BUSY = "busy"  # the API kept answering "busy" or could not be reached; nothing charged
     OUT_OF_CREDITS = "out_of_credits"  # the operator's account is empty
@@ -102,15 +108,58 @@ async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
             return Submission(job, outcome, error.message)
 
     # Logged before it is stored: should storing fail, the paid generation can still be found.
-    log.info("job %s: submitted as generation %s", job.id, created.generation_id)
-    now = clock()
-    job = await store.update(
+    log.info(
+        "job %s: submitted as generation %s on the %s endpoint (%s)",
         job.id,
-        now=now,
-        state=JobState.QUEUED,
-        generation_id=created.generation_id,
-        api_status=created.status,
-        submitted_at=now,
-        next_poll_at=now + next_poll_delay(interval=services.settings.poll_interval_seconds, age=0),
+        created.id,
+        created.endpoint,
+        created.status,
     )
-    return Submission(job, SubmitOutcome.ACCEPTED)
+    job, outcome = await _record_created(services, job, created)
+    return Submission(job, outcome)
+
+
+async def _record_created(
+    services: Services, job: Job, created: Generation
+) -> tuple[Job, SubmitOutcome]:
+    """Store a created generation. An answer that is already final is acted on at once: its
+    video is sent, or its failure explained, by the next tick, without a single poll."""
+    now = services.clock()
+    changes = generation_facts(created) | {
+        "generation_id": created.id,
+        "endpoint": created.endpoint.value,
+        "submitted_at": now,
+    }
+    progress = progress_of(created.status) if created.status else Progress.WAITING
+    if progress is Progress.SUCCEEDED and created.video_url is not None:
+        changes |= {"state": JobState.COMPLETED, "completed_at": now, "next_poll_at": now}
+        outcome = SubmitOutcome.READY
+    elif progress is Progress.FAILED:
+        # Failed, not charged for a video: the day's count comes back with the FAILED state.
+        log.info("job %s: the API failed it at once: %s", job.id, created.error)
+        changes |= {
+            "state": JobState.FAILED,
+            "error": error_reason(created.error),
+            "next_poll_at": now,
+        }
+        outcome = SubmitOutcome.FAILED
+    else:
+        interval = services.settings.poll_interval_seconds
+        changes |= {
+            "state": JobState.QUEUED,
+            "next_poll_at": now + next_poll_delay(interval=interval, age=0),
+        }
+        outcome = SubmitOutcome.ACCEPTED
+    return await services.store.update(job.id, now=now, **changes), outcome
+
+
+def generation_facts(generation: Generation) -> dict[str, object]:
+    """The job columns a create or status answer fills in, where the API gave them."""
+    facts: dict[str, object] = {"api_status": generation.status}
+    if generation.video_url is not None:
+        facts["video_url"] = generation.video_url
+    if generation.duration is not None:
+        facts["video_seconds"] = generation.duration
+    if generation.usage is not None:
+        facts |= {"usage_amount": generation.usage.amount, "usage_unit": generation.usage.unit}
+    return facts

@@ -619,7 +619,18 @@ class English:
             f"Now: {report.in_flight} of {report.in_flight_limit} at the video service, "
             f"{report.waiting} waiting in line"
         )
+        if report.usage_today:
+            spent = ", ".join(
+                self.usage_amount(amount, unit) for unit, amount in report.usage_today.items()
+            )
+            lines.append(f"Cost today, as the video service counts it: {spent}")
         return "\n".join(lines)
+
+    def usage_amount(self, amount: float, unit: str) -> str:
+        """An amount the API reported, with its unit: "120 credits", "1 token"."""
+        words = {"credits": ("credit", "credits"), "tokens": ("token", "tokens")}.get(unit)
+        one, many = words or (unit, unit)
+        return f"{amount:,.6g} {one if amount == 1 else many}"
 
     # --- Buttons ----------------------------------------------------------------------------
     # Labels and callback answers (toasts and alerts) are plain text, not HTML; answers are
@@ -1186,7 +1197,22 @@ class Russian(English):
             f"Сейчас: в видеосервисе {report.in_flight} из {report.in_flight_limit}, "
             f"ждут в очереди — {report.waiting}"
         )
+        if report.usage_today:
+            spent = ", ".join(
+                self.usage_amount(amount, unit) for unit, amount in report.usage_today.items()
+            )
+            lines.append(f"Расход сегодня по счёту видеосервиса: {spent}")
         return "\n".join(lines)
+
+    def usage_amount(self, amount: float, unit: str) -> str:
+        forms = {
+            "credits": ("кредит", "кредита", "кредитов"),
+            "tokens": ("токен", "токена", "токенов"),
+        }.get(unit, (unit, unit, unit))
+        # A fractional amount takes the genitive singular: "2,5 кредита".
+        word = _plural_ru(int(amount), *forms) if amount == int(amount) else forms[1]
+        number = f"{amount:,.6g}".replace(",", " ").replace(".", ",")
+        return f"{number} {word}"
 
     # --- Buttons ----------------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ class JobStats:
     failures: list[FailureCount]  # the week's, most frequent first
     in_flight: int
     waiting: int
+    usage_today: dict[str, float]  # what the API reported today's jobs cost, by unit
 
 
 class AccessStore:
@@ -183,6 +184,13 @@ class AccessStore:
                 FailureCount(JobState(state), error, int(n))
                 for state, error, n in await cursor.fetchall()
             ]
+        async with self._db.execute(
+            "SELECT usage_unit, SUM(usage_amount) FROM jobs "
+            "WHERE created_at >= ? AND usage_unit IS NOT NULL GROUP BY usage_unit "
+            "ORDER BY usage_unit",
+            (today,),
+        ) as cursor:
+            usage = {str(unit): float(total) for unit, total in await cursor.fetchall()}
         load = await self.bot_counts()
         return JobStats(
             requests_today=int(totals[0]),
@@ -195,4 +203,5 @@ class AccessStore:
             failures=failures,
             in_flight=load.in_flight,
             waiting=load.waiting,
+            usage_today=usage,
         )

@@ -119,6 +119,10 @@ class Job:
     status_text: str | None = None
     status_edited_at: float | None = None
     video_message_id: int | None = None
+    endpoint: str | None = None  # the API endpoint that made it; None for older jobs (legacy)
+    video_seconds: float | None = None
+    usage_amount: float | None = None
+    usage_unit: str | None = None
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))

@@ -76,6 +76,13 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at        REAL NOT NULL
     );
     """,
+    # 4: both of the API's endpoints, and what it reports of a video and its cost.
+    """
+    ALTER TABLE jobs ADD COLUMN endpoint TEXT;       -- where it was made; NULL: 'legacy'
+    ALTER TABLE jobs ADD COLUMN video_seconds REAL;  -- the video's length, as the API says
+    ALTER TABLE jobs ADD COLUMN usage_amount REAL;   -- what the API says the job cost ...
+    ALTER TABLE jobs ADD COLUMN usage_unit TEXT;     -- ... in 'credits' or 'tokens'
+    """,
 )
 
 

@@ -66,6 +66,14 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         help="make every Nth job fail with a moderation error (default: none)",
     )
     parser.add_argument(
+        "--create-answer",
+        choices=("seed", "schema"),
+        default="seed",
+        help="how the vendor path answers a create: {generation_id, status} as the model's "
+        "page shows (seed), or the whole status object with id, as the API's schema "
+        "documents (schema); default %(default)s. The universal endpoint answers {id, status}",
+    )
+    parser.add_argument(
         "--video-seconds",
         type=float,
         default=4.0,
@@ -88,6 +96,7 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         queued_seconds=args.queued_seconds,
         generating_seconds=args.generating_seconds,
         fail_every=args.fail_every,
+        create_answer=args.create_answer,
         video=VideoSpec(seconds=args.video_seconds, fps=args.fps, short_side=args.short_side),
     )
 

@@ -25,7 +25,8 @@ from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
 MODEL: Final = "video-01-live2d"
-GENERATION_PATH: Final = "/v2/generate/video/minimax/generation"
+GENERATION_PATH: Final = "/v2/generate/video/minimax/generation"  # the vendor path ("legacy")
+UNIVERSAL_PATH: Final = "/v2/video/generations"  # the API's universal video endpoint
 VIDEO_PATH_PREFIX: Final = "/videos/"
 
 MAX_PROMPT_CHARS: Final = 2000
@@ -137,10 +138,16 @@ def cdn_error(status: int, code: str, message: str) -> web.Response:
 
 
 def status_body(
-    generation_id: str, status: str, *, video: dict[str, Any] | None = None, error: Any = None
+    generation_id: str,
+    status: str,
+    *,
+    video: dict[str, Any] | None = None,
+    error: Any = None,
+    usage: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The answer to a status call. ``video`` is reported only on success, ``error`` (or a
-    generic reason) only on failure."""
+    generic reason) only on failure; ``usage`` (``{"credits_used": N}`` or
+    ``{"tokens_used": N}``) as ``meta.usage`` when given."""
     return {
         "id": generation_id,
         "status": status,
@@ -148,16 +155,28 @@ def status_body(
         "error": (error if error is not None else "Generation failed")
         if status in FAILURE_STATUSES
         else None,
-        "meta": None,
+        "meta": {"usage": usage} if usage else None,
     }
 
 
-def check_create_body(body: Any) -> CreateRequest | str:
-    """Check a create body's fields, in the API's order.
+def universal_error(error: Any) -> Any:
+    """A failure as the universal endpoint words it, ``{"name", "message"}``."""
+    if isinstance(error, str):
+        return {"name": "GenerationError", "message": error}
+    return error
+
+
+def check_create_body(body: Any, *, universal: bool = False) -> CreateRequest | str:
+    """Check a create body's fields, in the API's order. The vendor path takes the first
+    frame as ``first_frame_image`` and the optimizer as ``prompt_optimizer``; the universal
+    endpoint (``universal``) names them ``image_url`` and ``enhance_prompt``.
 
     Returns the request, or what is wrong (the text after :data:`VALIDATION_PREFIX`).
     The first frame is only checked to be a string here: see :func:`check_first_frame`.
     """
+    image_field, optimizer_field = (
+        ("image_url", "enhance_prompt") if universal else ("first_frame_image", "prompt_optimizer")
+    )
     if not isinstance(body, dict):
         return "Expected a JSON object body"
     model = body.get("model")
@@ -173,15 +192,15 @@ def check_create_body(body: Any) -> CreateRequest | str:
     if len(prompt) > MAX_PROMPT_CHARS:
         return f"prompt: String must contain at most {MAX_PROMPT_CHARS} character(s)"
     optimizer: bool | None = None
-    if "prompt_optimizer" in body:
-        if not isinstance(body["prompt_optimizer"], bool):
-            return "prompt_optimizer: Expected boolean"
-        optimizer = body["prompt_optimizer"]
-    if "first_frame_image" not in body:
-        return "first_frame_image: Required"
-    image = body["first_frame_image"]
+    if optimizer_field in body:
+        if not isinstance(body[optimizer_field], bool):
+            return f"{optimizer_field}: Expected boolean"
+        optimizer = body[optimizer_field]
+    if image_field not in body:
+        return f"{image_field}: Required"
+    image = body[image_field]
     if not isinstance(image, str):
-        return "first_frame_image: Expected string"
+        return f"{image_field}: Expected string"
     return CreateRequest(prompt=prompt, prompt_optimizer=optimizer, first_frame_image=image)
 
 

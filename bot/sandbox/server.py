@@ -4,6 +4,8 @@ It serves on 127.0.0.1:
 
 * ``POST /v2/generate/video/minimax/generation`` - create a job, validated like the real API;
 * ``GET  /v2/generate/video/minimax/generation?generation_id=...`` - its status, on a clock;
+* ``POST/GET /v2/video/generations`` - the same on the universal endpoint, in its own words
+  (``image_url``, ``enhance_prompt``; failures as ``{name, message}``; ``meta.usage``);
 * ``GET  /videos/<id>.mp4`` - the finished video, rendered here from the first frame.
 
 Any non-empty Bearer key is accepted and none is ever logged: the bot may well send its real
@@ -22,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from aiohttp import web
 
@@ -49,6 +51,9 @@ class SandboxConfig:
     queued_seconds: float = 3.0
     generating_seconds: float = 12.0
     fail_every: int = 0  # every Nth job fails with a moderation error; 0: none does
+    # How the vendor path answers a create: the model page's `{generation_id, status}`
+    # ("seed"), or the whole status object with `id`, as the API's schema documents ("schema").
+    create_answer: Literal["seed", "schema"] = "seed"
     video: VideoSpec = field(default_factory=VideoSpec)
 
 
@@ -62,6 +67,7 @@ class SandboxJob:
     image: FirstFrameImage
     timeline: Timeline
     fails: bool  # chosen by --fail-every: ends in "error" instead of "completed"
+    universal: bool  # made on the universal endpoint, and known only there
     render: asyncio.Task[Clip] | None = None  # None for a failing job, or once evicted
     expired: bool = False  # its video was dropped from memory
     reported: str = ""  # the status last answered, to log each change once
@@ -93,8 +99,9 @@ class SandboxServer:
         if self._runner is not None:
             return
         app = web.Application(client_max_size=contract.CLIENT_MAX_SIZE)
-        app.router.add_post(contract.GENERATION_PATH, self._on_create)
-        app.router.add_get(contract.GENERATION_PATH, self._on_poll)
+        for path in (contract.GENERATION_PATH, contract.UNIVERSAL_PATH):
+            app.router.add_post(path, self._on_create)
+            app.router.add_get(path, self._on_poll)
         app.router.add_get(contract.VIDEO_PATH_PREFIX + "{generation_id}.mp4", self._on_video)
         app.router.add_route("*", "/{tail:.*}", self._on_unknown_route)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -172,20 +179,26 @@ class SandboxServer:
         if request.content_type == "application/json":
             with contextlib.suppress(ValueError):
                 body = json.loads(raw)
-        checked = contract.check_create_body(body)
+        universal = path == contract.UNIVERSAL_PATH
+        checked = contract.check_create_body(body, universal=universal)
         if isinstance(checked, str):
             return self._refuse(path, checked)
         image = await asyncio.to_thread(contract.check_first_frame, checked.first_frame_image)
         if isinstance(image, str):
-            return self._refuse(path, f"first_frame_image: {image}")
-        job = self._accept(checked.prompt, image)
+            field = "image_url" if universal else "first_frame_image"
+            return self._refuse(path, f"{field}: {image}")
+        job = self._accept(checked.prompt, image, universal=universal)
+        if universal:
+            return web.json_response({"id": job.generation_id, "status": "queued"})
+        if self.config.create_answer == "schema":
+            return web.json_response(self._status_of(job, JobStatus.QUEUED.value))
         return web.json_response({"generation_id": job.generation_id, "status": "queued"})
 
     def _refuse(self, path: str, what: str) -> web.Response:
         log.info("create refused (400): %s", what)
         return contract.validation_error(path, what)
 
-    def _accept(self, prompt: str, image: FirstFrameImage) -> SandboxJob:
+    def _accept(self, prompt: str, image: FirstFrameImage, *, universal: bool) -> SandboxJob:
         config = self.config
         generation_id = contract.new_generation_id(self._jobs)
         number = len(self._jobs) + 1
@@ -198,6 +211,7 @@ class SandboxServer:
                 time.monotonic(), config.queued_seconds, config.generating_seconds
             ),
             fails=config.fail_every > 0 and number % config.fail_every == 0,
+            universal=universal,
             reported=JobStatus.QUEUED.value,
         )
         if not job.fails:
@@ -208,8 +222,9 @@ class SandboxServer:
         width, height = image.size
         source = "a URL (not fetched)" if image.url is not None else f"{image.image_format}"
         log.info(
-            "job %s created: %s %dx%d, prompt %r%s",
+            "job %s created on the %s endpoint: %s %dx%d, prompt %r%s",
             generation_id,
+            "universal" if universal else "legacy",
             source,
             width,
             height,
@@ -259,21 +274,32 @@ class SandboxServer:
         if not generation_id:
             return contract.validation_error(path, "generation_id: Required")
         job = self._jobs.get(generation_id)
-        if job is None:
+        if job is None or job.universal != (path == contract.UNIVERSAL_PATH):
             return contract.error_response(404, path, f"Generation {generation_id} not found")
         status = job.status(time.monotonic())
         if status != job.reported:
             job.reported = status
             log.info("job %s: %s", generation_id, status)
+        return web.json_response(self._status_of(job, status))
+
+    def _status_of(self, job: SandboxJob, status: str) -> dict[str, Any]:
+        """The status answer for ``job``, in the words of the endpoint that made it."""
         video: dict[str, Any] | None = None
         if status == JobStatus.COMPLETED:
             seconds = self.config.video.seconds
             if job.render is not None and job.render.done() and not job.render.cancelled():
                 seconds = job.render.result().seconds
-            video = {"url": self.video_url(generation_id), "duration": seconds}
-        error = contract.MODERATION_FAILURE if job.fails else None
-        return web.json_response(
-            contract.status_body(generation_id, status, video=video, error=error)
+            video = {"url": self.video_url(job.generation_id), "duration": seconds}
+        error: Any = contract.MODERATION_FAILURE if job.fails else None
+        if not job.universal:
+            return contract.status_body(job.generation_id, status, video=video, error=error)
+        # The universal endpoint reports what a job cost: nothing, here.
+        return contract.status_body(
+            job.generation_id,
+            status,
+            video=video,
+            error=contract.universal_error(error) if error is not None else None,
+            usage={"credits_used": 0},
         )
 
     # ------------------------------------------------------------------ video

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.aimlapi import AimlApiClient, ApiNotFound, ApiRejected, GenerationStatus, error_reason
+from bot.aimlapi import AimlApiClient, ApiNotFound, ApiRejected, Generation, error_reason
 from bot.sandbox import contract, render
 from bot.sandbox.placeholder import PLACEHOLDER_MP4
 from bot.sandbox.render import VideoSpec, output_size
@@ -50,8 +50,8 @@ async def client(sandbox: SandboxServer) -> AsyncIterator[AimlApiClient]:
     await api.close()
 
 
-async def poll_until_final(client: AimlApiClient, generation_id: str) -> list[GenerationStatus]:
-    answers: list[GenerationStatus] = []
+async def poll_until_final(client: AimlApiClient, generation_id: str) -> list[Generation]:
+    answers: list[Generation] = []
     deadline = time.monotonic() + 10
     while not answers or answers[-1].status in ("queued", "generating"):
         assert time.monotonic() < deadline, f"still {answers[-1].status}"
@@ -66,17 +66,17 @@ async def test_job_goes_queued_generating_completed_and_its_video_is_a_real_mp4(
     created = await client.create_generation(
         prompt="she smiles", first_frame_image=png_data_url(), prompt_optimizer=True
     )
-    assert created.status == "queued" and re.fullmatch(r"\d{15}", created.generation_id)
+    assert created.status == "queued" and re.fullmatch(r"\d{15}", created.id)
 
-    answers = await poll_until_final(client, created.generation_id)
-    statuses = [answer.status for answer in answers]
+    answers = await poll_until_final(client, created.id)
+    statuses = [str(answer.status) for answer in answers]
     assert statuses[0] == "queued" and "generating" in statuses and statuses[-1] == "completed"
     assert statuses == sorted(statuses, key=["queued", "generating", "completed"].index)
-    video = answers[-1].video
-    assert video is not None and video.duration == SPEC.seconds
-    assert video.url == f"{sandbox.origin}/videos/{created.generation_id}.mp4"
+    video = answers[-1]
+    assert video.video_url is not None and video.duration == SPEC.seconds
+    assert video.video_url == f"{sandbox.origin}/videos/{created.id}.mp4"
 
-    async with aiohttp.ClientSession() as session, session.get(video.url) as response:
+    async with aiohttp.ClientSession() as session, session.get(video.video_url) as response:
         assert response.status == 200 and response.content_type == "video/mp4"
         data = await response.read()
 
@@ -131,12 +131,12 @@ async def test_fail_every_makes_every_nth_job_fail_with_a_moderation_error() -> 
                     first_frame_image="https://example.com/cat.png",
                     prompt_optimizer=True,
                 )
-                outcomes.append((await poll_until_final(client, created.generation_id))[-1])
+                outcomes.append((await poll_until_final(client, created.id))[-1])
         finally:
             await client.close()
     assert [answer.status for answer in outcomes] == ["completed", "error"] * 2
     assert error_reason(outcomes[1].error) == contract.MODERATION_FAILURE
-    assert outcomes[1].video is None
+    assert outcomes[1].video_url is None
 
 
 async def test_without_pyav_the_placeholder_clip_is_served_with_its_own_length(
@@ -149,11 +149,11 @@ async def test_without_pyav_the_placeholder_clip_is_served_with_its_own_length(
             created = await client.create_generation(
                 prompt="p", first_frame_image=png_data_url(), prompt_optimizer=False
             )
-            video = (await poll_until_final(client, created.generation_id))[-1].video
+            video = (await poll_until_final(client, created.id))[-1]
         finally:
             await client.close()
-        assert video is not None and video.duration == render.PLACEHOLDER.seconds
-        async with aiohttp.ClientSession() as session, session.get(video.url) as response:
+        assert video.video_url is not None and video.duration == render.PLACEHOLDER.seconds
+        async with aiohttp.ClientSession() as session, session.get(video.video_url) as response:
             assert await response.read() == PLACEHOLDER_MP4
 
 

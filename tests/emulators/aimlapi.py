@@ -4,6 +4,8 @@ It serves, on 127.0.0.1 and a free port:
 
 * ``POST /v2/generate/video/minimax/generation`` - create a job (validated like the real API),
 * ``GET  /v2/generate/video/minimax/generation?generation_id=...`` - poll a job,
+* ``POST /v2/video/generations`` and ``GET /v2/video/generations?generation_id=...`` - the same
+  on the universal endpoint, with its own field names (``image_url``, ``enhance_prompt``),
 * ``GET  /videos/<id>.mp4?Expires=...&Signature=...`` - the signed "CDN" link of a finished video.
 
 Every request is recorded in :attr:`AimlApiEmulator.requests` before it is answered, faults
@@ -42,6 +44,7 @@ from bot.sandbox.contract import (
     MODERATION_FAILURE,
     SUCCESS_STATUSES,
     UNAUTHORIZED_MESSAGE,
+    UNIVERSAL_PATH,
     URL_IMAGE_FORMAT,
     URL_IMAGE_SIZE,
     VALIDATION_PREFIX,
@@ -51,6 +54,7 @@ from bot.sandbox.contract import (
     error_response,
     new_generation_id,
     status_body,
+    universal_error,
 )
 from bot.sandbox.contract import cdn_error as _cdn_error
 from bot.sandbox.timeline import status_on_timeline
@@ -66,17 +70,28 @@ __all__ = [
     "MODEL",
     "SUCCESS_STATUSES",
     "UNAUTHORIZED_MESSAGE",
+    "UNIVERSAL_PATH",
     "URL_IMAGE_FORMAT",
     "URL_IMAGE_SIZE",
     "VIDEO_DURATION_SECONDS",
     "VIDEO_PATH_PREFIX",
     "AimlApiEmulator",
+    "ApiPath",
+    "CreateShape",
     "EmulatedJob",
     "Endpoint",
     "RecordedRequest",
 ]
 
 Endpoint = Literal["create", "poll", "video"]
+#: The API's two endpoints for the model: the vendor path and the universal one.
+ApiPath = Literal["legacy", "universal"]
+#: How a create is answered. "seed": ``{generation_id, status}``, as the model's page shows;
+#: "schema": the whole poll object with ``id``, as the API's OpenAPI schema documents;
+#: "universal": ``{id, status}``, as the universal endpoint's page shows; "both": the
+#: seed's answer with ``id`` as well.
+CreateShape = Literal["seed", "schema", "universal", "both"]
+_PATHS: dict[str, ApiPath] = {GENERATION_PATH: "legacy", UNIVERSAL_PATH: "universal"}
 
 VIDEO_DURATION_SECONDS = 6
 DEFAULT_LINK_TTL_SECONDS = 9 * 3600.0
@@ -133,6 +148,7 @@ class EmulatedJob:
     completed_at: float | None = None  # monotonic time it became completed
     finished_at: float | None = None  # monotonic time it became completed or failed
     video_url: str | None = None  # the signed link reported once completed
+    endpoint: ApiPath = "legacy"  # where it was made: only there is it known
 
 
 @dataclass
@@ -219,6 +235,18 @@ class AimlApiEmulator:
         # Optional hooks to emulate documented response variants (201, missing status, meta...).
         self.create_response: Callable[[EmulatedJob], tuple[int, Any]] | None = None
         self.poll_response: Callable[[EmulatedJob, dict[str, Any]], tuple[int, Any]] | None = None
+        #: How creates are answered on each endpoint (see CreateShape).
+        self.create_shapes: dict[ApiPath, CreateShape] = {
+            "legacy": "seed",
+            "universal": "universal",
+        }
+        #: Endpoints this API does not have: their routes answer 404 "Cannot POST ...".
+        self.missing_endpoints: set[ApiPath] = set()
+        #: ``meta.usage`` reported by every status answer, e.g. ``{"credits_used": 20}``.
+        self.usage: dict[str, float] | None = None
+        #: Report the video's length at the top level of a status answer, not in ``video``.
+        self.duration_at_top = False
+        self._final_at_create: collections.deque[tuple[str, Any]] = collections.deque()
 
         self._jobs: dict[str, EmulatedJob] = {}
         self._rng = random.Random(seed)
@@ -259,8 +287,9 @@ class AimlApiEmulator:
             return
         self._closing = asyncio.Event()
         app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[self._middleware])
-        app.router.add_post(GENERATION_PATH, self._on_create)
-        app.router.add_get(GENERATION_PATH, self._on_poll)
+        for path in _PATHS:
+            app.router.add_post(path, self._on_create)
+            app.router.add_get(path, self._on_poll)
         app.router.add_get(VIDEO_PATH_PREFIX + "{generation_id}.mp4", self._on_video)
         app.router.add_route("*", "/{tail:.*}", self._on_unknown_route)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -316,13 +345,18 @@ class AimlApiEmulator:
 
     @property
     def creates(self) -> list[RecordedRequest]:
-        """Every POST to the create endpoint, including rejected and faulted ones."""
-        return [r for r in self.requests if r.method == "POST" and r.path == GENERATION_PATH]
+        """Every POST to a create endpoint (either), including rejected and faulted ones."""
+        return [r for r in self.requests if r.method == "POST" and r.path in _PATHS]
 
     @property
     def polls(self) -> list[RecordedRequest]:
-        """Every GET to the status endpoint, including rejected and faulted ones."""
-        return [r for r in self.requests if r.method == "GET" and r.path == GENERATION_PATH]
+        """Every GET to a status endpoint (either), including rejected and faulted ones."""
+        return [r for r in self.requests if r.method == "GET" and r.path in _PATHS]
+
+    @staticmethod
+    def endpoint_of(request: RecordedRequest) -> ApiPath | None:
+        """Which of the API's endpoints a request went to; None for other paths."""
+        return _PATHS.get(request.path)
 
     @property
     def video_requests(self) -> list[RecordedRequest]:
@@ -413,6 +447,12 @@ class AimlApiEmulator:
         Calls queue up: each applies to one further job, in order.
         """
         self._failures.append((status, error))
+
+    def finish_at_create(self, status: str = "completed", error: Any = DEFAULT_FAILURE) -> None:
+        """Make the next created job final in its create answer already: ``"completed"``
+        with its video, or ``"error"`` with ``error`` (a refusal at submission). It is still
+        made and charged. Calls queue up, one job each."""
+        self._final_at_create.append((status, error))
 
     def set_status(self, generation_id: str, status: str) -> None:
         """Force a job's reported status from now on (any string, documented or not)."""
@@ -571,11 +611,15 @@ class AimlApiEmulator:
     # ------------------------------------------------------------------ create
 
     async def _on_create(self, request: web.Request) -> web.StreamResponse:
+        if _PATHS[request.path] in self.missing_endpoints:
+            return await self._on_unknown_route(request)
         return await self._with_faults("create", request, self._process_create)
 
     async def _process_create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return self._error_response(request, 401, UNAUTHORIZED_MESSAGE)
+        endpoint = _PATHS[request.path]
+        universal = endpoint == "universal"
         # NestJS-style: only an application/json body is parsed; anything else is no object.
         record = self._in_flight[id(request)]
         body = (
@@ -583,12 +627,13 @@ class AimlApiEmulator:
             if record.parsed_json and request.content_type == "application/json"
             else None
         )
-        checked = check_create_body(body)
+        checked = check_create_body(body, universal=universal)
         if isinstance(checked, str):
             return self._validation_error(request, checked)
         image = await asyncio.to_thread(check_first_frame, checked.first_frame_image)
         if isinstance(image, str):
-            return self._validation_error(request, f"first_frame_image: {image}")
+            field = "image_url" if universal else "first_frame_image"
+            return self._validation_error(request, f"{field}: {image}")
         job = self._create_job(
             checked.prompt,
             checked.prompt_optimizer,
@@ -597,12 +642,37 @@ class AimlApiEmulator:
             image_url=image.url,
             image_mime=image.mime,
             image_bytes=image.nbytes,
+            endpoint=endpoint,
         )
+        if self._final_at_create:
+            status, error = self._final_at_create.popleft()
+            job.forced_status = job.status = status
+            if status in SUCCESS_STATUSES:
+                job.outcome, job.error = status, None
+            else:
+                job.outcome, job.error = status, error
+            self._advance(job, time.monotonic())
 
         if self.create_response is not None:
-            status, payload = self.create_response(job)
-            return web.json_response(payload, status=status)
-        return web.json_response({"generation_id": job.generation_id, "status": "queued"})
+            code, payload = self.create_response(job)
+            return web.json_response(payload, status=code)
+        return web.json_response(self._created_body(job))
+
+    def _created_body(self, job: EmulatedJob) -> dict[str, Any]:
+        shape = self.create_shapes[job.endpoint]
+        if shape == "schema" or job.status != "queued":
+            # A final answer has a video or an error to carry: the whole object.
+            full = self._status_payload(job)
+            if shape in ("seed", "both"):
+                full["generation_id"] = job.generation_id
+            if shape == "seed":
+                del full["id"]
+            return full
+        if shape == "seed":
+            return {"generation_id": job.generation_id, "status": job.status}
+        if shape == "both":
+            return {"generation_id": job.generation_id, "id": job.generation_id, "status": "queued"}
+        return {"id": job.generation_id, "status": job.status}
 
     def _create_job(
         self,
@@ -614,6 +684,7 @@ class AimlApiEmulator:
         image_url: str | None = None,
         image_mime: str | None = None,
         image_bytes: int = 0,
+        endpoint: ApiPath = "legacy",
     ) -> EmulatedJob:
         generation_id = new_generation_id(self._jobs)
         now = time.monotonic()
@@ -627,6 +698,7 @@ class AimlApiEmulator:
             image_mime=image_mime,
             image_bytes=image_bytes,
             created_at=now,
+            endpoint=endpoint,
         )
         if self._failures:
             job.outcome, job.error = self._failures.popleft()
@@ -642,6 +714,8 @@ class AimlApiEmulator:
     # ------------------------------------------------------------------ poll
 
     async def _on_poll(self, request: web.Request) -> web.StreamResponse:
+        if _PATHS[request.path] in self.missing_endpoints:
+            return await self._on_unknown_route(request)
         return await self._with_faults("poll", request, self._process_poll)
 
     async def _process_poll(self, request: web.Request) -> web.Response:
@@ -651,23 +725,34 @@ class AimlApiEmulator:
         if not generation_id:
             return self._validation_error(request, "generation_id: Required")
         job = self._jobs.get(generation_id)
-        if job is None:
+        if job is None or job.endpoint != _PATHS[request.path]:
+            # A generation is known only on the endpoint that made it.
             message = (
                 f"Generation {generation_id} not found" if self.unknown_id_status == 404 else None
             )
             return self._error_response(request, self.unknown_id_status, message)
         job.polls += 1
         self._advance(job, time.monotonic())
-        video = (
-            {"url": self.video_url(job.generation_id), "duration": VIDEO_DURATION_SECONDS}
-            if job.status in SUCCESS_STATUSES
-            else None
-        )
-        payload = status_body(job.generation_id, job.status, video=video, error=job.error)
+        payload = self._status_payload(job)
         if self.poll_response is not None:
             status, body = self.poll_response(job, payload)
             return web.json_response(body, status=status)
         return web.json_response(payload)
+
+    def _status_payload(self, job: EmulatedJob) -> dict[str, Any]:
+        """What a status call answers about ``job`` now, in its endpoint's words."""
+        video: dict[str, Any] | None = None
+        if job.status in SUCCESS_STATUSES:
+            video = {"url": self.video_url(job.generation_id)}
+            if not self.duration_at_top:
+                video["duration"] = VIDEO_DURATION_SECONDS
+        error = universal_error(job.error) if job.endpoint == "universal" else job.error
+        payload = status_body(
+            job.generation_id, job.status, video=video, error=error, usage=self.usage
+        )
+        if self.duration_at_top and video is not None:
+            payload["duration"] = VIDEO_DURATION_SECONDS
+        return payload
 
     def _advance(self, job: EmulatedJob, now: float) -> None:
         """Recompute a job's status (poll count or wall time) and stamp completion times."""

@@ -503,9 +503,9 @@ async def test_link_ttl_expires_by_wall_time(session: aiohttp.ClientSession) -> 
 async def test_unknown_route_is_404_and_recorded(
     emu: AimlApiEmulator, session: aiohttp.ClientSession
 ) -> None:
-    async with session.post(f"{emu.base_url}/video/generations", json={}, headers=AUTH) as resp:
+    async with session.post(f"{emu.base_url}/images/generations", json={}, headers=AUTH) as resp:
         assert resp.status == 404
-    assert emu.requests[0].path == "/v2/video/generations"
+    assert emu.requests[0].path == "/v2/images/generations"
 
 
 async def test_timeline_mode_follows_wall_time(session: aiohttp.ClientSession) -> None:

@@ -21,12 +21,15 @@ from bot.aimlapi import (
     ApiRejected,
     ApiUnauthorized,
     ApiUnavailable,
+    Endpoint,
     Progress,
+    Usage,
+    UsageUnit,
     error_reason,
     progress_of,
 )
 from tests.conftest import API_KEY
-from tests.emulators.aimlapi import AimlApiEmulator, EmulatedJob
+from tests.emulators.aimlapi import AimlApiEmulator, CreateShape, EmulatedJob
 from tests.images import make_image
 
 
@@ -50,7 +53,7 @@ async def create(client: AimlApiClient, prompt: str = "she waves") -> str:
     created = await client.create_generation(
         prompt=prompt, first_frame_image=FRAME, prompt_optimizer=False
     )
-    return created.generation_id
+    return created.id
 
 
 def api_error_body(status: int | str, message: Any) -> dict[str, Any]:
@@ -92,9 +95,8 @@ async def test_status_follows_the_job_to_its_video(
         assert status.id == generation_id
         seen.append(status.status)
     assert seen == ["queued", "generating", "generating", "completed"]
-    assert status.video is not None
-    assert status.video.url == aiml.video_url(generation_id)
-    assert status.video.duration == 6
+    assert status.video_url == aiml.video_url(generation_id)
+    assert status.duration == 6
     assert aiml.polls[-1].query == {"generation_id": generation_id}
 
 
@@ -108,7 +110,7 @@ async def test_create_answer_with_201_and_no_status_is_accepted(
     created = await client.create_generation(
         prompt="x", first_frame_image=FRAME, prompt_optimizer=True
     )
-    assert created.generation_id in aiml.jobs
+    assert created.id in aiml.jobs
     assert created.status is None
 
 
@@ -133,11 +135,14 @@ CREATE_ERRORS: list[tuple[int, type[AimlApiError]]] = [
 async def test_create_error_status_maps_to_its_exception_with_the_apis_words(
     client: AimlApiClient, aiml: AimlApiEmulator, status: int, expected: type[AimlApiError]
 ) -> None:
-    aiml.inject("create", status, api_error_body(status, f"words of the API for {status}"))
+    # Words about the model: a 404 that names no model is an unknown route (see the tests of
+    # the endpoint switch).
+    words = f"the model's words for {status}"
+    aiml.inject("create", status, api_error_body(status, words))
     with pytest.raises(expected) as caught:
         await create(client)
     assert type(caught.value) is expected
-    assert caught.value.message == f"words of the API for {status}"
+    assert caught.value.message == words
     assert caught.value.status == status
     # Only a 500/504 may hide a job that was made: every other refusal is safe to retry.
     assert caught.value.surely_not_created is (expected is not ApiOutcomeUnknown)
@@ -407,3 +412,171 @@ async def test_a_refusal_that_echoes_the_image_is_clipped(
     with pytest.raises(ApiRejected) as caught:
         await create(client)
     assert len(caught.value.message) == MAX_REASON_CHARS
+
+
+# --------------------------------------------------------------------------- answer shapes
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+@pytest.mark.parametrize("shape", ["seed", "schema", "universal", "both"])
+async def test_every_documented_create_answer_gives_the_generation_id(
+    aiml: AimlApiEmulator, endpoint: Endpoint, shape: CreateShape
+) -> None:
+    aiml.create_shapes[endpoint.value] = shape
+    api = AimlApiClient(aiml.base_url, API_KEY, endpoint=endpoint)
+    try:
+        created = await api.create_generation(
+            prompt="p", first_frame_image=FRAME, prompt_optimizer=True
+        )
+    finally:
+        await api.close()
+    assert created.id in aiml.jobs and created.endpoint is endpoint
+    assert created.status == "queued"
+    assert aiml.endpoint_of(aiml.creates[0]) == endpoint.value
+
+
+async def test_two_ids_that_disagree_are_logged_and_generation_id_wins(
+    client: AimlApiClient, aiml: AimlApiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    aiml.create_response = lambda job: (200, {"generation_id": job.generation_id, "id": "x-1"})
+    created = await client.create_generation(
+        prompt="p", first_frame_image=FRAME, prompt_optimizer=True
+    )
+    assert created.id in aiml.jobs
+    assert "generation_id" in caplog.text and "x-1" in caplog.text
+
+
+async def test_a_create_answer_with_an_empty_id_is_an_unknown_outcome(
+    client: AimlApiClient, aiml: AimlApiEmulator
+) -> None:
+    aiml.create_response = lambda job: (200, {"id": "", "status": "queued"})
+    with pytest.raises(ApiOutcomeUnknown):
+        await create(client)
+    assert aiml.charged == 1
+
+
+async def test_a_create_answer_that_is_already_final_carries_its_video_or_its_error(
+    client: AimlApiClient, aiml: AimlApiEmulator
+) -> None:
+    aiml.create_shapes["legacy"] = "schema"
+    aiml.finish_at_create("completed")
+    aiml.finish_at_create("error", {"name": "ModerationError", "message": "flagged"})
+    done = await client.create_generation(
+        prompt="p", first_frame_image=FRAME, prompt_optimizer=True
+    )
+    failed = await client.create_generation(
+        prompt="p", first_frame_image=FRAME, prompt_optimizer=True
+    )
+    assert done.status == "completed" and done.video_url == aiml.video_url(done.id)
+    assert failed.status == "error" and error_reason(failed.error) == "flagged"
+    assert failed.video_url is None
+
+
+@pytest.mark.parametrize("at_top", [False, True], ids=["in-video", "top-level"])
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        ({"credits_used": 126}, Usage(126.0, UsageUnit.CREDITS)),
+        ({"tokens_used": 58000.5}, Usage(58000.5, UsageUnit.TOKENS)),
+        ({"credits_used": "lots"}, None),
+        (None, None),
+    ],
+)
+async def test_a_status_answer_gives_the_videos_length_and_its_cost(
+    client: AimlApiClient,
+    aiml: AimlApiEmulator,
+    at_top: bool,
+    usage: dict[str, Any] | None,
+    expected: Usage | None,
+) -> None:
+    aiml.usage, aiml.duration_at_top = usage, at_top
+    aiml.queued_polls = aiml.generating_polls = 0
+    generation = await client.get_generation(await create(client))
+    assert generation.status == "completed" and generation.duration == 6
+    assert generation.usage == expected
+
+
+async def test_unknown_fields_and_unreadable_meta_never_hide_the_video(
+    client: AimlApiClient, aiml: AimlApiEmulator
+) -> None:
+    aiml.poll_response = lambda job, body: (
+        200,
+        body | {"meta": ["odd"], "model": "video-01-live2d", "extra": {"a": 1}},
+    )
+    aiml.queued_polls = aiml.generating_polls = 0
+    generation = await client.get_generation(await create(client))
+    assert generation.video_url is not None and generation.usage is None
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+@pytest.mark.parametrize("endpoint", list(Endpoint))
+async def test_each_endpoint_gets_its_own_field_names_and_is_polled_there(
+    aiml: AimlApiEmulator, endpoint: Endpoint
+) -> None:
+    api = AimlApiClient(aiml.base_url, API_KEY, endpoint=endpoint)
+    try:
+        created = await api.create_generation(
+            prompt="p", first_frame_image=FRAME, prompt_optimizer=False
+        )
+        status = await api.get_generation(created.id, endpoint)
+        with pytest.raises(ApiNotFound):  # a generation is known where it was made
+            await api.get_generation(created.id, endpoint.other)
+    finally:
+        await api.close()
+    body = aiml.creates[0].body
+    image, optimizer = (
+        ("image_url", "enhance_prompt")
+        if endpoint is Endpoint.UNIVERSAL
+        else ("first_frame_image", "prompt_optimizer")
+    )
+    assert set(body) == {"model", "prompt", image, optimizer}
+    assert body[optimizer] is False and body[image] == FRAME
+    assert status.status == "queued" and status.endpoint is endpoint
+
+
+@pytest.mark.parametrize("configured", list(Endpoint))
+async def test_a_missing_route_moves_creates_to_the_other_endpoint_once(
+    aiml: AimlApiEmulator, configured: Endpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    aiml.missing_endpoints.add(configured.value)
+    api = AimlApiClient(aiml.base_url, API_KEY, endpoint=configured)
+    try:
+        first = await create(api)
+        second = await create(api)
+    finally:
+        await api.close()
+    assert api.endpoint is configured.other
+    assert [aiml.endpoint_of(c) for c in aiml.creates] == [
+        configured.value,
+        configured.other.value,
+        configured.other.value,
+    ]
+    assert aiml.charged == 2 and {first, second} <= set(aiml.jobs)
+    assert caplog.text.count("from now on") == 1
+
+
+async def test_a_404_about_the_model_is_not_a_reason_to_move(aiml: AimlApiEmulator) -> None:
+    aiml.inject("create", 404, api_error_body(404, "Model video-01-live2d is deprecated"))
+    api = AimlApiClient(aiml.base_url, API_KEY)
+    try:
+        with pytest.raises(ApiNotFound):
+            await create(api)
+    finally:
+        await api.close()
+    assert len(aiml.creates) == 1 and api.endpoint is Endpoint.LEGACY
+
+
+async def test_when_neither_endpoint_exists_the_client_stops_after_one_move(
+    aiml: AimlApiEmulator,
+) -> None:
+    aiml.missing_endpoints.update({"legacy", "universal"})
+    api = AimlApiClient(aiml.base_url, API_KEY)
+    try:
+        for _ in range(2):
+            with pytest.raises(ApiNotFound):
+                await create(api)
+    finally:
+        await api.close()
+    assert len(aiml.creates) == 3 and aiml.charged == 0

@@ -130,7 +130,12 @@ def injecting(*args: Any, **kwargs: Any) -> Call:
     return Call(args, kwargs, injects=True)
 
 
-def _stats(*, failures: list[FailureCount], rate: float | None = 0.8) -> StatsReport:
+def _stats(
+    *,
+    failures: list[FailureCount],
+    rate: float | None = 0.8,
+    usage: dict[str, float] | None = None,
+) -> StatsReport:
     return StatsReport(
         requests_today=3,
         submitted_today=2,
@@ -145,6 +150,7 @@ def _stats(*, failures: list[FailureCount], rate: float | None = 0.8) -> StatsRe
         in_flight=1,
         in_flight_limit=4,
         waiting=2,
+        usage_today=usage or {},
     )
 
 
@@ -228,7 +234,9 @@ SAMPLES: dict[str, list[Call]] = {
         call(_stats(failures=[FailureCount(JobState.TIMED_OUT, None, 1)])),
         call(_stats(failures=[FailureCount(JobState.FAILED, VIDEO_EXPIRED, 2)])),
         injecting(_stats(failures=[FailureCount(JobState.FAILED, INJECT, 2)])),
+        call(_stats(failures=[], usage={"credits": 1.0, "tokens": 12345.0})),
     ],
+    "usage_amount": [call(1.0, "credits"), call(2.5, "tokens"), call(21.0, "credits")],
     "fix_button": [call(fix) for fix in Fix],
     "fixing": [call(fix) for fix in Fix],
     "fix_preview": [call(fix, 1999, 800) for fix in Fix],
@@ -374,6 +382,17 @@ def test_stats_words_every_reason_of_the_bots_own_and_quotes_the_rest() -> None:
     assert "interrupted: the bot restarted while submitting × 2" in plain(
         ENGLISH.stats_report(report)
     )
+
+
+def test_stats_show_the_days_cost_in_each_unit_the_api_reported() -> None:
+    report = _stats(failures=[], usage={"credits": 126.0, "tokens": 1.0})
+    assert "Cost today, as the video service counts it: 126 credits, 1 token" in plain(
+        ENGLISH.stats_report(report)
+    )
+    assert "по счёту видеосервиса: 126 кредитов, 1 токен" in plain(RUSSIAN.stats_report(report))
+    assert RUSSIAN.usage_amount(2.5, "credits") == "2,5 кредита"
+    assert RUSSIAN.usage_amount(22.0, "credits") == "22 кредита"
+    assert "Cost today" not in plain(ENGLISH.stats_report(_stats(failures=[])))
 
 
 def test_the_api_reason_is_quoted_as_written_and_the_bots_own_is_translated() -> None:
