@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import io
 import os
 import re
@@ -16,7 +17,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.aimlapi import AimlApiClient, ApiNotFound, ApiRejected, Generation, error_reason
+from bot.aimlapi import (
+    AimlApiClient,
+    ApiNotFound,
+    ApiRejected,
+    Endpoint,
+    Generation,
+    Usage,
+    UsageUnit,
+    error_reason,
+)
 from bot.sandbox import contract, render
 from bot.sandbox.placeholder import PLACEHOLDER_MP4
 from bot.sandbox.render import VideoSpec, output_size
@@ -50,12 +60,14 @@ async def client(sandbox: SandboxServer) -> AsyncIterator[AimlApiClient]:
     await api.close()
 
 
-async def poll_until_final(client: AimlApiClient, generation_id: str) -> list[Generation]:
+async def poll_until_final(
+    client: AimlApiClient, generation_id: str, endpoint: Endpoint = Endpoint.LEGACY
+) -> list[Generation]:
     answers: list[Generation] = []
     deadline = time.monotonic() + 10
     while not answers or answers[-1].status in ("queued", "generating"):
         assert time.monotonic() < deadline, f"still {answers[-1].status}"
-        answers.append(await client.get_generation(generation_id))
+        answers.append(await client.get_generation(generation_id, endpoint))
         await asyncio.sleep(0.05)
     return answers
 
@@ -198,3 +210,48 @@ async def test_python_m_bot_sandbox_starts_with_one_line_and_stops_on_ctrl_c() -
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_the_universal_endpoint_speaks_its_own_words_and_knows_only_its_jobs() -> None:
+    config = SandboxConfig(
+        port=0, queued_seconds=0.1, generating_seconds=0.1, fail_every=2, video=SPEC
+    )
+    async with SandboxServer(config) as sandbox:
+        client = AimlApiClient(sandbox.base_url, "k", endpoint=Endpoint.UNIVERSAL)
+        try:
+            made = [
+                await client.create_generation(
+                    prompt="p", first_frame_image=png_data_url(), prompt_optimizer=False
+                )
+                for _ in range(2)
+            ]
+            done, failed = [
+                (await poll_until_final(client, job.id, Endpoint.UNIVERSAL))[-1] for job in made
+            ]
+            with pytest.raises(ApiNotFound):
+                await client.get_generation(made[0].id, Endpoint.LEGACY)
+        finally:
+            await client.close()
+    assert done.status == "completed" and done.video_url is not None
+    assert done.usage == Usage(0.0, UsageUnit.CREDITS)
+    assert failed.status == "error" and failed.error == {
+        "name": "GenerationError",
+        "message": contract.MODERATION_FAILURE,
+    }
+
+
+async def test_the_vendor_path_can_answer_a_create_as_the_apis_schema_documents() -> None:
+    config = dataclasses.replace(QUICK, create_answer="schema")
+    body = {"model": "video-01-live2d", "prompt": "p", "first_frame_image": png_data_url()}
+    async with (
+        SandboxServer(config) as sandbox,
+        aiohttp.ClientSession() as session,
+        session.post(
+            sandbox.base_url + "/generate/video/minimax/generation",
+            json=body,
+            headers={"Authorization": "Bearer k"},
+        ) as response,
+    ):
+        answer = await response.json()
+    assert set(answer) == {"id", "status", "video", "error", "meta"}
+    assert answer["status"] == "queued" and re.fullmatch(r"\d{15}", answer["id"])
