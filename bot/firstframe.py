@@ -17,11 +17,14 @@ import asyncio
 import base64
 import hashlib
 import io
+import logging
+import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -29,6 +32,8 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 # iPhones save photos as HEIC; sent "as a file" they arrive as such. pillow-heif teaches
 # Pillow to read them, and they are converted to JPEG like the other formats.
 pillow_heif.register_heif_opener()
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -183,13 +188,16 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     from a file name or a MIME type.
 
     Output: a :class:`FirstFrame` describing the upright picture. A JPEG or PNG is sent
-    unchanged, except that:
+    as stored, its pixels byte for byte, keeping only the segments or chunks a decoder
+    needs: no EXIF, XMP, IPTC, comment or PNG text goes, nor anything after the first
+    image's end (such as an MPF depth map). It is re-encoded instead, its ICC profile kept,
+    in its own format (JPEG quality 95, lowered step by step if needed to stay within
+    MAX_FILE_BYTES), when:
 
-    - one whose EXIF orientation rotates or flips it is sent upright, re-encoded in its
-      own format (JPEG quality 95, lowered step by step if needed to stay within
-      MAX_FILE_BYTES) with the orientation tag removed;
-    - a JPEG in a non-RGB/non-grayscale mode (CMYK, ...) is re-encoded as an RGB JPEG
-      (quality 95), and a 16-bit/32-bit/float PNG as an 8-bit RGB PNG.
+    - its EXIF orientation rotates or flips it: it is sent upright, without the tag;
+    - it is a JPEG in a non-RGB/non-grayscale mode (CMYK, ...): sent as an RGB JPEG; or
+      a 16-bit/32-bit/float PNG: sent as an 8-bit RGB PNG;
+    - its metadata cannot be cut out (failing closed): the cutter cannot walk the file.
 
     A WEBP, GIF (first frame), BMP, TIFF (first page), AVIF, HEIF/HEIC (via pillow-heif)
     or JPEG 2000 image is converted, upright: to PNG when it has alpha or a
@@ -229,9 +237,9 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
                 image_format=named_format,
             )
         _decode_fully(img, data, named_format, size_bytes)
-        if native_format is not None and orientation == 1:
-            image_format = native_format
-            payload = _native_bytes_to_send(img, data, native_format)
+        stored = _stored_without_metadata(img, data, native_format, orientation)
+        if stored is not None:
+            image_format, payload = stored
         else:
             upright = _upright(img, orientation)
             try:
@@ -450,15 +458,29 @@ def _upright(img: Image.Image, orientation: int) -> Image.Image:
     return ImageOps.exif_transpose(img)
 
 
-def _native_bytes_to_send(img: Image.Image, data: bytes, image_format: str) -> bytes:
-    """For an upright JPEG/PNG: the original bytes, or a re-encoding when the mode is one
-    to avoid."""
-    if image_format == "JPEG" and img.mode in _JPEG_MODES_KEPT:
-        return _without_metadata(data, image_format)
-    if image_format == "PNG" and img.mode not in _PNG_MODES_CONVERTED:
-        return _without_metadata(data, image_format)
-    pixels = _normalised(img)
-    return _encode_within_limit(pixels, image_format, _metadata(img, pixels))
+def _stored_without_metadata(
+    img: Image.Image, data: bytes, native_format: str | None, orientation: int
+) -> tuple[str, bytes] | None:
+    """The format and the file's own bytes with their metadata cut out, for an upright JPEG
+    or PNG in a mode it is sent in.
+
+    None when the picture is to be re-encoded instead: it is in another format, turned or
+    in a mode to avoid; or, failing closed, the cutter cannot walk the file.
+    """
+    if native_format is None or orientation != 1 or not _mode_kept(img, native_format):
+        return None
+    cut = _without_metadata(data, native_format)
+    if cut is None:
+        log.info("a %s whose metadata could not be cut out is re-encoded", native_format)
+        return None
+    return native_format, cut
+
+
+def _mode_kept(img: Image.Image, native_format: str) -> bool:
+    """Whether a JPEG or PNG in this mode is sent in it, as every consumer decodes it."""
+    if native_format == "JPEG":
+        return img.mode in _JPEG_MODES_KEPT
+    return img.mode not in _PNG_MODES_CONVERTED
 
 
 def _pixels_to_send(img: Image.Image, native_format: str | None) -> Image.Image:
@@ -466,9 +488,7 @@ def _pixels_to_send(img: Image.Image, native_format: str | None) -> Image.Image:
 
     Raises ValueError or OSError when Pillow cannot convert the mode.
     """
-    if native_format == "JPEG" and img.mode in _JPEG_MODES_KEPT:
-        return img
-    if native_format == "PNG" and img.mode not in _PNG_MODES_CONVERTED:
+    if native_format is not None and _mode_kept(img, native_format):
         return img
     return _normalised(img)
 
@@ -512,69 +532,163 @@ def _colour_family(mode: str) -> str:
     return mode
 
 
-#: JPEG segments that carry metadata, not pixels: EXIF and XMP (APP1, where a phone puts
-#: the GPS position), IPTC (APP13) and comments. APP0 (JFIF), APP2 (the ICC profile) and
-#: APP14 (Adobe's colour transform) shape how the pixels decode, and stay.
-_JPEG_METADATA_MARKERS = frozenset({0xE1, 0xED, 0xFE})
-#: PNG chunks that carry metadata, not pixels: EXIF, text (author, software, ...) and time.
-_PNG_METADATA_CHUNKS = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"})
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The cutter is written here rather than taken from a library: Exiv2 (pyexiv2,
+# python-exiv2) keeps all that follows the end of the image and the PNG text chunks it has
+# no key for, and gives up on a truncated EXIF block; piexif is unmaintained and JPEG-only.
+# It stays small by keeping only what a decoder needs, and fails closed: a file it cannot
+# walk is re-encoded.
 
 
-def _without_metadata(data: bytes, image_format: str) -> bytes:
-    """The same image with its metadata segments cut out, pixels untouched (no re-encoding):
-    the user's photo goes to a third party, and its EXIF may hold where it was taken. The
-    orientation tag goes too, which is safe: only upright images are sent this way. Falls
-    back to the original bytes when the file's layout is not the expected one."""
+class _Unwalkable(ValueError):
+    """The file's layout is not one the cutter can walk."""
+
+
+class _Piece(NamedTuple):
+    """A piece of a JPEG file: ``data[start:end]``."""
+
+    marker: int | None  # the code after 0xFF; None for stray bytes between segments
+    start: int
+    end: int  # for a start of scan, past the entropy-coded data that follows it
+
+
+class _Chunk(NamedTuple):
+    """A chunk of a PNG file, its length, type, data and CRC: ``data[start:end]``."""
+
+    kind: bytes
+    start: int
+    end: int
+
+
+_SOI: Final[int] = 0xD8
+_EOI: Final[int] = 0xD9
+_SOS: Final[int] = 0xDA
+#: Markers with no length after them: TEM, RST0..RST7, start and end of image.
+_JPEG_STANDALONE_MARKERS: Final[frozenset[int]] = frozenset({0x01, *range(0xD0, 0xDA)})
+#: Markers a decoder reads the pixels from, kept as they are (0xC0..0xDF): frame headers,
+#: Huffman, arithmetic and quantisation tables, restarts, start and end of image, start of
+#: scan, line count, hierarchical progression.
+_JPEG_PIXEL_MARKERS: Final[frozenset[int]] = frozenset(range(0xC0, 0xE0))
+#: The APP segments kept, by the identifier they open with: JFIF (APP0) and Adobe (APP14)
+#: say how the colours decode, and APP2 holds the ICC profile. Every other APP segment goes
+#: (EXIF and XMP in APP1, where a phone puts the GPS position; IPTC in APP13; MPF's index of
+#: the pictures that followed; FlashPix; makers' own), and so does every comment.
+_JPEG_KEPT_APPS: Final[dict[int, bytes]] = {
+    0xE0: b"JFIF\x00",
+    0xE2: b"ICC_PROFILE\x00",
+    0xEE: b"Adobe",
+}
+#: The next marker: 0xFF, then a code that is neither 0 nor 0xFF. Bytes before it are
+#: stray (fill bytes too), and libjpeg and Pillow alike skip them. (Written without
+#: "\xff+", which would make the search ten times slower.)
+_JPEG_MARKER: Final = re.compile(rb"\xff[^\x00\xff]")
+#: The marker that ends a scan's entropy-coded data, in which 0xFF 0x00 stands for a 0xFF
+#: byte and 0xFF 0xD0..0xD7 is a restart.
+_JPEG_SCAN_END: Final = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+#: PNG chunks kept: the picture (IHDR, PLTE, IDAT, IEND), how its colours and transparency
+#: decode (tRNS, gAMA, cHRM, sRGB, iCCP, sBIT, cICP, mDCV, cLLI), its background and pixel
+#: density, and an animated PNG's frames. Every other chunk goes: EXIF, text (tEXt, zTXt,
+#: iTXt, which holds XMP too), time, and private chunks.
+_PNG_KEPT_CHUNKS: Final[frozenset[bytes]] = frozenset(
+    {
+        *(b"IHDR", b"PLTE", b"IDAT", b"IEND"),
+        *(b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"cICP", b"mDCV", b"cLLI"),
+        *(b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT"),
+    }
+)
+_PNG_SIGNATURE: Final[bytes] = b"\x89PNG\r\n\x1a\n"
+
+
+def _without_metadata(data: bytes, image_format: str) -> bytes | None:
+    """The same image with only the segments or chunks a decoder needs, pixels untouched
+    (no re-encoding): the user's photo goes to a third party, and its EXIF may hold where
+    it was taken. The orientation tag goes too, which is safe: only upright images are sent
+    this way. Stray bytes between JPEG segments go, and so does all that follows the first
+    image's end, such as a second picture (an MPF depth map) with an EXIF block of its own.
+
+    Returns None when the file's layout is not one the cutter can walk: the caller then
+    re-encodes the pixels, and the original bytes never leave.
+    """
+    view = memoryview(data)
     try:
         if image_format == "JPEG":
-            return _jpeg_without_metadata(data)
-        return _png_without_metadata(data)
-    except (IndexError, ValueError):
-        return data
+            return b"".join(
+                view[piece.start : piece.end]
+                for piece in _jpeg_pieces(data)
+                if _jpeg_keeps(data, piece)
+            )
+        chunks = (view[c.start : c.end] for c in _png_chunks(data) if c.kind in _PNG_KEPT_CHUNKS)
+        return b"".join([_PNG_SIGNATURE, *chunks])
+    except _Unwalkable:
+        return None
 
 
-def _jpeg_without_metadata(data: bytes) -> bytes:
-    if data[:2] != b"\xff\xd8":
-        raise ValueError("no SOI")
-    kept = [data[:2]]
+def _jpeg_pieces(data: bytes) -> Iterator[_Piece]:
+    """Walk a JPEG the way decoders read it, from its start of image to its first end of
+    image, yielding every piece on the way, stray bytes included. What follows the end of
+    image is not walked: the last piece's end says where it starts.
+
+    Raises _Unwalkable when there is no start of image, a segment's length is too short
+    or runs past the end, or the bytes end before an end of image.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        raise _Unwalkable("no start of image")
+    yield _Piece(_SOI, 0, 2)
     position = 2
     while True:
-        if data[position] != 0xFF:
-            raise ValueError("not at a marker")
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker == 0xDA:  # start of scan: the compressed pixels follow, kept whole
-            kept.append(data[position:])
-            return b"".join(kept)
-        length = int.from_bytes(data[position + 2 : position + 4], "big")
-        end = position + 2 + length
-        if length < 2 or end > len(data):
-            raise ValueError("bad segment length")
-        if marker not in _JPEG_METADATA_MARKERS:
-            kept.append(data[position:end])
+        found = _JPEG_MARKER.search(data, position)
+        if found is None:
+            raise _Unwalkable("no end of image")
+        start = found.start()
+        if start > position:
+            yield _Piece(None, position, start)
+        marker = data[start + 1]
+        end = start + 2
+        if marker not in _JPEG_STANDALONE_MARKERS:
+            length = int.from_bytes(data[end : end + 2], "big")
+            end += length
+            if length < 2 or end > len(data):
+                raise _Unwalkable("a segment's length is wrong")
+            if marker == _SOS:
+                scan_end = _JPEG_SCAN_END.search(data, end)
+                if scan_end is None:
+                    raise _Unwalkable("no end of image")
+                end = scan_end.start()
+        yield _Piece(marker, start, end)
+        if marker == _EOI:
+            return
         position = end
 
 
-def _png_without_metadata(data: bytes) -> bytes:
+def _jpeg_keeps(data: bytes, piece: _Piece) -> bool:
+    """Whether a decoder needs the piece (see _JPEG_PIXEL_MARKERS and _JPEG_KEPT_APPS)."""
+    if piece.marker is None:
+        return False
+    if piece.marker in _JPEG_PIXEL_MARKERS:
+        return True
+    identifier = _JPEG_KEPT_APPS.get(piece.marker)
+    return identifier is not None and data.startswith(identifier, piece.start + 4, piece.end)
+
+
+def _png_chunks(data: bytes) -> Iterator[_Chunk]:
+    """Walk a PNG from its signature to IEND, yielding every chunk. What follows IEND is
+    not walked: the last chunk's end says where it starts.
+
+    Raises _Unwalkable when there is no signature, or a chunk runs past the end of the
+    bytes before IEND.
+    """
     if not data.startswith(_PNG_SIGNATURE):
-        raise ValueError("no PNG signature")
-    kept = [_PNG_SIGNATURE]
+        raise _Unwalkable("no PNG signature")
     position = len(_PNG_SIGNATURE)
-    while position < len(data):
+    while True:
         length = int.from_bytes(data[position : position + 4], "big")
         kind = data[position + 4 : position + 8]
         end = position + 12 + length  # length, type, data, CRC
         if end > len(data):
-            raise ValueError("truncated chunk")
-        if kind not in _PNG_METADATA_CHUNKS:
-            kept.append(data[position:end])
-        position = end
+            raise _Unwalkable("truncated chunk")
+        yield _Chunk(kind, position, end)
         if kind == b"IEND":
-            break
-    return b"".join(kept)
+            return
+        position = end
 
 
 def _metadata(source: Image.Image, pixels: Image.Image) -> dict[str, Any]:

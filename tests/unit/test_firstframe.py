@@ -10,6 +10,7 @@ import random
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, features
@@ -25,6 +26,7 @@ from bot.firstframe import (
     prepare_first_frame,
     prepare_first_frame_async,
 )
+from tests.images import METADATA_LAYOUTS, gps_exif, jpeg_with_mpf_depth_map, metadata_found
 
 # --- helpers -----------------------------------------------------------------
 
@@ -481,6 +483,116 @@ def test_png_text_and_exif_chunks_never_leave() -> None:
         assert secret not in sent
     with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(sent)) as after:
         assert after.tobytes() == before.tobytes()
+
+
+# --- metadata: what no layout may carry out ---------------------------------------
+
+
+LAYOUTS = pytest.mark.parametrize("layout", METADATA_LAYOUTS.values(), ids=METADATA_LAYOUTS.keys())
+# A truncated EXIF block makes Pillow warn as it reads the orientation.
+CORRUPT_EXIF_WARNING = pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def sent_image_format(data: bytes) -> str:
+    with Image.open(io.BytesIO(data)) as img:
+        return "PNG" if img.format == "PNG" else "JPEG"
+
+
+@LAYOUTS
+@CORRUPT_EXIF_WARNING
+def test_layout_decodes_and_carries_metadata(layout: Callable[[int, int], bytes]) -> None:
+    data = layout(640, 480)
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        assert img.size == (640, 480)
+    assert metadata_found(data)
+
+
+@LAYOUTS
+@CORRUPT_EXIF_WARNING
+def test_metadata_never_leaves_and_the_pixels_are_not_reencoded(
+    layout: Callable[[int, int], bytes],
+) -> None:
+    data = layout(640, 480)
+    frame = prepare_first_frame(data)
+    sent = decode_data_url(frame)[1]
+    assert metadata_found(sent) == []
+    assert frame.image_format == sent_image_format(data)
+    assert (frame.width, frame.height) == (640, 480)
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(sent)) as after:
+        assert after.tobytes() == before.tobytes()  # the same pixels: cut, not re-encoded
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG"])
+def test_a_file_the_cutter_cannot_walk_is_reencoded_with_its_colour_profile(
+    image_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(firstframe, "_without_metadata", lambda data, image_format: None)
+    data = encode(marked((640, 480)), image_format, exif=gps_exif(), icc_profile=SRGB)
+    frame = prepare_first_frame(data)
+    sent = decode_data_url(frame)[1]
+    assert sent != data
+    assert frame.image_format == image_format
+    assert metadata_found(sent) == []
+    with Image.open(io.BytesIO(sent)) as img:
+        assert img.info.get("icc_profile") == SRGB
+        assert is_red(img.getpixel((5, 5))) and is_blue(img.getpixel((320, 240)))
+
+
+def test_a_file_the_cutter_cannot_walk_is_reencoded_within_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(firstframe, "_without_metadata", lambda data, image_format: None)
+    noisy = Image.effect_noise((600, 400), 60).convert("RGB")
+    data = encode(noisy, "JPEG", quality=60, exif=gps_exif())
+    with Image.open(io.BytesIO(data)) as stored:
+        at_95, at_90 = (len(encode(stored, "JPEG", quality=q)) for q in (95, 90))
+    assert len(data) < at_90 < at_95
+    monkeypatch.setattr(firstframe, "MAX_FILE_BYTES", at_95 - 1)
+    frame = prepare_first_frame(data)
+    assert frame.size_bytes == at_90  # the highest quality that fits
+
+
+@pytest.mark.parametrize("stray", [b"\x00\x00", b"\xff\xff", b"\xff\x00"])
+def test_stray_and_fill_bytes_between_segments_are_dropped(stray: bytes) -> None:
+    picture = make_image((640, 480), "JPEG")
+    after_jfif = 4 + int.from_bytes(picture[4:6], "big")
+    data = picture[:after_jfif] + stray + picture[after_jfif:]
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+    assert decode_data_url(prepare_first_frame(data))[1] == picture
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00\x2a\x00\x00",  # a second JPEG begins
+        b"SEFH LeakyPhone",  # a phone maker's trailer
+        b"\x00\x00",
+    ],
+)
+def test_nothing_after_the_end_of_image_leaves(trailer: bytes) -> None:
+    picture = make_image((640, 480), "JPEG")
+    sent = decode_data_url(prepare_first_frame(picture + trailer))[1]
+    assert sent == picture
+
+
+def test_nothing_after_the_png_end_leaves() -> None:
+    picture = make_image((640, 480), "PNG")
+    trailer = png_chunk(b"tEXt", b"Make\x00LeakyPhone")
+    sent = decode_data_url(prepare_first_frame(picture + trailer))[1]
+    assert sent == picture
+
+
+def test_mpf_depth_map_is_dropped_with_its_index() -> None:
+    data = jpeg_with_mpf_depth_map(640, 480)
+    sent = decode_data_url(prepare_first_frame(data))[1]
+    assert sent.endswith(b"\xff\xd9")
+    assert b"MPF\x00" not in sent
+    assert sent.count(b"\xff\xd8") == 1
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, getattr(img, "n_frames", 1)) == ("JPEG", 1)
 
 
 def test_rotated_png_is_sent_upright_as_png() -> None:
