@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Any, Final, NamedTuple
 
 import pillow_heif
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 # iPhones save photos as HEIC; sent "as a file" they arrive as such. pillow-heif teaches
 # Pillow to read them, and they are converted to JPEG like the other formats.
@@ -197,7 +197,8 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     - its EXIF orientation rotates or flips it: it is sent upright, without the tag;
     - it is a JPEG in a non-RGB/non-grayscale mode (CMYK, ...): sent as an RGB JPEG; or
       a 16-bit/32-bit/float PNG: sent as an 8-bit RGB PNG;
-    - its metadata cannot be cut out (failing closed): the cutter cannot walk the file.
+    - its metadata cannot be cut out (failing closed): the cutter cannot walk the file,
+      or what it cut, read back, still carries metadata.
 
     A WEBP, GIF (first frame), BMP, TIFF (first page), AVIF, HEIF/HEIC (via pillow-heif)
     or JPEG 2000 image is converted, upright: to PNG when it has alpha or a
@@ -210,7 +211,9 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
     upright size, before any decode), ``CORRUPT`` (full decode fails),
     ``UNSUPPORTED_FORMAT`` (pixels that cannot be converted to RGB), ``TOO_LARGE``
     (re-encoded result over the limit). No Pillow exception or decompression-bomb error
-    escapes.
+    escapes. Whatever made them, the bytes to send are read back first: re-encoded bytes
+    that carry metadata raise RuntimeError (an encoder writing what it was not given), and
+    never leave.
 
     CPU-bound and blocking (a full decode of up to MAX_PIXELS pixels): from async
     code call :func:`prepare_first_frame_async` instead.
@@ -263,6 +266,9 @@ def prepare_first_frame(data: bytes) -> FirstFrame:
             size_bytes=len(payload),
             image_format=image_format,
         )
+    # Cut bytes were read back in _stored_without_metadata(), which re-encodes what fails.
+    if stored is None and not _free_of_metadata(payload, image_format):
+        raise RuntimeError("the re-encoded first frame carries metadata")
     return FirstFrame(
         data_url=_data_url(_MIME_TYPES[image_format], payload),
         image_format=image_format,
@@ -465,12 +471,13 @@ def _stored_without_metadata(
     or PNG in a mode it is sent in.
 
     None when the picture is to be re-encoded instead: it is in another format, turned or
-    in a mode to avoid; or, failing closed, the cutter cannot walk the file.
+    in a mode to avoid; or, failing closed, the cutter cannot walk the file or its cut is
+    not proven free of metadata.
     """
     if native_format is None or orientation != 1 or not _mode_kept(img, native_format):
         return None
     cut = _without_metadata(data, native_format)
-    if cut is None:
+    if cut is None or not _free_of_metadata(cut, native_format):
         log.info("a %s whose metadata could not be cut out is re-encoded", native_format)
         return None
     return native_format, cut
@@ -535,8 +542,8 @@ def _colour_family(mode: str) -> str:
 # The cutter is written here rather than taken from a library: Exiv2 (pyexiv2,
 # python-exiv2) keeps all that follows the end of the image and the PNG text chunks it has
 # no key for, and gives up on a truncated EXIF block; piexif is unmaintained and JPEG-only.
-# It stays small by keeping only what a decoder needs, and fails closed: a file it cannot
-# walk is re-encoded.
+# It stays small by keeping only what a decoder needs. It is not the guarantee:
+# _free_of_metadata() reads back the bytes about to leave, and re-encoding is the fallback.
 
 
 class _Unwalkable(ValueError):
@@ -576,6 +583,10 @@ _JPEG_KEPT_APPS: Final[dict[int, bytes]] = {
     0xE0: b"JFIF\x00",
     0xE2: b"ICC_PROFILE\x00",
     0xEE: b"Adobe",
+}
+#: The same, as Pillow names the segments it reads.
+_PILLOW_KEPT_APPS: Final[dict[str, bytes]] = {
+    f"APP{marker - 0xE0}": identifier for marker, identifier in _JPEG_KEPT_APPS.items()
 }
 #: The next marker: 0xFF, then a code that is neither 0 nor 0xFF. Bytes before it are
 #: stray (fill bytes too), and libjpeg and Pillow alike skip them. (Written without
@@ -620,6 +631,29 @@ def _without_metadata(data: bytes, image_format: str) -> bytes | None:
         return b"".join([_PNG_SIGNATURE, *chunks])
     except _Unwalkable:
         return None
+
+
+def _free_of_metadata(payload: bytes, image_format: str) -> bool:
+    """Whether the bytes about to leave are proven free of metadata, read back whatever
+    made them.
+
+    A JPEG: every byte is in a segment a decoder needs (so no EXIF, XMP, IPTC or comment
+    segment anywhere, not even between the scans of a progressive JPEG), none is stray,
+    none follows the end of image, and Pillow's own reading of the header agrees. A PNG:
+    only the chunks a decoder needs (so no eXIf, tEXt, iTXt or zTXt), nothing after IEND.
+    """
+    try:
+        if image_format == "JPEG":
+            pieces = list(_jpeg_pieces(payload))
+            return (
+                pieces[-1].end == len(payload)
+                and all(_jpeg_keeps(payload, piece) for piece in pieces)
+                and _pillow_reads_no_metadata(payload)
+            )
+        chunks = list(_png_chunks(payload))
+    except _Unwalkable:
+        return False
+    return chunks[-1].end == len(payload) and all(c.kind in _PNG_KEPT_CHUNKS for c in chunks)
 
 
 def _jpeg_pieces(data: bytes) -> Iterator[_Piece]:
@@ -667,6 +701,25 @@ def _jpeg_keeps(data: bytes, piece: _Piece) -> bool:
         return True
     identifier = _JPEG_KEPT_APPS.get(piece.marker)
     return identifier is not None and data.startswith(identifier, piece.start + 4, piece.end)
+
+
+def _pillow_reads_no_metadata(payload: bytes) -> bool:
+    """Whether Pillow, reading the JPEG's header its own way, finds only the APP segments
+    kept and no comment: a second reader, so that one walk's mistake does not let metadata
+    through."""
+    try:
+        with Image.open(io.BytesIO(payload)) as img:
+            if img.format != "JPEG" or not isinstance(img, JpegImagePlugin.JpegImageFile):
+                return False
+            segments = list(img.applist)
+    except MemoryError:
+        raise
+    except Exception:
+        return False
+    return all(
+        name in _PILLOW_KEPT_APPS and content.startswith(_PILLOW_KEPT_APPS[name])
+        for name, content in segments
+    )
 
 
 def _png_chunks(data: bytes) -> Iterator[_Chunk]:

@@ -522,6 +522,33 @@ def test_metadata_never_leaves_and_the_pixels_are_not_reencoded(
     assert (frame.width, frame.height) == (640, 480)
     with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(sent)) as after:
         assert after.tobytes() == before.tobytes()  # the same pixels: cut, not re-encoded
+    assert firstframe._free_of_metadata(sent, frame.image_format)
+
+
+@LAYOUTS
+@CORRUPT_EXIF_WARNING
+def test_cutter_read_back_finds_the_metadata_of_every_layout(
+    layout: Callable[[int, int], bytes],
+) -> None:
+    data = layout(640, 480)
+    assert not firstframe._free_of_metadata(data, sent_image_format(data))
+
+
+@LAYOUTS
+@CORRUPT_EXIF_WARNING
+def test_a_cut_that_still_carries_metadata_is_reencoded(
+    layout: Callable[[int, int], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cutter that fails open, as the one before did: the bytes it returns are read back,
+    # and the picture is re-encoded rather than sent with its metadata.
+    monkeypatch.setattr(firstframe, "_without_metadata", lambda data, image_format: data)
+    data = layout(640, 480)
+    frame = prepare_first_frame(data)
+    sent = decode_data_url(frame)[1]
+    assert metadata_found(sent) == []
+    assert frame.image_format == sent_image_format(data)
+    with Image.open(io.BytesIO(sent)) as img:
+        assert (img.format, img.size) == (frame.image_format, (640, 480))
 
 
 @pytest.mark.parametrize("image_format", ["JPEG", "PNG"])
@@ -552,6 +579,15 @@ def test_a_file_the_cutter_cannot_walk_is_reencoded_within_the_limit(
     monkeypatch.setattr(firstframe, "MAX_FILE_BYTES", at_95 - 1)
     frame = prepare_first_frame(data)
     assert frame.size_bytes == at_90  # the highest quality that fits
+
+
+def test_reencoded_bytes_that_carry_metadata_never_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An encoder that writes what it was not given: the bytes are read back, and refused.
+    leaky = encode(marked((400, 500)), "JPEG", exif=gps_exif())
+    monkeypatch.setattr(firstframe, "_encode", lambda *args: leaky)
+    data = make_image((400, 500), "JPEG", mode="CMYK", color=(0, 0, 0, 0))
+    with pytest.raises(RuntimeError, match="metadata"):
+        prepare_first_frame(data)
 
 
 @pytest.mark.parametrize("stray", [b"\x00\x00", b"\xff\xff", b"\xff\x00"])
@@ -593,6 +629,38 @@ def test_mpf_depth_map_is_dropped_with_its_index() -> None:
     assert sent.count(b"\xff\xd8") == 1
     with Image.open(io.BytesIO(sent)) as img:
         assert (img.format, getattr(img, "n_frames", 1)) == ("JPEG", 1)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        make_image((640, 480), "JPEG"),
+        make_image((640, 480), "JPEG", progressive=True, icc_profile=SRGB),
+        make_image((640, 480), "JPEG", mode="L", restart_marker_blocks=1),
+        make_image((640, 480), "PNG", mode="RGBA"),
+        make_image((640, 480), "PNG", mode="P", transparency=0),
+    ],
+    ids=["baseline", "progressive with profile", "grey with restarts", "RGBA PNG", "palette PNG"],
+)
+def test_plain_files_are_read_back_as_free_of_metadata(data: bytes) -> None:
+    image_format = sent_image_format(data)
+    assert firstframe._free_of_metadata(data, image_format)
+    assert decode_data_url(prepare_first_frame(data))[1] == data  # sent as they are
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data + b"\x00",  # a byte after the end
+        lambda data: data[:2] + b"\x00" + data[2:],  # a stray byte
+        lambda data: data[:2] + b"\xff\xfe\x00\x02" + data[2:],  # an empty comment
+        lambda data: data[:2] + b"\xff\xe3\x00\x04ab" + data[2:],  # an unknown APP segment
+        lambda data: data[:-2],  # no end of image
+    ],
+    ids=["after the end", "stray byte", "comment", "APP3", "no end"],
+)
+def test_read_back_refuses_any_other_jpeg_byte(damage: Callable[[bytes], bytes]) -> None:
+    assert not firstframe._free_of_metadata(damage(make_image((640, 480), "JPEG")), "JPEG")
 
 
 def test_rotated_png_is_sent_upright_as_png() -> None:
