@@ -127,8 +127,8 @@ def metadata_found(data: bytes) -> list[str]:
         name
         for name, needle in (
             ("the make", PHONE_MAKE.encode()),
-            ("the place", PLACE.encode()),
-            ("the place", PLACE.split()[0].encode()),
+            ("a GPS position", PLACE.encode()),
+            ("a GPS position", PLACE.split()[0].encode()),
             ("an EXIF block", b"Exif\x00\x00"),
             ("an EXIF block", b"MM\x00\x2a\x00\x00\x00\x08"),  # the TIFF header, PNG's eXIf
             ("XMP", b"http://ns.adobe.com/xap/1.0/"),
