@@ -25,8 +25,15 @@ import aiohttp
 from aiohttp import web
 
 __all__ = [
+    "BUTTON_DATA_INVALID",
+    "CALLBACK_ANSWER_WINDOW",
     "MAX_DOWNLOAD_SIZE",
+    "MAX_UPLOAD_SIZE",
     "NOT_MODIFIED",
+    "QUERY_TOO_OLD",
+    "REPLY_NOT_FOUND",
+    "THREAD_NOT_FOUND",
+    "TOO_LARGE",
     "RecordedCall",
     "TelegramEmulator",
     "callback_update",
@@ -50,15 +57,26 @@ _RAW_FIELDS = frozenset({"text", "caption", "query"})
 
 #: getFile refuses files whose declared size exceeds this (as Telegram does).
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
+#: A file uploaded with a request may be this large; a larger one is refused with a 413.
+MAX_UPLOAD_SIZE = 50 * 1024 * 1024
+#: How long after a callback query was sent it may still be answered.
+CALLBACK_ANSWER_WINDOW = 15 * 60.0
 _MAX_URL_FETCH = 20 * 1024 * 1024
 _MAX_TEXT = 4096
 _MAX_CAPTION = 1024
+_MAX_CALLBACK_DATA = 64  # bytes
+_MAX_CALLBACK_ANSWER = 200  # characters
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup"
     " are exactly the same as a current content and reply markup of the message"
 )
 _URL_FAILED = "Bad Request: failed to get HTTP URL content"
+REPLY_NOT_FOUND = "Bad Request: message to be replied not found"
+THREAD_NOT_FOUND = "Bad Request: message thread not found"
+BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+TOO_LARGE = "Request Entity Too Large"
 
 _user_message_ids = itertools.count(1000)
 _callback_ids = itertools.count(1)
@@ -95,12 +113,22 @@ def _command_entities(text: str | None) -> list[JSONDict]:
 
 
 def _inline_markup(value: Any) -> JSONDict | None:
-    """Return ``value`` if it is a non-empty inline keyboard, else None."""
-    if isinstance(value, dict):
-        rows = value.get("inline_keyboard")
-        if isinstance(rows, list) and any(rows):
-            return value
-    return None
+    """Return ``value`` if it is a non-empty inline keyboard, else None.
+
+    Raises BUTTON_DATA_INVALID, as Telegram does, for a button whose callback data is not
+    1-64 bytes long.
+    """
+    if not isinstance(value, dict):
+        return None
+    rows = value.get("inline_keyboard")
+    if not isinstance(rows, list) or not any(rows):
+        return None
+    for row in rows:
+        for button in row if isinstance(row, list) else []:
+            data = button.get("callback_data") if isinstance(button, dict) else None
+            if data is not None and not 1 <= len(str(data).encode()) <= _MAX_CALLBACK_DATA:
+                raise _ApiError(400, BUTTON_DATA_INVALID)
+    return value
 
 
 def _as_int(value: Any) -> int | None:
@@ -462,6 +490,7 @@ class _Request:
     raw: dict[str, str]
     files: dict[str, bytes]
     file_meta: dict[str, tuple[str, str]] = field(default_factory=dict)  # name, content type
+    too_large: bool = False  # the body was over what the server reads
 
 
 @dataclass
@@ -486,11 +515,19 @@ class TelegramEmulator:
     """A fake Telegram Bot API server for python-telegram-bot."""
 
     def __init__(
-        self, token: str, bot_username: str = "animate_test_bot", bot_id: int = 7000001
+        self,
+        token: str,
+        bot_username: str = "animate_test_bot",
+        bot_id: int = 7000001,
+        *,
+        callback_answer_window: float = CALLBACK_ANSWER_WINDOW,
     ) -> None:
+        """``callback_answer_window``: seconds after a callback query was pushed within which
+        answerCallbackQuery still takes it (Telegram's own limit by default)."""
         self.token = token
         self.bot_username = bot_username
         self.bot_id = bot_id
+        self.callback_answer_window = callback_answer_window
         self.calls: list[RecordedCall] = []
         self.file_downloads: list[str] = []
         self.messages: dict[tuple[int, int], JSONDict] = {}
@@ -510,6 +547,8 @@ class TelegramEmulator:
         self._next_message_id: dict[int, int] = defaultdict(lambda: 1)
         self._chats: dict[int, JSONDict] = {}
         self._user_messages: set[tuple[int, int]] = set()
+        self._queries: dict[str, float] = {}  # callback query id -> monotonic time pushed
+        self._answered: set[str] = set()
         self._commands: dict[str, Any] = {}
         self._handlers: dict[str, _Handler] = {
             "getme": self._get_me,
@@ -517,8 +556,8 @@ class TelegramEmulator:
             "setmycommands": self._set_my_commands,
             "deletemycommands": self._delete_my_commands,
             "getmycommands": self._get_my_commands,
-            "sendchataction": self._true,
-            "answercallbackquery": self._true,
+            "sendchataction": self._send_chat_action,
+            "answercallbackquery": self._answer_callback_query,
             "deletemessage": self._delete_message,
             "getupdates": self._get_updates,
             "getfile": self._get_file,
@@ -539,7 +578,7 @@ class TelegramEmulator:
             return
         self._closing = False
         self._closing_event = asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 16 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
@@ -602,10 +641,15 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------ test API
 
-    def calls_to(self, method: str) -> list[RecordedCall]:
-        """Recorded calls of ``method`` (case-insensitive)."""
+    def mark(self) -> int:
+        """A point in the record of calls: pass it as ``since`` to `calls_to` or `wait_for` to
+        see only the calls that arrived after it."""
+        return len(self.calls)
+
+    def calls_to(self, method: str, *, since: int = 0) -> list[RecordedCall]:
+        """Recorded calls of ``method`` (case-insensitive), those after the mark ``since``."""
         key = method.lower()
-        return [c for c in self.calls if c.method.lower() == key]
+        return [c for c in self.calls[since:] if c.method.lower() == key]
 
     def add_file(self, data: bytes, *, file_size: int | None = None) -> str:
         """Store bytes downloadable via getFile; return the new file_id."""
@@ -658,12 +702,20 @@ class TelegramEmulator:
         *,
         timeout: float = 10.0,
         where: Callable[[RecordedCall], bool] | None = None,
+        since: int = 0,
     ) -> list[RecordedCall]:
-        """Wait until >= ``count`` calls of ``method`` matching ``where`` were recorded."""
+        """Wait until >= ``count`` calls of ``method`` matching ``where`` were recorded after
+        the mark ``since`` (see `mark`; by default, since the emulator started); return them.
+
+        To check that nothing more is sent after some point, take a mark there and wait for
+        getUpdates calls since it: the bot long-polls, so each one after the first since the
+        mark means a whole poll (the bot's poll timeout, when no update is pending) went by.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            matching = [c for c in self.calls_to(method) if where is None or where(c)]
+            recent = self.calls_to(method, since=since)
+            matching = [c for c in recent if where is None or where(c)]
             if len(matching) >= count:
                 return matching
             remaining = deadline - loop.time()
@@ -672,8 +724,9 @@ class TelegramEmulator:
                 summary = ", ".join(f"{m} x{k}" for m, k in seen.items()) or "none"
                 raise AssertionError(
                     f"timed out after {timeout}s waiting for {count} call(s) of {method}"
-                    f"{' matching where' if where else ''}: got {len(matching)} matching of "
-                    f"{len(self.calls_to(method))} {method} call(s); methods seen: {summary}"
+                    f"{' matching where' if where else ''}{' since the mark' if since else ''}: "
+                    f"got {len(matching)} matching of {len(recent)} {method} call(s); "
+                    f"methods seen: {summary}"
                 )
             await asyncio.sleep(min(0.02, remaining))
 
@@ -719,12 +772,17 @@ class TelegramEmulator:
         arrived = time.monotonic()
         token = request.match_info["token"]
         method = request.match_info["method"]
-        req = await self._read_request(request)
+        try:
+            req = await self._read_request(request)
+        except web.HTTPRequestEntityTooLarge:
+            req = _Request(params={}, raw={}, files={}, too_large=True)
         self.calls.append(
             RecordedCall(method=method, params=req.params, files=req.files, token=token, at=arrived)
         )
         if token != self.token:
             return self._error(401, "Unauthorized")
+        if req.too_large or any(len(data) > MAX_UPLOAD_SIZE for data in req.files.values()):
+            return self._error(413, TOO_LARGE)
         key = method.lower()
         failure = self._take_failure(key)
         delay = self._delays.get(key)
@@ -770,11 +828,15 @@ class TelegramEmulator:
         self._updates_event = asyncio.Event()
 
     def _remember(self, update: JSONDict) -> None:
-        """Learn chats and user message ids from a pushed update."""
+        """Learn chats, user message ids and callback queries from a pushed update."""
         candidates = [update.get(k) for k in ("message", "edited_message", "channel_post")]
         callback = update.get("callback_query")
         if isinstance(callback, dict):
             candidates.append(callback.get("message"))
+            if isinstance(callback.get("id"), str):
+                self._queries.setdefault(callback["id"], time.monotonic())
+        # A message replied to is in the chat too, even when the bot never received it.
+        candidates += [m.get("reply_to_message") for m in list(candidates) if isinstance(m, dict)]
         for message in candidates:
             if not isinstance(message, dict) or not isinstance(message.get("chat"), dict):
                 continue
@@ -790,6 +852,22 @@ class TelegramEmulator:
     # ------------------------------------------------------------------ simple methods
 
     async def _true(self, req: _Request) -> bool:
+        return True
+
+    async def _send_chat_action(self, req: _Request) -> bool:
+        self._check_thread(req, self._chat_id(req))
+        return True
+
+    async def _answer_callback_query(self, req: _Request) -> bool:
+        text = req.raw.get("text", "")
+        if len(text) > _MAX_CALLBACK_ANSWER:
+            raise _ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        query_id = req.raw.get("callback_query_id", "")
+        pushed = self._queries.get(query_id)
+        too_late = pushed is not None and time.monotonic() - pushed > self.callback_answer_window
+        if pushed is None or query_id in self._answered or too_late:
+            raise _ApiError(400, QUERY_TOO_OLD)
+        self._answered.add(query_id)
         return True
 
     async def _get_me(self, req: _Request) -> JSONDict:
@@ -948,14 +1026,52 @@ class TelegramEmulator:
             if entities:
                 message["caption_entities"] = entities
 
+    def _chat(self, chat_id: int) -> JSONDict:
+        """The chat as learned from pushed updates, or a plain one (never a forum)."""
+        return self._chats.get(chat_id) or {
+            "id": chat_id,
+            "type": "private" if chat_id > 0 else "supergroup",
+        }
+
+    def _check_thread(self, req: _Request, chat_id: int) -> None:
+        """Refuse a topic outside a forum; in a forum any topic is taken."""
+        thread_id = _as_int(req.params.get("message_thread_id"))
+        if thread_id is not None and not self._chat(chat_id).get("is_forum"):
+            raise _ApiError(400, THREAD_NOT_FOUND)
+
+    def _check_reply(self, req: _Request, chat_id: int) -> None:
+        """Refuse a reply to a message that is not in the chat, unless the request allows
+        sending without the reply; both the reply_parameters and the older
+        reply_to_message_id forms."""
+        parameters = req.params.get("reply_parameters")
+        if isinstance(parameters, dict):
+            target = _as_int(parameters.get("message_id"))
+            target_chat = _as_int(parameters.get("chat_id")) or chat_id
+            allowed = parameters.get("allow_sending_without_reply")
+        else:
+            target = _as_int(req.params.get("reply_to_message_id"))
+            target_chat = chat_id
+            allowed = req.params.get("allow_sending_without_reply")
+        if target is None or allowed is True:
+            return
+        key = (target_chat, target)
+        if key not in self.messages and key not in self._user_messages:
+            raise _ApiError(400, REPLY_NOT_FOUND)
+
+    def _sendable_to(self, req: _Request) -> int:
+        """The chat of a send, once its topic, reply and buttons are ones Telegram takes."""
+        chat_id = self._chat_id(req)
+        self._check_thread(req, chat_id)
+        self._check_reply(req, chat_id)
+        _inline_markup(req.params.get("reply_markup"))
+        return chat_id
+
     def _store(self, req: _Request, chat_id: int, content: JSONDict) -> JSONDict:
         """Assign the next message_id of the chat, build and store the Message."""
+        markup = _inline_markup(req.params.get("reply_markup"))
         message_id = self._next_message_id[chat_id]
         self._next_message_id[chat_id] = message_id + 1
-        chat = copy.deepcopy(
-            self._chats.get(chat_id)
-            or {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}
-        )
+        chat = copy.deepcopy(self._chat(chat_id))
         message: JSONDict = {
             "message_id": message_id,
             "from": {
@@ -973,14 +1089,13 @@ class TelegramEmulator:
             if chat.get("is_forum"):
                 message["is_topic_message"] = True
         message.update(content)
-        markup = _inline_markup(req.params.get("reply_markup"))
         if markup is not None:
             message["reply_markup"] = markup
         self.messages[(chat_id, message_id)] = message
         return message
 
     async def _send_message(self, req: _Request) -> JSONDict:
-        chat_id = self._chat_id(req)
+        chat_id = self._sendable_to(req)
         text, entities = self._formatted(req, "text", "entities")
         if not text or not text.strip():
             raise _ApiError(400, "Bad Request: message text is empty")
@@ -992,7 +1107,7 @@ class TelegramEmulator:
         return self._store(req, chat_id, content)
 
     async def _send_video(self, req: _Request) -> JSONDict:
-        chat_id = self._chat_id(req)
+        chat_id = self._sendable_to(req)
         content: JSONDict = {}
         self._caption(req, content)
         file_id = await self._input_file(req, "video", may_fetch=not self.reject_video_urls)
@@ -1008,7 +1123,7 @@ class TelegramEmulator:
         return self._store(req, chat_id, content)
 
     async def _send_photo(self, req: _Request) -> JSONDict:
-        chat_id = self._chat_id(req)
+        chat_id = self._sendable_to(req)
         content: JSONDict = {}
         self._caption(req, content)
         file_id = await self._input_file(req, "photo")
@@ -1016,7 +1131,7 @@ class TelegramEmulator:
         return self._store(req, chat_id, content)
 
     async def _send_document(self, req: _Request) -> JSONDict:
-        chat_id = self._chat_id(req)
+        chat_id = self._sendable_to(req)
         content: JSONDict = {}
         self._caption(req, content)
         file_id = await self._input_file(req, "document")

@@ -25,11 +25,14 @@ from telegram.error import (
     EndPointNotFound,
     Forbidden,
     InvalidToken,
+    NetworkError,
     RetryAfter,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from tests.emulators.telegram import (
+    CALLBACK_ANSWER_WINDOW,
+    MAX_UPLOAD_SIZE,
     NOT_MODIFIED,
     TelegramEmulator,
     callback_update,
@@ -91,12 +94,13 @@ async def test_get_me(emu: TelegramEmulator, bot: Bot) -> None:
 
 async def test_send_message_with_reply_and_thread(emu: TelegramEmulator, bot: Bot) -> None:
     chat = group_chat(-100777, forum=True)
-    emu.push_update(message_update(text_message(chat=chat, sender=user(), text="hi")))
+    hello = text_message(chat=chat, sender=user(), text="hi")
+    emu.push_update(message_update(hello))
 
     sent = await bot.send_message(
         -100777,
         "123",
-        reply_parameters=ReplyParameters(message_id=1005),
+        reply_parameters=ReplyParameters(message_id=hello["message_id"]),
         message_thread_id=42,
     )
     assert sent.message_id == 1
@@ -109,7 +113,7 @@ async def test_send_message_with_reply_and_thread(emu: TelegramEmulator, bot: Bo
     call = emu.calls_to("sendMessage")[0]
     assert call.params["text"] == "123"  # raw, not json-decoded
     assert call.params["chat_id"] == -100777
-    assert call.params["reply_parameters"] == {"message_id": 1005}
+    assert call.params["reply_parameters"] == {"message_id": hello["message_id"]}
     assert call.params["message_thread_id"] == 42
     assert emu.messages[(-100777, 1)]["text"] == "123"
 
@@ -217,6 +221,8 @@ async def test_send_video_by_url(emu: TelegramEmulator, bot: Bot, video_server: 
 
 
 async def test_send_video_by_bytes(emu: TelegramEmulator, bot: Bot) -> None:
+    forum = group_chat(-100500, forum=True)
+    emu.push_update(message_update(text_message(chat=forum, sender=user(), text="hi")))
     sent = await bot.send_video(
         -100500, InputFile(VIDEO, filename="out.mp4"), message_thread_id=3, caption="x"
     )
@@ -278,6 +284,22 @@ async def test_delay_and_wait_for_timeout(emu: TelegramEmulator, bot: Bot) -> No
         await emu.wait_for("sendMessage", timeout=0.1)
     calls = await emu.wait_for("sendChatAction", where=lambda c: c.params["chat_id"] == 111)
     assert len(calls) == 1
+
+
+async def test_wait_for_since_a_mark_sees_only_later_calls(emu: TelegramEmulator, bot: Bot) -> None:
+    await bot.send_message(111, "before")
+    mark = emu.mark()
+    assert emu.calls_to("sendMessage", since=mark) == []
+    with pytest.raises(AssertionError, match="since the mark: got 0 matching of 0"):
+        await emu.wait_for("sendMessage", since=mark, timeout=0.1)
+
+    later = asyncio.create_task(emu.wait_for("sendMessage", since=mark))
+    await asyncio.sleep(0.1)
+    assert not later.done()
+    await bot.send_message(111, "after")
+    [call] = await asyncio.wait_for(later, 2)
+    assert call.params["text"] == "after"
+    assert [c.params["text"] for c in emu.calls_to("sendMessage")] == ["before", "after"]
 
 
 async def test_builders_parse_with_ptb(emu: TelegramEmulator, bot: Bot) -> None:
@@ -409,3 +431,166 @@ async def test_photo_document_caption_and_markup(emu: TelegramEmulator, bot: Bot
     with pytest.raises(BadRequest, match=r"(?i)can't be edited"):
         await bot.edit_message_text("x", chat_id=111, message_id=incoming["message_id"])
     assert await bot.delete_message(111, incoming["message_id"])
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+# The older reply_to_message_id form is sent raw: the library no longer offers it.
+@pytest.mark.filterwarnings("ignore:Please use 'Bot.sendMessage':telegram.warnings.PTBUserWarning")
+async def test_reply_to_a_message_not_in_the_chat_is_refused(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    chat = group_chat(-100500)
+    seen_only_in_a_reply = text_message(chat=chat, sender=user(222), text="an old message")
+    incoming = text_message(chat=chat, sender=user(), text="hi", reply_to=seen_only_in_a_reply)
+    emu.push_update(message_update(incoming))
+    elsewhere = text_message(chat=private_chat(111), sender=user(), text="hi")
+    emu.push_update(message_update(elsewhere))
+    own = await bot.send_message(-100500, "mine")
+
+    for target in (incoming["message_id"], seen_only_in_a_reply["message_id"], own.message_id):
+        await bot.send_message(-100500, "ok", reply_parameters=ReplyParameters(target))
+    await bot.do_api_request(
+        "sendMessage",
+        api_kwargs={"chat_id": -100500, "text": "old form", "reply_to_message_id": own.message_id},
+    )
+
+    await bot.delete_message(-100500, own.message_id)
+    for missing in (999_999, elsewhere["message_id"], own.message_id):
+        with pytest.raises(BadRequest, match=r"^Message to be replied not found$"):
+            await bot.send_message(-100500, "x", reply_parameters=ReplyParameters(missing))
+        with pytest.raises(BadRequest, match=r"^Message to be replied not found$"):
+            await bot.do_api_request(
+                "sendMessage",
+                api_kwargs={"chat_id": -100500, "text": "x", "reply_to_message_id": missing},
+            )
+    with pytest.raises(BadRequest, match=r"^Message to be replied not found$"):
+        await bot.send_video(-100500, "video-file-id", reply_parameters=ReplyParameters(999_999))
+    assert len(emu.messages) == 4  # nothing refused was posted
+
+    allowed = await bot.send_message(
+        -100500, "a", reply_parameters=ReplyParameters(999_999, allow_sending_without_reply=True)
+    )
+    assert allowed.reply_to_message is None
+    await bot.do_api_request(
+        "sendMessage",
+        api_kwargs={
+            "chat_id": -100500,
+            "text": "old form",
+            "reply_to_message_id": 999_999,
+            "allow_sending_without_reply": True,
+        },
+    )
+    # A reply to a message of another chat names that chat.
+    await bot.send_message(
+        -100500, "b", reply_parameters=ReplyParameters(elsewhere["message_id"], chat_id=111)
+    )
+
+
+async def test_thread_outside_a_forum_is_refused(emu: TelegramEmulator, bot: Bot) -> None:
+    group, forum = group_chat(-100500), group_chat(-100700, forum=True)
+    for chat in (group, forum, private_chat(111)):
+        emu.push_update(message_update(text_message(chat=chat, sender=user(), text="hi")))
+
+    for chat_id in (-100500, 111, -100999):  # a plain group, a private chat, an unknown chat
+        with pytest.raises(BadRequest, match=r"^Message thread not found$"):
+            await bot.send_message(chat_id, "x", message_thread_id=7)
+        with pytest.raises(BadRequest, match=r"^Message thread not found$"):
+            await bot.send_video(chat_id, "video-file-id", message_thread_id=7)
+        with pytest.raises(BadRequest, match=r"^Message thread not found$"):
+            await bot.send_chat_action(chat_id, "upload_video", message_thread_id=7)
+    assert emu.messages == {}
+
+    in_topic = await bot.send_message(-100700, "x", message_thread_id=7)
+    assert in_topic.message_thread_id == 7 and in_topic.is_topic_message
+    assert await bot.send_chat_action(-100700, "upload_video", message_thread_id=7)
+    assert (await bot.send_message(-100500, "no topic")).message_thread_id is None
+
+
+async def test_callback_data_over_64_bytes_is_refused(emu: TelegramEmulator, bot: Bot) -> None:
+    def keyboard(data: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data=data)]])
+
+    fits = "é" * 32  # 64 bytes in UTF-8
+    sent = await bot.send_message(111, "pick", reply_markup=keyboard(fits))
+    assert emu.messages[(111, sent.message_id)]["reply_markup"] == keyboard(fits).to_dict()
+
+    too_long = fits + "x"
+    with pytest.raises(BadRequest, match=r"^Button_data_invalid$"):
+        await bot.send_message(111, "pick", reply_markup=keyboard(too_long))
+    with pytest.raises(BadRequest, match=r"^Button_data_invalid$"):
+        await bot.edit_message_text(
+            "other", chat_id=111, message_id=sent.message_id, reply_markup=keyboard(too_long)
+        )
+    with pytest.raises(BadRequest, match=r"^Button_data_invalid$"):
+        await bot.edit_message_reply_markup(111, sent.message_id, reply_markup=keyboard(too_long))
+    assert list(emu.messages) == [(111, sent.message_id)]
+    assert emu.messages[(111, sent.message_id)]["text"] == "pick"
+
+
+async def test_callback_answer_over_200_characters_is_refused(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    message = await bot.send_message(111, "pick")
+    first, second = (
+        callback_update(sender=user(), message=emu.messages[(111, message.message_id)], data="a")
+        for _ in range(2)
+    )
+    emu.push_update(first)
+    emu.push_update(second)
+
+    with pytest.raises(BadRequest, match=r"^Message_too_long$"):
+        await bot.answer_callback_query(first["callback_query"]["id"], "я" * 201)
+    # The refused answer did not use the query up.
+    assert await bot.answer_callback_query(first["callback_query"]["id"], "я" * 200)
+    assert await bot.answer_callback_query(second["callback_query"]["id"])
+
+
+async def test_callback_query_answered_twice_or_unknown_is_refused(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    message = await bot.send_message(111, "pick")
+    tap = callback_update(sender=user(), message=emu.messages[(111, message.message_id)], data="a")
+    emu.push_update(tap)
+    query_id = tap["callback_query"]["id"]
+
+    assert await bot.answer_callback_query(query_id, "done")
+    with pytest.raises(BadRequest, match=r"^Query is too old and response timeout expired"):
+        await bot.answer_callback_query(query_id)
+    with pytest.raises(BadRequest, match=r"(?i)or query ID is invalid$"):
+        await bot.answer_callback_query("never-sent")
+
+
+async def test_callback_query_answered_too_late_is_refused() -> None:
+    async with (
+        TelegramEmulator(TOKEN, callback_answer_window=0.3) as emu,
+        Bot(TOKEN, base_url=emu.base_url) as bot,
+    ):
+        message = await bot.send_message(111, "pick")
+        late, in_time = (
+            callback_update(
+                sender=user(), message=emu.messages[(111, message.message_id)], data="a"
+            )
+            for _ in range(2)
+        )
+        emu.push_update(late)
+        await asyncio.sleep(0.4)
+        emu.push_update(in_time)
+        with pytest.raises(BadRequest, match=r"^Query is too old and response timeout expired"):
+            await bot.answer_callback_query(late["callback_query"]["id"])
+        assert await bot.answer_callback_query(in_time["callback_query"]["id"])
+    assert CALLBACK_ANSWER_WINDOW == 15 * 60  # Telegram's own, by default
+
+
+async def test_upload_over_50_mb_is_refused_with_413(emu: TelegramEmulator, bot: Bot) -> None:
+    limit = 50 * 1024 * 1024
+    assert limit == MAX_UPLOAD_SIZE
+    for size in (limit + 1, limit + 20 * 1024 * 1024):  # over the limit, and over what is read
+        with pytest.raises(NetworkError, match=r"^Request Entity Too Large$"):
+            await bot.send_video(111, InputFile(b"v" * size, filename="big.mp4"))
+    assert emu.messages == {}
+    assert [c.method for c in emu.calls] == ["getMe", "sendVideo", "sendVideo"]
+
+    sent = await bot.send_video(111, InputFile(b"v" * limit, filename="just.mp4"))
+    assert sent.video is not None and sent.video.file_size == limit
