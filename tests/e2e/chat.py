@@ -63,6 +63,14 @@ async def until(check: Callable[[], Awaitable[bool]], *, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
+async def two_quiet_polls(telegram: TelegramEmulator, *, since: int) -> None:
+    """Wait until the bot, with no update pending, long-polled twice in full after the mark
+    `since` (`TelegramEmulator.mark`): two seconds, a hundred ticks and four of the longest
+    back-offs the tests allow, in which anything the bot still meant to send or ask would
+    have been. A check that nothing more happens after some point waits for this first."""
+    await telegram.wait_for("getUpdates", 3, since=since)
+
+
 def status_texts(telegram: TelegramEmulator, chat_id: int) -> list[str]:
     """Every status text the bot sent or edited in a chat, oldest first."""
     calls = [

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.app import BotApp
 from tests.conftest import FAST, TestClock, eventually, make_settings, running_bot, send_photo
+from tests.e2e.chat import two_quiet_polls
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
 
@@ -145,7 +146,7 @@ async def test_generation_the_api_no_longer_knows_is_explained_not_polled_foreve
         "sendMessage", where=lambda c: "lost track" in c.params["text"], timeout=15
     )
     polls = len(aiml.polls)
-    await telegram.wait_for("getUpdates", 3)
+    await two_quiet_polls(telegram, since=telegram.mark())
     assert len(aiml.polls) == polls
     assert notice.params["chat_id"] == 111
 
@@ -223,7 +224,8 @@ async def test_telegram_flood_limit_delays_the_video_but_does_not_lose_it(
     send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
     calls = await telegram.wait_for("sendVideo", 4, timeout=20)
     assert all(c.params["chat_id"] == 111 for c in calls)
-    await telegram.wait_for("getUpdates", 2)
+    await telegram.wait_for("deleteMessage")  # delivered: the status makes way
+    await two_quiet_polls(telegram, since=telegram.mark())
     assert len(telegram.calls_to("sendVideo")) == 4  # three refusals, one success
 
 
@@ -233,7 +235,8 @@ async def test_blocked_bot_marks_the_job_undeliverable_and_stops(
     telegram.fail("sendVideo", 403, "Forbidden: bot was blocked by the user", times=5)
     send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
     await telegram.wait_for("sendVideo")
-    await telegram.wait_for("getUpdates", 3)
+    await telegram.wait_for("deleteMessage")  # given up: the status makes way
+    await two_quiet_polls(telegram, since=telegram.mark())
     assert len(telegram.calls_to("sendVideo")) == 1
 
 

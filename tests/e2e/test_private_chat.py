@@ -9,6 +9,7 @@ from PIL import Image
 
 from bot.app import BotApp
 from tests.conftest import API_KEY, TOKEN, send_photo
+from tests.e2e.chat import two_quiet_polls
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
     TelegramEmulator,
@@ -155,6 +156,8 @@ async def test_the_same_message_delivered_twice_is_charged_once(
     await telegram.wait_for("sendVideo", timeout=15)
     telegram.push_update(message_update(dict(sent.message)))
     await telegram.wait_for("getUpdates", where=lambda c: c.params.get("offset", 0) >= 4)
+    # Taken is not yet handled: a wrong second job would be charged in the moments after.
+    await two_quiet_polls(telegram, since=telegram.mark())
     assert aiml.charged == 1
     assert len(telegram.calls_to("sendVideo")) == 1
 
