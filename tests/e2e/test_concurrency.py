@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import time
+from dataclasses import dataclass
 
+import pytest
 from PIL import Image
 
+from bot import firstframe
 from bot.app import BotApp
 from tests.conftest import eventually, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
@@ -22,12 +26,39 @@ ANN, BOB = user(111, "Ann"), user(222, "Bob")
 
 
 def _heavy_png() -> bytes:
-    """A noise PNG just under 20 MB: it does not compress, so decoding it is real work."""
+    """A noise PNG just under 20 MB, stored sideways: it does not compress, and turning it
+    upright means decoding and encoding it again, the heaviest check a PNG gets (over a
+    second, where a user's /status takes a few milliseconds)."""
     side = 2550
     image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    sideways = Image.Exif()
+    sideways[0x0112] = 6  # Orientation: rotate 90° to show it upright
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    image.save(buffer, format="PNG", compress_level=1, exif=sideways.tobytes())
     return buffer.getvalue()
+
+
+@dataclass
+class _Span:
+    """When the image check began and ended, on the clock of `RecordedCall.at`."""
+
+    began: float | None = None
+    ended: float | None = None
+
+
+def _timed_check(monkeypatch: pytest.MonkeyPatch) -> _Span:
+    """Record when `prepare_first_frame` (the check itself, wherever it runs) begins and ends."""
+    span, check = _Span(), firstframe.prepare_first_frame
+
+    def timed(data: bytes) -> firstframe.FirstFrame:
+        span.began = time.monotonic()
+        try:
+            return check(data)
+        finally:
+            span.ended = time.monotonic()
+
+    monkeypatch.setattr(firstframe, "prepare_first_frame", timed)
+    return span
 
 
 async def test_status_is_answered_while_another_users_submission_waits_on_the_api(
@@ -44,15 +75,16 @@ async def test_status_is_answered_while_another_users_submission_waits_on_the_ap
 
 
 async def test_status_is_answered_while_a_20_mb_png_is_checked(
-    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     png = _heavy_png()
     assert len(png) <= 20 * 1024 * 1024
-    aiml.set_delay("create", 1)
+    check = _timed_check(monkeypatch)
     send_photo(
         telegram, chat=private_chat(111), sender=ANN, caption="waves", image=png, size=(2550, 2550)
     )
-    await eventually(lambda: bool(telegram.file_downloads), what="Ann's download")
+    # A check that held the event loop would hold this test too, until the check was over.
+    await eventually(lambda: check.began is not None, what="Ann's image check")
 
     status = text_message(chat=private_chat(222), sender=BOB, text="/status")
     telegram.push_update(message_update(status))
@@ -61,4 +93,6 @@ async def test_status_is_answered_while_a_20_mb_png_is_checked(
     await telegram.wait_for(
         "editMessageText", where=lambda c: "Queued" in c.params["text"], timeout=20
     )
+    assert check.began is not None and check.ended is not None
+    assert check.began < reply.at < check.ended, "/status was answered only after the check"
     assert aiml.charged == 1
