@@ -1,8 +1,9 @@
 """The buttons under the bot's messages: one tap instead of retyping.
 
-Every callback query is answered, so the button stops spinning, in the presser's language. A
-job's button acts only for the person who sent the job: anyone else gets a short alert, and
-nothing changes. The buttons themselves and their callback data are in `bot.keyboards`.
+Every callback query is answered, so the button stops spinning, in the presser's language; an
+answer Telegram no longer takes never stops what the tap does. A job's button acts only for
+the person who sent the job: anyone else gets a short alert, and nothing changes. The buttons
+themselves and their callback data are in `bot.keyboards`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.admission import readmit_rejected
@@ -22,7 +22,7 @@ from bot.imagefix import Fix
 from bot.line import cancel_jobs
 from bot.services import Services, services_of
 from bot.texts import English
-from handlers.intake import admit_job, start_job, words_of
+from handlers.intake import admit_job, answer_tap, start_job, words_of
 from storage import Job, JobState, NewJob
 
 if TYPE_CHECKING:
@@ -60,9 +60,9 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     if admission.job is None:
         # Refused (the reply says why), or a second tap on the same button.
-        await query.answer(None if admission.refused else words.ALREADY_ON_ITS_WAY)
+        await answer_tap(query, None if admission.refused else words.ALREADY_ON_ITS_WAY)
         return
-    await _answer_then_go_on(query, words.ON_ITS_WAY)
+    await answer_tap(query, words.ON_ITS_WAY)
     await start_job(context.bot, services, admission.job)
 
 
@@ -76,10 +76,10 @@ async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         context.bot, services, job.user_id, chat_id=job.chat_id, stop_submitted=False, job_id=job.id
     )
     if cancelled.waiting or (await services.store.get(job.id)).state is JobState.CANCELLED:
-        await query.answer(words.OUT_OF_THE_LINE)
+        await answer_tap(query, words.OUT_OF_THE_LINE)
         return
     # It left the line meanwhile: the button is stale, and its next status edit drops it.
-    await query.answer(words.ALREADY_LEFT_THE_LINE, show_alert=True)
+    await answer_tap(query, words.ALREADY_LEFT_THE_LINE, show_alert=True)
 
 
 async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -99,7 +99,7 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language=query.from_user.language_code,
     )
     if admission.refused:
-        await query.answer()
+        await answer_tap(query)
         if admission.reply is not None:  # the buttons stay, for when the budget allows
             await context.bot.send_message(
                 job.chat_id,
@@ -111,9 +111,9 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         return
     if admission.job is None:
-        await query.answer(words.ALREADY_ON_ITS_WAY)
+        await answer_tap(query, words.ALREADY_ON_ITS_WAY)
         return
-    await _answer_then_go_on(query, words.fixing(fix))
+    await answer_tap(query, words.fixing(fix))
     # The status message is the refusal: its next text comes without the buttons.
     await start_job(context.bot, services, admission.job, ack=words.fixing(fix))
 
@@ -121,16 +121,7 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other button (from an older version of the bot): answered, nothing else."""
     if update.callback_query is not None:
-        await update.callback_query.answer(words_of(update.effective_user).BUTTON_OUTDATED)
-
-
-async def _answer_then_go_on(query: CallbackQuery, text: str) -> None:
-    """Answer a tap whose job is already recorded: a failed answer (a query too old, a network
-    error) must not stop the job, which nothing else would pick up before a restart."""
-    try:
-        await query.answer(text)
-    except TelegramError as error:
-        log.info("could not answer a button (%s); the job goes on", error)
+        await answer_tap(update.callback_query, words_of(update.effective_user).BUTTON_OUTDATED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +151,7 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except KeyError:
         job = None
     if job is None or message is None or message.chat.id != job.chat_id:
-        await query.answer(words.BUTTON_OUTDATED)
+        await answer_tap(query, words.BUTTON_OUTDATED)
         return None
     if query.from_user.id != job.user_id:
         log.info(
@@ -170,6 +161,6 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             job.id,
             job.user_id,
         )
-        await query.answer(words.NOT_YOUR_BUTTON, show_alert=True)
+        await answer_tap(query, words.NOT_YOUR_BUTTON, show_alert=True)
         return None
     return _Tap(query, match, services, job, message, words)

@@ -3,7 +3,8 @@
 A request is judged against access and budgets and recorded before anything is charged
 (`bot.admission`), acknowledged in its status message, then checked and submitted
 (`bot.pipeline`), or shown its place in the line (`bot.line`). Also the small helpers the other
-handlers share: the sender's texts (`words_of`) and a reply in the chat and topic (`answer`).
+handlers share: the sender's texts (`words_of`), a reply in the chat and topic (`answer`) and
+the answer to a button's tap (`answer_tap`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Bot, Message, ReplyParameters, Update, User
+from telegram import Bot, CallbackQuery, Message, ReplyParameters, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -79,6 +80,18 @@ async def answer(message: Message, text: str) -> Message:
             message_id=message.message_id, allow_sending_without_reply=True
         ),
     )
+
+
+async def answer_tap(
+    query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+) -> None:
+    """Answer a button's tap, which stops its spinner, with `text` (as an alert with
+    `show_alert`). Never raises: Telegram refuses an answer to a tap handled too late (after a
+    restart, say), and that must not stop what the tap does, nor the reply that says why."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except TelegramError as error:
+        log.info("could not answer a button (%s); going on", error)
 
 
 async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 from bot.keyboards import settings_markup
 from bot.prefs import prefs_of, set_prompt_optimizer
 from bot.services import services_of
-from handlers.intake import answer, words_of
+from handlers.intake import answer, answer_tap, words_of
 
 
 async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -43,11 +43,11 @@ async def on_optimizer_button(update: Update, context: ContextTypes.DEFAULT_TYPE
     words = words_of(query.from_user)
     if not context.matches or message is None or message.chat.id != query.from_user.id:
         # Only a private chat's own user gets these buttons.
-        await query.answer(words.NOT_YOUR_SETTINGS, show_alert=True)
+        await answer_tap(query, words.NOT_YOUR_SETTINGS, show_alert=True)
         return
     value = context.matches[0].group("value") == "on"
     prefs = await set_prompt_optimizer(services_of(context.bot_data), query.from_user.id, value)
-    await query.answer(words.optimizer_saved(value))
+    await answer_tap(query, words.optimizer_saved(value))
     try:
         await query.edit_message_text(
             words.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
