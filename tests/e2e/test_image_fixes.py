@@ -138,8 +138,9 @@ async def test_a_stranger_cannot_fix_someone_elses_photo(
     assert aiml.charged == 0 and telegram.calls_to("sendPhoto") == []
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["answered", "too-late-to-answer"])
 async def test_a_fix_is_judged_against_todays_budget_like_a_new_request(
-    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, late: bool
 ) -> None:
     now = time.time()
     clock = TestClock(offset=day_start(now) + 12 * 3600 - now)  # noon: no midnight reset
@@ -150,7 +151,10 @@ async def test_a_fix_is_judged_against_todays_budget_like_a_new_request(
         # The refusal did not count: another photo still fits today's budget, and uses it.
         other = send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="other")
         await video_for(telegram, other)
+        if late:  # the tap is handled after Telegram stopped waiting for its answer
+            telegram.callback_answer_window = 0.0
         answer = await tap(telegram, sender=ANN, message=refusal, data=f"fix:{job.id}:crop")
+        # Told either way: the answer is only the button's spinner, the reply says why.
         limit = await reply_to(telegram, refusal["message_id"])
         after = await services(app).store.get(job.id)
 

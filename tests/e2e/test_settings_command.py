@@ -87,6 +87,23 @@ async def test_settings_switch_applies_to_the_next_job_and_survives_a_restart(
     assert optimizer_of(aiml, "after the restart") is False
 
 
+async def test_a_tap_too_late_to_answer_still_switches_the_setting_and_shows_it(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    await command(telegram, chat=ANN_CHAT, sender=ANN, text="/settings")
+    menu = await bot_message(telegram, 111, saying("Prompt optimizer"), "the settings")
+    telegram.callback_answer_window = 0.0  # handled after Telegram stopped waiting for it
+    await tap(telegram, sender=ANN, message=menu, data=buttons(menu)[0][1])
+    # What the user sees matches what is stored: a second tap would switch it back.
+    switched = await bot_message(telegram, 111, saying("optimizer: off"), "the new settings")
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="after the late tap")
+    await created(aiml, "after the late tap")
+
+    assert switched["message_id"] == menu["message_id"]
+    assert buttons(switched) == [(ENGLISH.optimizer_button(False), "opt:on")]
+    assert optimizer_of(aiml, "after the late tap") is False
+
+
 async def test_settings_in_a_group_points_to_a_private_chat(
     bot: BotApp, telegram: TelegramEmulator
 ) -> None:
