@@ -270,7 +270,8 @@ class AimlApiError(Exception):
 
 
 class ApiRejected(AimlApiError):
-    """400/422: the request itself was refused (validation). Nothing was created."""
+    """A 4xx that refuses the request itself (400, 413, 422, ...). Nothing was created, and
+    the same request would be refused again."""
 
     surely_not_created = True
 
@@ -282,7 +283,7 @@ class ApiUnauthorized(AimlApiError):
 
 
 class ApiOutOfCredits(AimlApiError):
-    """403: the account has no credits left."""
+    """402/403: the account has no credits left."""
 
     surely_not_created = True
 
@@ -293,8 +294,9 @@ class ApiNotFound(AimlApiError):
     surely_not_created = True
 
 
-class ApiRateLimited(AimlApiError):
-    """429: a rate or concurrency limit. `retry_after` is the server's hint in seconds, if any."""
+class ApiBusy(AimlApiError):
+    """Nothing was created, and the same request may be sent again after a wait.
+    `retry_after` is the server's hint in seconds, if it gave one."""
 
     surely_not_created = True
 
@@ -305,14 +307,19 @@ class ApiRateLimited(AimlApiError):
         self.retry_after = retry_after
 
 
-class ApiUnavailable(AimlApiError):
-    """502/503, or a connection that never reached the API: nothing was created."""
+class ApiRateLimited(ApiBusy):
+    """429: a rate or concurrency limit."""
 
-    surely_not_created = True
+
+class ApiUnavailable(ApiBusy):
+    """408 or 503, or a connection that never opened (status None). For a status call, also
+    any answer or failure that says nothing about the job."""
 
 
 class ApiOutcomeUnknown(AimlApiError):
-    """500/504, or a timeout after the request was sent: a job may or may not exist."""
+    """500, 502, 504 or another 5xx to a create, a timeout or reset after its body was sent,
+    or a 2xx without a readable id: a job may or may not exist, and must not be asked for
+    again."""
 
 
 class ApiBadResponse(AimlApiError):
@@ -377,19 +384,25 @@ def _message_of(body: Any, fallback: str) -> str:
 
 
 def _error_for(status: int, body: Any, headers: Any, *, created: bool) -> AimlApiError:
+    """The error for a non-2xx answer. `created`: the call was a create, so an answer that
+    may come after the service took it (500, 502, 504, ...) may hide a job that was made.
+
+    Which answers prove that nothing was made, after the API's reference: every 4xx, and 503
+    (no backend took it). Of those, only 408, 429 and 503 may be sent again, after a wait.
+    """
     message = _message_of(body, f"HTTP {status}")
-    if status in (400, 422):
-        return ApiRejected(message, status=status)
     if status == 401:
         return ApiUnauthorized(message, status=status)
-    if status == 403:
+    if status in (402, 403):
         return ApiOutOfCredits(message, status=status)
     if status == 404:
         return ApiNotFound(message, status=status)
     if status == 429:
         return ApiRateLimited(message, status=status, retry_after=_retry_after(headers))
-    if status in (502, 503):
-        return ApiUnavailable(message, status=status)
+    if status in (408, 503):
+        return ApiUnavailable(message, status=status, retry_after=_retry_after(headers))
+    if 400 <= status < 500:
+        return ApiRejected(message, status=status)
     if created:
         return ApiOutcomeUnknown(message, status=status)
     return ApiUnavailable(message, status=status)

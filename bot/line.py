@@ -25,12 +25,19 @@ log = logging.getLogger(__name__)
 
 async def take_from_line(services: Services) -> list[int]:
     """Take waiting jobs off the head of the line, first come first served, while fewer than
-    MAX_ACTIVE_JOBS are in flight; returns their ids. Each taken job is RECEIVED and holds its
-    slot until `advance_line` (or a restart's recovery) sends it on.
+    MAX_ACTIVE_JOBS are in flight and the create calls' pace allows; returns their ids. Each
+    taken job is RECEIVED and holds its slot until `advance_line` (or a restart's recovery)
+    sends it on.
     """
+    pacer = services.pacer
+    if not pacer.ready():
+        return []  # the API asked for a pause, or the next create's turn has not come
     async with services.admission_lock:
         taken = await LineStore.of(services.store).claim(
-            max_in_flight=services.settings.max_active_jobs, now=services.clock()
+            max_in_flight=services.settings.max_active_jobs,
+            now=services.clock(),
+            # Paced: one at a time, so that no image waits in memory for its turn.
+            most=1 if pacer.rate is not None else None,
         )
     for job_id in taken:
         log.info("job %s leaves the line", job_id)
@@ -132,7 +139,9 @@ async def _show_place(bot: Bot, services: Services, line: LineStore, job: Job, p
             bot,
             services,
             job,
-            texts_for(job.language).waiting_in_line(place),
+            texts_for(job.language).busy_in_line(place)
+            if job.busy_since is not None
+            else texts_for(job.language).waiting_in_line(place),
             reply_markup=cancel_markup(job),
         )
     except BaseException:

@@ -126,6 +126,8 @@ async def _check_and_submit(
         return await show_progress(bot, services, job, text, reply_markup=markup)
     if submission.outcome in (SubmitOutcome.READY, SubmitOutcome.FAILED):
         return submission.job  # already final: the tick sends the video or the explanation
+    if submission.outcome is SubmitOutcome.BUSY:
+        return submission.job  # back in line: the line's next pass shows its place
     if submission.outcome is SubmitOutcome.ACCEPTED:
         text = words.queued(
             typical=services.generation_times.typical,
@@ -135,7 +137,7 @@ async def _check_and_submit(
     elif submission.outcome is SubmitOutcome.REFUSED:
         text = words.submission_failed(submission.reason)
     else:
-        text = _outcome_text(words, submission.outcome)
+        text = _outcome_text(services, words, submission.outcome)
     try:
         return await show_progress(bot, services, submission.job, text)
     except TelegramError as error:
@@ -146,10 +148,10 @@ async def _check_and_submit(
         return await store.update(job.id, now=clock(), next_poll_at=clock())
 
 
-def _outcome_text(words: English, outcome: SubmitOutcome) -> str:
+def _outcome_text(services: Services, words: English, outcome: SubmitOutcome) -> str:
     """What the user reads when the paid API could not be asked, or did not say."""
     return {
-        SubmitOutcome.BUSY: words.SERVICE_BUSY,
+        SubmitOutcome.STAYED_BUSY: words.stayed_busy(services.settings.submit_patience_seconds),
         SubmitOutcome.OUT_OF_CREDITS: words.SERVICE_OUT_OF_CREDITS,
         SubmitOutcome.MISCONFIGURED: words.SERVICE_MISCONFIGURED,
         SubmitOutcome.UNKNOWN: words.OUTCOME_UNKNOWN,

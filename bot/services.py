@@ -12,6 +12,7 @@ import aiohttp
 
 from bot.aimlapi import AimlApiClient
 from bot.durations import GenerationTimes
+from bot.pacing import CreatePacer
 from bot.settings import Settings
 from storage import JobStore
 
@@ -24,8 +25,10 @@ SERVICES_KEY = "services"
 class Tuning:
     """Timings that tests and benchmarks shorten; the defaults are the product's."""
 
-    submit_attempts: int = 4  # tries of a create call that surely created nothing
-    submit_backoff_seconds: float = 1.0  # first retry delay, doubled each time
+    submit_backoff_seconds: float = 5.0  # first pause of a request the API was busy for,
+    max_submit_pause_seconds: float = 300.0  # doubled at each busy answer, up to this
+    busy_pause_seconds: float = 5.0  # every create waits this long after a busy answer
+    paced_creates_per_minute: float = 20.0  # kept to once the API answered 429 (bot.pacing)
     max_backoff_seconds: float = 300.0  # ceiling of a job's poll or delivery backoff
     missing_generation_polls: int = 3  # 404s in a row before a generation counts as lost
     due_batch: int = 1000  # most jobs one tick takes on
@@ -59,9 +62,16 @@ class Services:
     # may wait on Telegram's per-group limit of about 20 edits a minute.
     showing_places: asyncio.Lock = field(default_factory=asyncio.Lock)
     poll_slots: asyncio.Semaphore = field(init=False)
+    # The pace of create calls, slowed down once the API said it is busy.
+    pacer: CreatePacer = field(init=False)
 
     def __post_init__(self) -> None:
         self.poll_slots = asyncio.Semaphore(self.settings.poll_concurrency)
+        self.pacer = CreatePacer(
+            self.clock,
+            pause_seconds=self.tuning.busy_pause_seconds,
+            paced_rate=self.tuning.paced_creates_per_minute,
+        )
 
     async def close(self) -> None:
         await self.api.close()

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_active_jobs_per_user: int = Field(default=2, ge=1)
     daily_jobs_per_user: int = Field(default=10, ge=1)
     max_active_jobs: int = Field(default=20, ge=1)
+    submit_patience_seconds: float = Field(default=1800.0, gt=0)
 
     @field_validator("telegram_base_url", "telegram_base_file_url", "aimlapi_base_url")
     @classmethod

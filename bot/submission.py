@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from enum import Enum
 
 from bot.aimlapi import (
     AimlApiError,
+    ApiBusy,
     ApiOutcomeUnknown,
     ApiOutOfCredits,
     ApiRateLimited,
     ApiRejected,
-    ApiUnauthorized,
     Generation,
     Progress,
     error_reason,
@@ -22,7 +21,7 @@ from bot.aimlapi import (
 from bot.firstframe import FirstFrame
 from bot.schedule import next_poll_delay
 from bot.services import Services
-from storage import Job, JobState
+from storage import STAYED_BUSY, Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,8 @@ class SubmitOutcome(Enum):
     READY = "ready"  # the API answered the create with the finished video; the tick sends it
     FAILED = "failed"  # the API took the request and failed it at once; the tick explains
     REFUSED = "refused"  # the API refused the request itself; nothing charged
-    BUSY = "busy"  # the API kept answering "busy" or could not be reached; nothing charged
+    BUSY = "busy"  # the API was too busy to take it: back in the line, to be tried again
+    STAYED_BUSY = "stayed_busy"  # too busy for SUBMIT_PATIENCE_SECONDS: given up, not charged
     OUT_OF_CREDITS = "out_of_credits"  # the operator's account is empty
     MISCONFIGURED = "misconfigured"  # the key or the endpoint is wrong: the operator must act
     UNKNOWN = "unknown"  # a job may or may not exist; the user is asked to resend if needed
@@ -50,62 +50,53 @@ class Submission:
 def _outcome_of(error: AimlApiError) -> SubmitOutcome:
     if isinstance(error, ApiOutcomeUnknown):
         return SubmitOutcome.UNKNOWN
+    if isinstance(error, ApiBusy):
+        return SubmitOutcome.BUSY
     if isinstance(error, ApiRejected):
         return SubmitOutcome.REFUSED
     if isinstance(error, ApiOutOfCredits):
         return SubmitOutcome.OUT_OF_CREDITS
-    if isinstance(error, ApiUnauthorized):
-        return SubmitOutcome.MISCONFIGURED
-    if error.surely_not_created and error.status in (None, 429, 502, 503):
-        return SubmitOutcome.BUSY
-    if error.surely_not_created:
+    if error.surely_not_created:  # 401, 404: the key or the endpoint is wrong
         return SubmitOutcome.MISCONFIGURED
     return SubmitOutcome.UNKNOWN
 
 
-def _retry_delay(attempt: int, error: AimlApiError, base: float) -> float:
-    delay: float = base * 2.0**attempt
-    if isinstance(error, ApiRateLimited) and error.retry_after is not None:
-        delay = max(delay, error.retry_after)
-    return min(delay, 60.0)
-
-
 async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
-    """Create the generation for a recorded job, retrying only when no job can have been made.
+    """Create the generation for a recorded job, in the create calls' pace (`bot.pacing`).
 
-    The job moves to QUEUED with its generation id, or to FAILED / INTERRUPTED with the reason.
-    Never raises for API errors: the outcome says what happened.
+    The job moves to QUEUED with its generation id (or straight on to COMPLETED or FAILED
+    when the answer is already final), to FAILED or INTERRUPTED with the reason, or, when the
+    API was too busy to take it (which made nothing), back into the line as WAITING, to be
+    tried again after a growing pause. A request still refused as busy
+    SUBMIT_PATIENCE_SECONDS after the first busy answer fails, uncharged. A create that may
+    have made a job is never sent again. Never raises for API errors: the outcome says what
+    happened.
     """
-    store, clock, tuning = services.store, services.clock, services.tuning
+    store, clock = services.store, services.clock
+    # Waited for before SUBMITTING: a restart during the wait finds nothing was sent.
+    await services.pacer.turn()
     job = await store.update(job.id, now=clock(), state=JobState.SUBMITTING)
-    attempt = 0
-    while True:
-        try:
-            created = await services.api.create_generation(
-                prompt=job.prompt,
-                first_frame_image=frame.data_url,
-                prompt_optimizer=job.prompt_optimizer,
+    try:
+        created = await services.api.create_generation(
+            prompt=job.prompt,
+            first_frame_image=frame.data_url,
+            prompt_optimizer=job.prompt_optimizer,
+        )
+    except ApiBusy as error:
+        return await _busy(services, job, error)
+    except AimlApiError as error:
+        outcome = _outcome_of(error)
+        if outcome is SubmitOutcome.MISCONFIGURED:
+            log.error(
+                "job %s: the AI/ML API refused our credentials or route: %s",
+                job.id,
+                error.message,
             )
-            break
-        except AimlApiError as error:
-            outcome = _outcome_of(error)
-            attempt += 1
-            if outcome is SubmitOutcome.BUSY and attempt < tuning.submit_attempts:
-                delay = _retry_delay(attempt - 1, error, tuning.submit_backoff_seconds)
-                log.info("job %s: API busy (%s), retrying in %.1fs", job.id, error.status, delay)
-                await asyncio.sleep(delay)
-                continue
-            if outcome is SubmitOutcome.MISCONFIGURED:
-                log.error(
-                    "job %s: the AI/ML API refused our credentials or route: %s",
-                    job.id,
-                    error.message,
-                )
-            state = JobState.INTERRUPTED if outcome is SubmitOutcome.UNKNOWN else JobState.FAILED
-            job = await store.update(
-                job.id, now=clock(), state=state, error=error.message, next_poll_at=None
-            )
-            return Submission(job, outcome, error.message)
+        state = JobState.INTERRUPTED if outcome is SubmitOutcome.UNKNOWN else JobState.FAILED
+        job = await store.update(
+            job.id, now=clock(), state=state, error=error.message, next_poll_at=None
+        )
+        return Submission(job, outcome, error.message)
 
     # Logged before it is stored: should storing fail, the paid generation can still be found.
     log.info(
@@ -117,6 +108,55 @@ async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
     )
     job, outcome = await _record_created(services, job, created)
     return Submission(job, outcome)
+
+
+async def _busy(services: Services, job: Job, error: ApiBusy) -> Submission:
+    """The API took nothing: back to the line, or, past the patience, a failure."""
+    store, now, tuning = services.store, services.clock(), services.tuning
+    pause = services.pacer.busy(
+        rate_limited=isinstance(error, ApiRateLimited), retry_after=error.retry_after
+    )
+    since = job.busy_since if job.busy_since is not None else now
+    attempts = job.submit_attempts + 1
+    deadline = since + services.settings.submit_patience_seconds
+    if now >= deadline:
+        log.warning(
+            "job %s: the API stayed busy for %.0fs (%d tries, last: %s); giving up, uncharged",
+            job.id,
+            now - since,
+            attempts,
+            error.message,
+        )
+        job = await store.update(
+            job.id,
+            now=now,
+            state=JobState.FAILED,
+            error=STAYED_BUSY,
+            submit_attempts=attempts,
+            next_poll_at=None,
+        )
+        return Submission(job, SubmitOutcome.STAYED_BUSY, error.message)
+    delay = min(
+        tuning.submit_backoff_seconds * 2.0 ** (attempts - 1), tuning.max_submit_pause_seconds
+    )
+    retry_at = min(now + max(delay, pause), deadline)
+    log.info(
+        "job %s: the API is busy (%s: %s); back in line, tried again in %.0fs",
+        job.id,
+        error.status or "no connection",
+        error.message,
+        retry_at - now,
+    )
+    job = await store.update(
+        job.id,
+        now=now,
+        state=JobState.WAITING,
+        busy_since=since,
+        retry_at=retry_at,
+        submit_attempts=attempts,
+        next_poll_at=None,
+    )
+    return Submission(job, SubmitOutcome.BUSY, error.message)
 
 
 async def _record_created(

@@ -21,6 +21,7 @@ from storage.jobs import (
     NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
+    STAYED_BUSY,
     VIDEO_EXPIRED,
     Job,
     JobState,
@@ -301,30 +302,36 @@ class English:
             "Nothing was charged."
         )
 
-    SERVICE_BUSY = (
-        "😔 The video service is busy right now and did not take your request; nothing was "
-        "charged. Please send the photo again in a few minutes."
-    )
+    def stayed_busy(self, patience: float) -> str:
+        """The API stayed too busy to take the request for `patience` seconds."""
+        return (
+            "😔 The video service stayed too busy to take your request for "
+            f"{self.duration(patience)}, so I stopped trying. Nothing was charged. "
+            "Please send the photo again later."
+        )
 
     SERVICE_OUT_OF_CREDITS = (
         "😔 I can't take new videos right now: the bot's video service account has run out "
-        "of credits. Please try again later."
+        "of credits. Nothing was charged. Please try again later."
     )
 
     SERVICE_MISCONFIGURED = (
         "😔 I can't reach the video service right now because of a problem on the bot's side. "
-        "The operator can see it in the logs. Please try again later."
+        "Nothing was charged. The operator can see it in the logs. Please try again later."
     )
 
     OUTCOME_UNKNOWN = (
         "⚠️ The video service did not confirm your request, so I can't tell whether it went "
-        "through. If no video arrives in a few minutes, please send the photo again."
+        "through. It may have been charged, but I have no way to follow it, so no video will "
+        "come from it. Sending the photo again starts a new video, charged on its own: "
+        "it is up to you."
     )
 
     INTERRUPTED = (
         "⚠️ I lost track of your request while sending it to the video service (the bot "
-        "restarted or hit an error), so I can't tell whether it went through. If no video "
-        "arrives in a few minutes, please send the photo again."
+        "restarted or hit an error), so I can't tell whether it went through. It may have "
+        "been charged, but no video will come from it. Sending the photo again starts a new "
+        "video, charged on its own: it is up to you."
     )
 
     INTERRUPTED_BEFORE_SUBMIT = (
@@ -516,6 +523,14 @@ class English:
             "⏳ Many videos are being made right now, so your photo waits in line: it is "
             f"<b>number {place}</b>. I will send it to the animator as soon as a place frees "
             "up. /cancel takes it out of the line at no charge."
+        )
+
+    def busy_in_line(self, place: int) -> str:
+        """The API was too busy to take the request: it waits in line to be tried again."""
+        return (
+            "⏳ The video service is busy right now and did not take your photo yet, so it "
+            f"waits in line: it is <b>number {place}</b>. I will keep trying, and nothing is "
+            "charged until the service takes it. /cancel takes it out of the line."
         )
 
     CANCELLED_WAITING = "✖️ Cancelled: taken out of the line. Nothing was charged."
@@ -713,6 +728,7 @@ _OWN_REASONS_RU = {
     NOT_SUBMITTED: "остановлено до отправки (без оплаты)",
     RESTARTED_DURING_SUBMIT: "бот перезапустился во время отправки",
     LOST_WHILE_SUBMITTING: "сбой во время отправки",
+    STAYED_BUSY: "видеосервис так и не освободился, чтобы принять задание",
 }
 
 
@@ -896,30 +912,34 @@ class Russian(English):
         because = f": {escape(reason)}" if reason else ", не объяснив причину"
         return f"😔 Видеосервис отклонил этот запрос{because}. Ничего не списано."
 
-    SERVICE_BUSY = (
-        "😔 Видеосервис сейчас перегружен и не принял запрос; ничего не списано. "
-        "Пришлите фото ещё раз через несколько минут."
-    )
+    def stayed_busy(self, patience: float) -> str:
+        return (
+            f"😔 Видеосервис был перегружен и {self.duration(patience)} не принимал запрос, "
+            "поэтому я перестал пытаться. Ничего не списано. Пришлите фото ещё раз позже."
+        )
 
     SERVICE_OUT_OF_CREDITS = (
         "😔 Сейчас я не могу делать новые видео: на счёте бота в видеосервисе закончились "
-        "кредиты. Попробуйте, пожалуйста, позже."
+        "кредиты. Ничего не списано. Попробуйте, пожалуйста, позже."
     )
 
     SERVICE_MISCONFIGURED = (
         "😔 Сейчас я не могу связаться с видеосервисом из-за проблемы на стороне бота. "
-        "Оператор увидит её в логах. Попробуйте, пожалуйста, позже."
+        "Ничего не списано. Оператор увидит её в логах. Попробуйте, пожалуйста, позже."
     )
 
     OUTCOME_UNKNOWN = (
-        "⚠️ Видеосервис не подтвердил запрос, поэтому я не знаю, принят ли он. Если видео "
-        "не придёт в ближайшие минуты, пришлите фото ещё раз."
+        "⚠️ Видеосервис не подтвердил запрос, поэтому я не знаю, принят ли он. Возможно, "
+        "за него уже списаны средства, но отследить его я не могу, так что видео по нему не "
+        "придёт. Если пришлёте фото ещё раз, это будет новое видео, оплаченное отдельно: "
+        "решать вам."
     )
 
     INTERRUPTED = (
         "⚠️ Я потерял ваш запрос, пока отправлял его в видеосервис (бот перезапустился или "
-        "столкнулся с ошибкой), поэтому не знаю, дошёл ли он. Если видео не придёт в "
-        "ближайшие минуты, пришлите фото ещё раз."
+        "столкнулся с ошибкой), поэтому не знаю, дошёл ли он. Возможно, за него уже списаны "
+        "средства, но видео по нему не придёт. Если пришлёте фото ещё раз, это будет новое "
+        "видео, оплаченное отдельно: решать вам."
     )
 
     INTERRUPTED_BEFORE_SUBMIT = (
@@ -1099,6 +1119,13 @@ class Russian(English):
             "⏳ Сейчас делается много видео, поэтому ваше фото ждёт в очереди: оно "
             f"<b>{place}-е по счёту</b>. Я отправлю его на анимацию, как только освободится "
             "место. /cancel бесплатно уберёт его из очереди."
+        )
+
+    def busy_in_line(self, place: int) -> str:
+        return (
+            "⏳ Видеосервис сейчас перегружен и пока не принял ваше фото, поэтому оно ждёт в "
+            f"очереди: оно <b>{place}-е по счёту</b>. Я буду пробовать снова, и ничего не "
+            "спишется, пока сервис его не примет. /cancel уберёт его из очереди."
         )
 
     CANCELLED_WAITING = "✖️ Отменено: убрал из очереди. Ничего не списано."

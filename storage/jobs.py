@@ -62,6 +62,8 @@ NO_VIDEO = "the video service finished without a video"
 DOWNLOAD_FAILED = "download failed"
 #: `error` of a job whose submission broke off with no answer on record (maybe charged).
 LOST_WHILE_SUBMITTING = "lost while submitting"
+#: `error` of a failed job: the API stayed too busy to take it for SUBMIT_PATIENCE_SECONDS.
+STAYED_BUSY = "the video service stayed too busy to take it"
 #: `error` of a refused job: the same user's same photo and prompt, in the same chat, was
 #: already on its way.
 SAME_VIDEO_COMING = "the same photo and prompt were already being made"
@@ -123,6 +125,9 @@ class Job:
     video_seconds: float | None = None
     usage_amount: float | None = None
     usage_unit: str | None = None
+    busy_since: float | None = None  # when the API first answered busy to this request
+    retry_at: float | None = None  # a waiting job is not taken from the line before this
+    submit_attempts: int = 0  # create calls made for it that the API was too busy to take
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))

@@ -53,9 +53,11 @@ class LineStore:
     def of(cls, store: JobStore) -> LineStore:
         return cls(store.db)
 
-    async def claim(self, *, max_in_flight: int, now: float) -> list[int]:
+    async def claim(self, *, max_in_flight: int, now: float, most: int | None = None) -> list[int]:
         """Take as many jobs off the head of the line as there are free slots, moving them to
-        RECEIVED (so they count as in flight); returns their ids, first in line first.
+        RECEIVED (so they count as in flight); returns their ids, first in line first, `most`
+        of them at the most. A job back in line because the API was busy is taken only once
+        its `retry_at` has come, and the jobs behind it wait for it.
 
         The caller must hold the admission lock, so that intake cannot take the same slots.
         """
@@ -64,12 +66,19 @@ class LineStore:
         ) as cursor:
             row = await cursor.fetchone()
         free = max_in_flight - (int(row[0]) if row else 0)
+        if most is not None:
+            free = min(free, most)
         if free <= 0:
             return []
         async with self._db.execute(
-            f"SELECT id FROM jobs WHERE state = ? {_FIFO} LIMIT ?", (_WAITING, free)
+            f"SELECT id, retry_at FROM jobs WHERE state = ? {_FIFO} LIMIT ?", (_WAITING, free)
         ) as cursor:
-            ids = [int(r[0]) for r in await cursor.fetchall()]
+            rows = await cursor.fetchall()
+        ids = []
+        for job_id, retry_at in rows:
+            if retry_at is not None and retry_at > now:
+                break  # its pause is not over, and those behind it do not overtake it
+            ids.append(int(job_id))
         claimed = []
         for job_id in ids:
             # Conditional: a /cancel may have taken the job out of the line meanwhile.

@@ -82,6 +82,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN video_seconds REAL;  -- the video's length, as the API says
     ALTER TABLE jobs ADD COLUMN usage_amount REAL;   -- what the API says the job cost ...
     ALTER TABLE jobs ADD COLUMN usage_unit TEXT;     -- ... in 'credits' or 'tokens'
+    -- A request the API was too busy to take waits in line again (state 'waiting'):
+    ALTER TABLE jobs ADD COLUMN busy_since REAL;     -- the API's first busy answer to it
+    ALTER TABLE jobs ADD COLUMN retry_at REAL;       -- not taken from the line before this
+    ALTER TABLE jobs ADD COLUMN submit_attempts INTEGER NOT NULL DEFAULT 0;
     """,
 )
 

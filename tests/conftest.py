@@ -27,7 +27,13 @@ from tests.images import make_image
 TOKEN = "7000001:AAH-test-token-Zx9q8w7e6r5t4y3u2i1o"
 API_KEY = "aiml-test-key-5f4e3d2c1b0a"
 
-FAST = Tuning(submit_backoff_seconds=0.05, max_backoff_seconds=0.5, create_timeout_seconds=2.0)
+FAST = Tuning(
+    submit_backoff_seconds=0.05,
+    max_backoff_seconds=0.5,
+    create_timeout_seconds=2.0,
+    busy_pause_seconds=0.05,
+    paced_creates_per_minute=600.0,
+)
 
 
 @dataclass

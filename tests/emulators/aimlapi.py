@@ -218,6 +218,8 @@ class AimlApiEmulator:
         seed: int = 0,
         link_ttl: float = DEFAULT_LINK_TTL_SECONDS,
         port: int = 0,
+        creates_per_window: int | None = 20,
+        rate_window: float = 60.0,
     ) -> None:
         if queued_polls < 0 or generating_polls < 0:
             raise ValueError("poll counts must be >= 0")
@@ -248,6 +250,12 @@ class AimlApiEmulator:
         self.duration_at_top = False
         self._final_at_create: collections.deque[tuple[str, Any]] = collections.deque()
 
+        #: The account's rate: more than this many creates within ``rate_window`` seconds are
+        #: answered 429 with a ``Retry-After``, as upstream does (about 20 a minute on a paid
+        #: account). None: no limit.
+        self.creates_per_window = creates_per_window
+        self.rate_window = rate_window
+        self._accepted_at: collections.deque[float] = collections.deque()
         self._jobs: dict[str, EmulatedJob] = {}
         self._rng = random.Random(seed)
         self._faults: dict[str, collections.deque[_Fault]] = {
@@ -613,7 +621,27 @@ class AimlApiEmulator:
     async def _on_create(self, request: web.Request) -> web.StreamResponse:
         if _PATHS[request.path] in self.missing_endpoints:
             return await self._on_unknown_route(request)
+        limited = self._over_the_rate(request.path)
+        if limited is not None:
+            return limited
         return await self._with_faults("create", request, self._process_create)
+
+    def _over_the_rate(self, path: str) -> web.Response | None:
+        """A 429 when the account's rate is spent; else counts this create against it."""
+        if self.creates_per_window is None:
+            return None
+        now = time.monotonic()
+        while self._accepted_at and now - self._accepted_at[0] >= self.rate_window:
+            self._accepted_at.popleft()
+        if len(self._accepted_at) >= self.creates_per_window:
+            wait = self.rate_window - (now - self._accepted_at[0])
+            response = error_response(
+                429, GENERATION_PATH, "Too Many Requests: rate limit exceeded"
+            )
+            response.headers["Retry-After"] = f"{max(wait, 0.001):.3f}"
+            return response
+        self._accepted_at.append(now)
+        return None
 
     async def _process_create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -121,13 +121,18 @@ CREATE_ERRORS: list[tuple[int, type[AimlApiError]]] = [
     (400, ApiRejected),
     (401, ApiUnauthorized),
     (403, ApiOutOfCredits),
+    (402, ApiOutOfCredits),
     (404, ApiNotFound),
+    (408, ApiUnavailable),
+    (409, ApiRejected),
+    (413, ApiRejected),
     (422, ApiRejected),
     (429, ApiRateLimited),
     (500, ApiOutcomeUnknown),
-    (502, ApiUnavailable),
+    (502, ApiOutcomeUnknown),
     (503, ApiUnavailable),
     (504, ApiOutcomeUnknown),
+    (507, ApiOutcomeUnknown),
 ]
 
 
@@ -144,7 +149,7 @@ async def test_create_error_status_maps_to_its_exception_with_the_apis_words(
     assert type(caught.value) is expected
     assert caught.value.message == words
     assert caught.value.status == status
-    # Only a 500/504 may hide a job that was made: every other refusal is safe to retry.
+    # A 5xx other than 503 may come after the service took the request: it may hide a job.
     assert caught.value.surely_not_created is (expected is not ApiOutcomeUnknown)
 
 
@@ -231,7 +236,7 @@ async def test_error_page_that_is_not_json_names_the_status(
     client: AimlApiClient, aiml: AimlApiEmulator
 ) -> None:
     aiml.inject("create", 502, "<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
-    with pytest.raises(ApiUnavailable) as caught:
+    with pytest.raises(ApiOutcomeUnknown) as caught:
         await create(client)
     assert caught.value.message == "HTTP 502"
 

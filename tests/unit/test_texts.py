@@ -32,6 +32,7 @@ from storage import (
     NO_VIDEO,
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
+    STAYED_BUSY,
     VIDEO_EXPIRED,
     Job,
     JobState,
@@ -89,6 +90,7 @@ OWN_REASONS = [
     NOT_SUBMITTED,
     RESTARTED_DURING_SUBMIT,
     LOST_WHILE_SUBMITTING,
+    STAYED_BUSY,
 ]
 
 BOTH = pytest.mark.parametrize("words", [ENGLISH, RUSSIAN], ids=["en", "ru"])
@@ -219,6 +221,8 @@ SAMPLES: dict[str, list[Call]] = {
     "too_many_active": [call(TooManyActive(active=1, limit=1)), call(TooManyActive(3, 3))],
     "daily_limit_reached": [call(DailyLimitReached(used=5, limit=5, resets_in=43200.0))],
     "waiting_in_line": [call(3)],
+    "busy_in_line": [call(1)],
+    "stayed_busy": [call(1800.0), call(45.0)],
     "cancel_report": [
         call(Cancelled(waiting=[], stopped=[], busy=0)),
         call(Cancelled(waiting=[1], stopped=[2, 3], busy=5)),
