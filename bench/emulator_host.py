@@ -192,7 +192,7 @@ def _write(answer: dict[str, Any]) -> None:
 
 async def _serve(config: dict[str, Any]) -> None:
     # The benchmarks measure the bot, not the account's rate: unlimited unless they ask.
-    aiml_options = {"creates_per_window": None} | dict(config.get("aiml", {}))
+    aiml_options: dict[str, Any] = {"creates_per_window": None, **config.get("aiml", {})}
     if aiml_options.get("timeline") is not None:
         aiml_options["timeline"] = tuple(aiml_options["timeline"])
     async with (

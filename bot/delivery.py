@@ -169,11 +169,12 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
             return await in_chat(services, job, as_link(words.video_refused(url)))
 
 
-def notice_for(job: Job, *, timeout_minutes: int) -> str:
-    """The text that explains a job that ended without a video, in the job's language."""
+def notice_for(job: Job, *, waited: float) -> str:
+    """The text that explains a job that ended without a video, in the job's language;
+    `waited`: how long a timed-out job was followed."""
     words = texts_for(job.language)
     if job.state is JobState.TIMED_OUT:
-        return words.timed_out(timeout_minutes)
+        return words.timed_out(waited)
     if job.state is JobState.INTERRUPTED:
         if job.error == NOT_SUBMITTED:
             return words.INTERRUPTED_BEFORE_SUBMIT
@@ -183,7 +184,7 @@ def notice_for(job: Job, *, timeout_minutes: int) -> str:
 
 async def send_notice(bot: Bot, services: Services, job: Job) -> Message:
     """Tell the user why the job ended without a video, as a reply to the photo."""
-    text = notice_for(job, timeout_minutes=round(services.settings.job_timeout_seconds / 60))
+    text = notice_for(job, waited=services.tuning.late_patience_seconds)
     return await in_chat(
         services,
         job,

@@ -57,7 +57,7 @@ async def advance_job(bot: Bot, services: Services, job: Job) -> None:
         job = await services.store.update(job.id, now=services.clock(), next_poll_at=None)
         await check_and_submit(bot, services, job)
         return
-    if job.state in (JobState.QUEUED, JobState.GENERATING):
+    if job.state in (JobState.QUEUED, JobState.GENERATING, JobState.LATE):
         job = await _poll(services, job)
         job = await refresh_progress(bot, services, job)
     if job.state is JobState.COMPLETED:
@@ -83,20 +83,23 @@ async def _back_off(services: Services, job: Job) -> Job:
 
 
 async def _poll(services: Services, job: Job) -> Job:
-    store, clock, settings = services.store, services.clock, services.settings
+    """Ask the API about one job at the service, and record what it said.
+
+    A job is always asked once more before it is given up: a video that is ready reaches its
+    user whenever it is. Past JOB_TIMEOUT_SECONDS a job is LATE: its user is told it will
+    still come, and it is checked every `late_poll_seconds` until `late_patience_seconds`
+    after its submission, while its video link could still be fetched; only then is it
+    TIMED_OUT, and its place in the day's count given back.
+    """
+    store, clock, tuning = services.store, services.clock, services.tuning
     assert job.generation_id is not None
     started = job.submitted_at or job.created_at
-    if clock() - started > settings.job_timeout_seconds:
-        log.warning("job %s: no result after %.0fs, giving up", job.id, clock() - started)
-        return await store.update(
-            job.id, now=clock(), state=JobState.TIMED_OUT, next_poll_at=clock()
-        )
     try:
         status = await services.api.get_generation(
             job.generation_id, Endpoint(job.endpoint or Endpoint.LEGACY)
         )
     except ApiNotFound as error:
-        if job.poll_failures + 1 >= services.tuning.missing_generation_polls:
+        if job.poll_failures + 1 >= tuning.missing_generation_polls:
             log.warning("job %s: the API does not know generation %s", job.id, job.generation_id)
             return await store.update(
                 job.id,
@@ -108,6 +111,8 @@ async def _poll(services: Services, job: Job) -> Job:
         log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
         return await _back_off(services, job)
     except AimlApiError as error:
+        if clock() - started > tuning.late_patience_seconds:
+            return await _give_up(services, job, started)
         log.info("job %s: status call failed (%s), backing off", job.id, error.message)
         return await _back_off(services, job)
 
@@ -130,21 +135,43 @@ async def _poll(services: Services, job: Job) -> Job:
         if progress is Progress.SUCCEEDED:
             reason = NO_VIDEO
         changes |= {"state": JobState.FAILED, "error": reason, "next_poll_at": now}
+    elif now - started > tuning.late_patience_seconds:
+        return await _give_up(services, job, started)
     else:
         if progress is Progress.UNKNOWN and status.status != job.api_status:
             log.warning(
-                "job %s: undocumented status %r; polling until the job timeout",
+                "job %s: undocumented status %r; polling until the job is given up",
                 job.id,
                 status.status,
             )
-        if progress is Progress.RENDERING:
-            changes["state"] = JobState.GENERATING
-        changes["next_poll_at"] = now + next_poll_delay(
-            interval=settings.poll_interval_seconds, age=now - started
-        )
+        if now - started > services.settings.job_timeout_seconds:
+            if job.state is not JobState.LATE:
+                log.warning(
+                    "job %s: no result after %.0fs; late, checked every %.0fs from now on",
+                    job.id,
+                    now - started,
+                    tuning.late_poll_seconds,
+                )
+            changes |= {"state": JobState.LATE, "next_poll_at": now + tuning.late_poll_seconds}
+        else:
+            if progress is Progress.RENDERING:
+                changes["state"] = JobState.GENERATING
+            changes["next_poll_at"] = now + next_poll_delay(
+                interval=services.settings.poll_interval_seconds, age=now - started
+            )
     # Written only if nobody moved the job on during the status call (a /cancel, say).
     updated = await store.update_if(job.id, job.state, now=now, **changes)
     return updated if updated is not None else await store.get(job.id)
+
+
+async def _give_up(services: Services, job: Job, started: float) -> Job:
+    """A late job that never came: TIMED_OUT, explained by the next tick."""
+    now = services.clock()
+    log.warning("job %s: no video after %.0fs; given up", job.id, now - started)
+    updated = await services.store.update_if(
+        job.id, job.state, now=now, state=JobState.TIMED_OUT, next_poll_at=now
+    )
+    return updated if updated is not None else await services.store.get(job.id)
 
 
 async def _deliver(bot: Bot, services: Services, job: Job) -> None:

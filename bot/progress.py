@@ -75,6 +75,8 @@ def progress_text(job: Job, times: GenerationTimes, *, now: float) -> str | None
         return words.progress_queued(elapsed, times.typical, late=late)
     if job.state is JobState.GENERATING:
         return words.progress_generating(elapsed, times.typical, late=late)
+    if job.state is JobState.LATE:
+        return words.progress_late(elapsed)
     return None
 
 
@@ -82,8 +84,8 @@ async def refresh_progress(bot: Bot, services: Services, job: Job) -> Job:
     """Edit the job's status message to its current progress, when the text changed and the
     last edit is old enough for the chat (Telegram's edit limits; groups less often).
     Never raises: progress is a courtesy, the job goes on without it."""
-    if job.status_message_id is None:
-        return job
+    if job.status_message_id is None and job.state is not JobState.LATE:
+        return job  # a late job's user must hear it will still come: a new message, then
     now = services.clock()
     text = progress_text(job, services.generation_times, now=now)
     if text is None or text == job.status_text:

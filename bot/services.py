@@ -31,6 +31,8 @@ class Tuning:
     paced_creates_per_minute: float = 20.0  # kept to once the API answered 429 (bot.pacing)
     max_backoff_seconds: float = 300.0  # ceiling of a job's poll or delivery backoff
     missing_generation_polls: int = 3  # 404s in a row before a generation counts as lost
+    late_poll_seconds: float = 300.0  # how often a job past JOB_TIMEOUT_SECONDS is checked
+    late_patience_seconds: float = 6 * 3600.0  # after submission; then it is given up
     due_batch: int = 1000  # most jobs one tick takes on
     create_timeout_seconds: float = 60.0  # a create call unanswered this long is ambiguous
     progress_edit_private: float = 10.0  # least seconds between progress edits, private chats

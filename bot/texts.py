@@ -40,6 +40,7 @@ _STATE_ICONS = {
     JobState.SUBMITTING: "📤",
     JobState.QUEUED: "🕒",
     JobState.GENERATING: "⚙️",
+    JobState.LATE: "🐢",
     JobState.COMPLETED: "📦",
     JobState.DELIVERED: "✅",
     JobState.FAILED: "❌",
@@ -49,7 +50,7 @@ _STATE_ICONS = {
     JobState.WAITING: "⏳",
     JobState.CANCELLED: "✖️",
 }
-_AT_THE_SERVICE = (JobState.QUEUED, JobState.GENERATING)
+_AT_THE_SERVICE = (JobState.QUEUED, JobState.GENERATING, JobState.LATE)
 
 #: The bot's own reasons for a job that failed after it reached (or may have reached) the
 #: video service, as /stats words them. Those already plain English (GENERATION_LOST, say)
@@ -349,10 +350,12 @@ class English:
             "You can send the photo again, maybe with another prompt or another photo."
         )
 
-    def timed_out(self, minutes: int) -> str:
+    def timed_out(self, waited: float) -> str:
+        """A late video that never came: followed for `waited` seconds, then given up."""
         return (
-            f"⏱ This video took longer than {minutes} minutes, so I stopped waiting for it. "
-            "Please send the photo again later."
+            f"⏱ The video service did not finish this video in {self.duration(waited)}, so I "
+            "stopped waiting for it, and it does not count against your daily limit. Please "
+            "send the photo again later."
         )
 
     # --- Progress and delivery --------------------------------------------------------------
@@ -391,6 +394,14 @@ class English:
         return (
             f"🕒 Queued at the video service ({so_far} so far). A video usually takes "
             f"{self.about(typical)} in all: I will reply to your photo."
+        )
+
+    def progress_late(self, elapsed: float) -> str:
+        """Past JOB_TIMEOUT_SECONDS: the video is late, and still followed."""
+        return (
+            f"🐢 Your video is late: {self.duration(_tens(elapsed))} so far, far longer than "
+            "usual. The video service still has it, so it will still come: I check on it every "
+            "few minutes and will reply to your photo the moment it is ready."
         )
 
     def progress_generating(self, elapsed: float, typical: float, *, late: bool = False) -> str:
@@ -433,6 +444,7 @@ class English:
             JobState.SUBMITTING: "sending",
             JobState.QUEUED: "queued",
             JobState.GENERATING: "generating",
+            JobState.LATE: "late, still coming",
             JobState.COMPLETED: "sending the video",
             JobState.DELIVERED: "done",
             JobState.FAILED: "failed",
@@ -954,11 +966,11 @@ class Russian(English):
             "с другим описанием или другое фото."
         )
 
-    def timed_out(self, minutes: int) -> str:
+    def timed_out(self, waited: float) -> str:
         return (
-            f"⏱ Видео не было готово и через {minutes} "
-            f"{_plural_ru(minutes, 'минуту', 'минуты', 'минут')}, так что я перестал его ждать. "
-            "Пришлите фото, пожалуйста, ещё раз чуть позже."
+            f"⏱ Видеосервис так и не доделал это видео за {self.duration(waited)}, поэтому я "
+            "перестал его ждать; в дневной лимит оно не засчитано. Пришлите фото, пожалуйста, "
+            "ещё раз чуть позже."
         )
 
     # --- Progress and delivery --------------------------------------------------------------
@@ -992,6 +1004,13 @@ class Russian(English):
         return (
             f"🕒 В очереди видеосервиса (прошло {so_far}). Обычно всё занимает "
             f"{self.about(typical)} — я отвечу на ваше фото."
+        )
+
+    def progress_late(self, elapsed: float) -> str:
+        return (
+            f"🐢 Видео задерживается: прошло {self.duration(_tens(elapsed))}, намного дольше "
+            "обычного. Оно всё ещё в видеосервисе и обязательно придёт: я проверяю его раз в "
+            "несколько минут и отвечу на ваше фото, как только оно будет готово."
         )
 
     def progress_generating(self, elapsed: float, typical: float, *, late: bool = False) -> str:
@@ -1031,6 +1050,7 @@ class Russian(English):
             JobState.SUBMITTING: "отправляется",
             JobState.QUEUED: "в очереди сервиса",
             JobState.GENERATING: "создаётся",
+            JobState.LATE: "задерживается, но придёт",
             JobState.COMPLETED: "отправляю видео",
             JobState.DELIVERED: "готово",
             JobState.FAILED: "не получилось",

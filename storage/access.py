@@ -24,6 +24,7 @@ IN_FLIGHT_STATES = (
     JobState.SUBMITTING,
     JobState.QUEUED,
     JobState.GENERATING,
+    JobState.LATE,
 )
 #: Jobs that ended without a video after the paid API took them (or may have): /stats' failures.
 _FAILED_STATES = (

@@ -23,10 +23,11 @@ class JobState(StrEnum):
     SUBMITTING = "submitting"  # the paid API is being asked to create the generation
     QUEUED = "queued"  # the API accepted it and has not started rendering
     GENERATING = "generating"  # the API is rendering the video
+    LATE = "late"  # past JOB_TIMEOUT_SECONDS without a result: checked slowly, still coming
     COMPLETED = "completed"  # the video is ready and waits to be sent
     DELIVERED = "delivered"  # the video reached the chat
     FAILED = "failed"  # the API refused or failed the job; the user is told why
-    TIMED_OUT = "timed_out"  # given up after the job timeout; the user is told
+    TIMED_OUT = "timed_out"  # late, and given up after the slow checks; the user is told
     INTERRUPTED = "interrupted"  # the submission's outcome is unknown; the user is told to resend
     UNDELIVERABLE = "undeliverable"  # the chat is closed to the bot (blocked, removed)
     CANCELLED = "cancelled"  # /cancel: out of the line (never charged) or no longer followed
@@ -44,6 +45,7 @@ ACTIVE_STATES = (
     JobState.SUBMITTING,
     JobState.QUEUED,
     JobState.GENERATING,
+    JobState.LATE,
     JobState.COMPLETED,
 )
 

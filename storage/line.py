@@ -37,7 +37,7 @@ class Cancelled:
 
 
 #: Jobs that /cancel stops following: the API has them, the video is not ready.
-_STOPPABLE = (JobState.QUEUED, JobState.GENERATING)
+_STOPPABLE = (JobState.QUEUED, JobState.GENERATING, JobState.LATE)
 #: Jobs that /cancel leaves alone: mid-submission (stopping could lose track of a charge), or
 #: finished and about to be sent.
 _BUSY = (JobState.RECEIVED, JobState.SUBMITTING, JobState.COMPLETED)

@@ -117,13 +117,18 @@ async def test_failed_timed_out_and_refused_jobs_give_the_daily_count_back(
 
         await until(slow_submitted, what="'slow' to be submitted")
         clock.advance(settings.job_timeout_seconds + 1)
-        await status_says(telegram, 111, "took longer than")
+        await status_says(telegram, 111, "Your video is late")
+        # Late is still on its way: it keeps the day's one video.
+        held = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
+        clock.advance(FAST.late_patience_seconds)
+        await status_says(telegram, 111, "did not finish this video in 6 h")
         aiml.queued_polls = 0
         done = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="finally")
         await video_for(telegram, done)
         usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
 
     assert prompts(aiml) == ["flagged", "slow", "finally"]
+    assert "1 of 1 videos used, 0 left" in held
     assert "1 of 1 videos used, 0 left" in usage
 
 

@@ -30,7 +30,7 @@ async def test_busy_api_is_retried_and_the_job_is_charged_once(
     bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
     aiml.inject("create", 503, times=1)
-    aiml.inject("create", 502, times=1)
+    aiml.inject("create", 408, times=1)
     send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
     await telegram.wait_for("sendVideo", timeout=15)
     assert len(aiml.creates) == 3
@@ -48,7 +48,7 @@ async def test_rate_limited_submission_waits_as_long_as_retry_after_asks(
     assert aiml.charged == 1
 
 
-async def test_unreachable_api_tells_the_user_nothing_was_charged(
+async def test_unreachable_api_keeps_the_request_in_line_and_says_nothing_is_charged(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
 ) -> None:
     with socket.socket() as probe:  # a port nobody listens on
@@ -60,7 +60,8 @@ async def test_unreachable_api_tells_the_user_nothing_was_charged(
     async with running_bot(settings, clock):
         send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
         await telegram.wait_for("editMessageText", where=lambda c: "busy" in c.params["text"])
-    assert "nothing was charged" in _edits(telegram)[-1]
+    assert "nothing is charged until the service takes it" in _edits(telegram)[-1]
+    assert aiml.charged == 0
 
 
 async def test_server_error_after_sending_is_not_resubmitted(
@@ -71,7 +72,7 @@ async def test_server_error_after_sending_is_not_resubmitted(
     await telegram.wait_for("editMessageText", where=lambda c: "confirm" in c.params["text"])
     assert len(aiml.creates) == 1
     assert aiml.charged == 1  # the API did make it, and we did not pay a second time
-    assert "send the photo again" in _edits(telegram)[-1]
+    assert "may have been charged" in _edits(telegram)[-1]
 
 
 async def test_gateway_timeout_is_not_resubmitted(
@@ -151,7 +152,7 @@ async def test_generation_the_api_no_longer_knows_is_explained_not_polled_foreve
     assert notice.params["chat_id"] == 111
 
 
-async def test_undocumented_status_is_polled_until_the_job_times_out(
+async def test_undocumented_status_is_polled_late_and_until_the_job_is_given_up(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
 ) -> None:
     settings = make_settings(tmp_path, telegram, aiml, job_timeout_seconds=600)
@@ -163,8 +164,12 @@ async def test_undocumented_status_is_polled_until_the_job_times_out(
         polls_before = len(aiml.polls)
         await eventually(lambda: len(aiml.polls) >= polls_before + 3, what="odd-status polls")
         clock.advance(601)
+        await telegram.wait_for(
+            "editMessageText", where=lambda c: "Your video is late" in c.params["text"]
+        )
+        clock.advance(FAST.late_patience_seconds)
         [notice] = await telegram.wait_for(
-            "sendMessage", where=lambda c: "longer than 10 minutes" in c.params["text"]
+            "sendMessage", where=lambda c: "did not finish this video in 6 h" in c.params["text"]
         )
         assert notice.params["reply_parameters"]["message_id"] > 0
     assert not telegram.calls_to("sendVideo")

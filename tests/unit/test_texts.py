@@ -201,7 +201,8 @@ SAMPLES: dict[str, list[Call]] = {
         call(VIDEO_EXPIRED),
         injecting(INJECT),
     ],
-    "timed_out": [call(1), call(15)],
+    "timed_out": [call(30.0), call(6 * 3600.0)],
+    "progress_late": [call(905.0), call(4 * 3600.0)],
     "duration": [call(0), call(45), call(185), call(3725)],
     "time_left": [call(30), call(43200)],
     # Without `made_in` a caption is the prompt alone, in no language: not a sample here.
@@ -356,9 +357,6 @@ def test_plural_ru_picks_the_form_for_the_number(count: int, form: str) -> None:
 def test_russian_counts_read_naturally(count: int, words: str) -> None:
     report = plain(RUSSIAN.cancel_report(Cancelled(waiting=list(range(count)), stopped=[], busy=0)))
     assert f": {words}." in report
-    minutes = {1: "минуту", 2: "минуты", 5: "минут", 11: "минут", 21: "минуту", 22: "минуты"}
-    minutes[25] = "минут"
-    assert f"через {count} {minutes[count]}," in plain(RUSSIAN.timed_out(count))
     days = {1: "день", 2: "дня", 5: "дней", 11: "дней", 21: "день", 22: "дня", 25: "дней"}
     assert RUSSIAN.ago(count * 86400) == f"{count} {days[count]} назад"
 
@@ -634,6 +632,8 @@ def test_prompt_too_long_names_both_numbers() -> None:
         assert "2345" in text and "2000" in text
 
 
-def test_timed_out_names_the_minutes() -> None:
-    assert "15 minutes" in plain(ENGLISH.timed_out(15))
-    assert "15 минут" in plain(RUSSIAN.timed_out(15))
+def test_timed_out_names_how_long_the_video_was_followed() -> None:
+    assert "in 6 h 00 min" in plain(ENGLISH.timed_out(6 * 3600.0))
+    assert "за 6 ч 00 мин" in plain(RUSSIAN.timed_out(6 * 3600.0))
+    # Never "longer than 0 minutes" under a short timeout.
+    assert "in 30 s" in plain(ENGLISH.timed_out(30.0))
