@@ -87,6 +87,7 @@ class Limits:
     active_per_user: int  # MAX_ACTIVE_JOBS_PER_USER: waiting or in flight
     daily_per_user: int  # DAILY_JOBS_PER_USER: per UTC day; admins are exempt
     active_total: int  # MAX_ACTIVE_JOBS: submitted and not finished, for the whole bot
+    daily_total: int = 0  # DAILY_JOBS_TOTAL: the whole bot's per UTC day, admins too; 0: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class Usage:
     user_today: int  # the user's jobs that count against today's budget
     in_flight: int  # the bot's jobs at the paid API (or about to be)
     waiting: int  # the bot's jobs waiting in the local line
+    bot_today: int = 0  # the whole bot's jobs that count against today's cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +125,22 @@ class DailyLimitReached:
     resets_in: float
 
 
-BudgetVerdict = Admit | TooManyActive | DailyLimitReached
+@dataclass(frozen=True, slots=True)
+class DailyCapReached:
+    """The whole bot made its `limit` jobs today; the count resets in `resets_in` s."""
+
+    limit: int
+    resets_in: float
+
+
+BudgetVerdict = Admit | TooManyActive | DailyLimitReached | DailyCapReached
 
 
 def check_budget(usage: Usage, limits: Limits, *, admin: bool, now: float) -> BudgetVerdict:
-    """Judge one more request against the per-user limits and the bot's total.
+    """Judge one more request against the per-user limits, the bot's daily cap and its total.
 
-    The bot's total never refuses: over it, or while others wait, the request joins the line
-    (first come, first served).
+    The cap counts everyone's jobs, admins' too. The bot's total never refuses: over it, or
+    while others wait, the request joins the line (first come, first served).
     """
     if usage.user_active >= limits.active_per_user:
         return TooManyActive(active=usage.user_active, limit=limits.active_per_user)
@@ -138,6 +148,8 @@ def check_budget(usage: Usage, limits: Limits, *, admin: bool, now: float) -> Bu
         return DailyLimitReached(
             used=usage.user_today, limit=limits.daily_per_user, resets_in=seconds_to_reset(now)
         )
+    if limits.daily_total and usage.bot_today >= limits.daily_total:
+        return DailyCapReached(limit=limits.daily_total, resets_in=seconds_to_reset(now))
     return Admit(wait=usage.waiting > 0 or usage.in_flight >= limits.active_total)
 
 

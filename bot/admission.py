@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.access import (
     Access,
     AccessRules,
+    DailyCapReached,
     DailyLimitReached,
     Limits,
     TooManyActive,
@@ -21,6 +22,7 @@ from bot.access import (
     day_start,
     seconds_to_reset,
 )
+from bot.alerts import Alert
 from bot.services import Services
 from bot.settings import Settings
 from bot.texts import texts_for
@@ -44,6 +46,7 @@ def limits_of(settings: Settings) -> Limits:
         active_per_user=settings.max_active_jobs_per_user,
         daily_per_user=settings.daily_jobs_per_user,
         active_total=settings.max_active_jobs,
+        daily_total=settings.daily_jobs_total,
     )
 
 
@@ -141,12 +144,13 @@ async def _judge(
         return Admission(job=None, refused=True, reply=reply)
     now = services.clock()
     mine = await store.user_counts(user_id, since=day_start(now))
-    load = await store.bot_counts()
+    load = await store.bot_counts(since=day_start(now))
     usage = Usage(
         user_active=mine.active,
         user_today=mine.today,
         in_flight=load.in_flight,
         waiting=load.waiting,
+        bot_today=load.today,
     )
     verdict = check_budget(
         usage, limits_of(services.settings), admin=rules.is_admin(user_id), now=now
@@ -157,6 +161,12 @@ async def _judge(
     if isinstance(verdict, DailyLimitReached):
         log.info("user %s used %d jobs today", user_id, verdict.used)
         return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
+    if isinstance(verdict, DailyCapReached):
+        log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
+        services.alerts.raise_alert(
+            Alert.DAILY_CAP, texts_for(None).alert_daily_cap(verdict), now=now
+        )
+        return Admission(job=None, refused=True, reply=words.daily_cap_reached(verdict))
     return (JobState.WAITING if verdict.wait else JobState.RECEIVED), usage
 
 

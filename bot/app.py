@@ -29,6 +29,7 @@ from telegram.ext import (
 
 from bot.admission import log_access_mode
 from bot.aimlapi import AimlApiClient
+from bot.alerts import send_alerts
 from bot.durations import KEEP, GenerationTimes
 from bot.keyboards import (
     AGAIN_PATTERN,
@@ -106,6 +107,13 @@ async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     context.application.create_task(advance_line(context.bot, services, taken), name="advance_line")
 
 
+async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The alerts tick: whatever the admins must hear of (`bot.alerts`) goes out to them."""
+    services = services_of(context.bot_data)
+    if services.alerts.outbox:
+        await send_alerts(context.bot, services.alerts, services.settings.admin_user_ids)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what a handler or the tick raised; users hear about it from the job's own notice."""
     log.error("unhandled error", exc_info=context.error)
@@ -157,6 +165,12 @@ def build_application(
             name="advance_due_jobs",
         )
         await log_access_mode(services)
+        application.job_queue.run_repeating(
+            send_admin_alerts_tick,
+            interval=tick_interval(settings.poll_interval_seconds),
+            first=0,
+            name="send_admin_alerts",
+        )
         application.job_queue.run_repeating(
             submit_waiting_jobs_tick,
             interval=tick_interval(settings.poll_interval_seconds),

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from bot.aimlapi import AimlApiClient
+from bot.alerts import AdminAlerts
 from bot.durations import GenerationTimes
 from bot.pacing import CreatePacer
 from bot.settings import Settings
@@ -60,6 +61,8 @@ class Services:
     in_flight: set[int] = field(default_factory=set)
     # How long videos have recently taken at the API: what users are told to expect.
     generation_times: GenerationTimes = field(default_factory=GenerationTimes)
+    # What the admins must hear of, waiting for the alerts tick.
+    alerts: AdminAlerts = field(default_factory=AdminAlerts)
     # Held while the jobs in line are shown their places: one pass at a time, as each pass
     # may wait on Telegram's per-group limit of about 20 edits a minute.
     showing_places: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     admin_user_ids: IdList = Field(default_factory=list)
     max_active_jobs_per_user: int = Field(default=2, ge=1)
     daily_jobs_per_user: int = Field(default=10, ge=1)
+    daily_jobs_total: int = Field(default=500, ge=0)
     max_active_jobs: int = Field(default=20, ge=1)
     submit_patience_seconds: float = Field(default=1800.0, gt=0)
 

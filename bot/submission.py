@@ -18,9 +18,11 @@ from bot.aimlapi import (
     error_reason,
     progress_of,
 )
+from bot.alerts import FAILING_STREAK, Alert
 from bot.firstframe import FirstFrame
 from bot.schedule import next_poll_delay
 from bot.services import Services
+from bot.texts import texts_for
 from storage import STAYED_BUSY, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,28 @@ def _outcome_of(error: AimlApiError) -> SubmitOutcome:
 
 
 async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
+    """Create the generation for a recorded job (see `_submit`), and raise an alert for the
+    admins when the outcome is one only the operator can mend."""
+    submission = await _submit(services, job, frame)
+    _alert_if_needed(services, submission)
+    return submission
+
+
+def _alert_if_needed(services: Services, submission: Submission) -> None:
+    alerts, words, now = services.alerts, texts_for(None), services.clock()
+    outcome, reason = submission.outcome, submission.reason or ""
+    if outcome is SubmitOutcome.OUT_OF_CREDITS:
+        alerts.raise_alert(Alert.OUT_OF_CREDITS, words.alert_out_of_credits(reason), now=now)
+    elif outcome is SubmitOutcome.MISCONFIGURED:
+        alerts.raise_alert(Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now)
+    if outcome is SubmitOutcome.BUSY:
+        return  # paced and tried again: not a failure yet
+    unconfirmed = outcome in (SubmitOutcome.UNKNOWN, SubmitOutcome.STAYED_BUSY)
+    if alerts.note_submission(confirmed=not unconfirmed):
+        alerts.raise_alert(Alert.FAILING, words.alert_failing(FAILING_STREAK, reason), now=now)
+
+
+async def _submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
     """Create the generation for a recorded job, in the create calls' pace (`bot.pacing`).
 
     The job moves to QUEUED with its generation id (or straight on to COMPLETED or FAILED

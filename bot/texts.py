@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from bot.access import DailyLimitReached, TooManyActive, UsageReport, hours_minutes
+from bot.access import (
+    DailyCapReached,
+    DailyLimitReached,
+    TooManyActive,
+    UsageReport,
+    hours_minutes,
+)
 from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import Fix
 from bot.stats import StatsReport
@@ -528,6 +534,41 @@ class English:
             f"✋ You have reached today's limit: {verdict.used} of {verdict.limit} videos. "
             f"Your count starts again at 00:00 UTC, in {self.time_left(verdict.resets_in)}. "
             "Videos that fail do not count."
+        )
+
+    def daily_cap_reached(self, verdict: DailyCapReached) -> str:
+        """The whole bot made all the videos it may make today (DAILY_JOBS_TOTAL)."""
+        return (
+            f"✋ This bot has made all the videos it can today ({verdict.limit}). Nothing was "
+            f"charged. It starts again at 00:00 UTC, in {self.time_left(verdict.resets_in)}: "
+            "please send your photo then."
+        )
+
+    # --- Alerts for the admins (the operator must act) ---------------------------------
+
+    def alert_daily_cap(self, verdict: DailyCapReached) -> str:
+        return (
+            f"⚠️ Admin alert: the bot reached its daily cap of {verdict.limit} videos "
+            "(DAILY_JOBS_TOTAL). New requests are refused until 00:00 UTC, in "
+            f"{self.time_left(verdict.resets_in)}."
+        )
+
+    def alert_out_of_credits(self, reason: str) -> str:
+        return (
+            "⚠️ Admin alert: the video service says the account is out of credits "
+            f"({escape(reason)}). New videos fail until it is topped up."
+        )
+
+    def alert_misconfigured(self, reason: str) -> str:
+        return (
+            "⚠️ Admin alert: the video service refused the bot's key or endpoint "
+            f"({escape(reason)}). Check AIMLAPI_KEY, AIMLAPI_BASE_URL and AIMLAPI_ENDPOINT."
+        )
+
+    def alert_failing(self, count: int, reason: str) -> str:
+        return (
+            f"⚠️ Admin alert: the last {count} requests to the video service ended without a "
+            f"confirmed job (last: {escape(reason)}). See the bot's log."
         )
 
     def waiting_in_line(self, place: int) -> str:
@@ -1132,6 +1173,38 @@ class Russian(English):
             f"✋ Дневной лимит исчерпан: {verdict.used} из {verdict.limit} видео. Счётчик "
             f"обнулится в 00:00 UTC, через {self.time_left(verdict.resets_in)}. "
             "Неудавшиеся видео не считаются."
+        )
+
+    def daily_cap_reached(self, verdict: DailyCapReached) -> str:
+        return (
+            f"✋ Бот уже сделал сегодня все видео, какие мог ({verdict.limit}). Ничего не "
+            f"списано. Он снова начнёт в 00:00 UTC, через {self.time_left(verdict.resets_in)}: "
+            "пришлите фото, пожалуйста, тогда."
+        )
+
+    def alert_daily_cap(self, verdict: DailyCapReached) -> str:
+        return (
+            f"⚠️ Для администраторов: бот достиг дневного предела в {verdict.limit} видео "
+            "(DAILY_JOBS_TOTAL). Новые запросы отклоняются до 00:00 UTC, через "
+            f"{self.time_left(verdict.resets_in)}."
+        )
+
+    def alert_out_of_credits(self, reason: str) -> str:
+        return (
+            "⚠️ Для администраторов: видеосервис сообщает, что на счёте закончились кредиты "
+            f"({escape(reason)}). Новые видео не получатся, пока счёт не пополнят."
+        )
+
+    def alert_misconfigured(self, reason: str) -> str:
+        return (
+            "⚠️ Для администраторов: видеосервис не принял ключ или адрес бота "
+            f"({escape(reason)}). Проверьте AIMLAPI_KEY, AIMLAPI_BASE_URL и AIMLAPI_ENDPOINT."
+        )
+
+    def alert_failing(self, count: int, reason: str) -> str:
+        return (
+            f"⚠️ Для администраторов: последние {count} запросов к видеосервису закончились "
+            f"без подтверждённого задания (последний: {escape(reason)}). Подробности в логе бота."
         )
 
     def waiting_in_line(self, place: int) -> str:

@@ -65,6 +65,7 @@ class UserCounts:
 class BotCounts:
     in_flight: int
     waiting: int
+    today: int = 0  # the whole bot's jobs counted against the day since `since`
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +137,9 @@ class AccessStore:
         assert row is not None
         return UserCounts(active=int(row[0]), today=int(row[1]))
 
-    async def bot_counts(self) -> BotCounts:
-        """The bot's jobs at the paid API, and those waiting in the local line."""
+    async def bot_counts(self, *, since: float | None = None) -> BotCounts:
+        """The bot's jobs at the paid API, those waiting in the local line, and (with `since`)
+        those of every user counted against the day since then, as a user's are."""
         async with self._db.execute(
             f"SELECT COALESCE(SUM(state IN {sql_states(*IN_FLIGHT_STATES)}), 0), "
             f"COALESCE(SUM(state = '{JobState.WAITING.value}'), 0) "
@@ -145,7 +147,15 @@ class AccessStore:
         ) as cursor:
             row = await cursor.fetchone()
         assert row is not None
-        return BotCounts(in_flight=int(row[0]), waiting=int(row[1]))
+        today = 0
+        if since is not None:
+            async with self._db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE created_at >= ? AND {_COUNTS_TODAY}",
+                (since, NOT_SUBMITTED),
+            ) as cursor:
+                counted = await cursor.fetchone()
+            today = int(counted[0]) if counted else 0
+        return BotCounts(in_flight=int(row[0]), waiting=int(row[1]), today=today)
 
     async def is_recorded(self, chat_id: int, request_message_id: int) -> bool:
         """Whether this chat's message is already a job (Telegram redelivered the update)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.access import DailyLimitReached, TooManyActive, UsageReport
+from bot.access import DailyCapReached, DailyLimitReached, TooManyActive, UsageReport
 from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import Fix
 from bot.stats import StatsReport
@@ -223,6 +223,11 @@ SAMPLES: dict[str, list[Call]] = {
     "daily_limit_reached": [call(DailyLimitReached(used=5, limit=5, resets_in=43200.0))],
     "waiting_in_line": [call(3)],
     "busy_in_line": [call(1)],
+    "daily_cap_reached": [call(DailyCapReached(limit=500, resets_in=3700.0))],
+    "alert_daily_cap": [call(DailyCapReached(limit=1, resets_in=60.0))],
+    "alert_out_of_credits": [call("Insufficient credits"), injecting(INJECT)],
+    "alert_misconfigured": [call("Unauthorized"), injecting(INJECT)],
+    "alert_failing": [call(3, "HTTP 502"), injecting(3, INJECT)],
     "stayed_busy": [call(1800.0), call(45.0)],
     "cancel_report": [
         call(Cancelled(waiting=[], stopped=[], busy=0)),
