@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import aiohttp
 from telegram import Bot
@@ -69,7 +70,9 @@ async def advance_job(bot: Bot, services: Services, job: Job) -> None:
         await services.store.update(job.id, now=services.clock(), next_poll_at=None)
 
 
-async def _back_off(services: Services, job: Job) -> Job:
+async def _back_off(services: Services, job: Job, **changes: Any) -> Job:
+    """Make the job due again after a pause that grows with each failure in a row; `changes`
+    are recorded with it."""
     failures = job.poll_failures + 1
     delay = next_poll_delay(
         interval=services.settings.poll_interval_seconds,
@@ -78,7 +81,7 @@ async def _back_off(services: Services, job: Job) -> Job:
     )
     now = services.clock()
     return await services.store.update(
-        job.id, now=now, poll_failures=failures, next_poll_at=now + delay
+        job.id, now=now, poll_failures=failures, next_poll_at=now + delay, **changes
     )
 
 
@@ -190,10 +193,11 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
         return
     except TimedOut as error:
         # Telegram may well have posted it: a send that is never answered is tried once more,
-        # then taken as delivered rather than risk posting the video again and again.
-        if job.poll_failures == 0:
+        # then taken as delivered rather than risk posting the video again and again. Only
+        # unanswered sends count here: a send refused outright posted nothing.
+        if job.unanswered_sends == 0:
             log.warning("job %s: no answer to the video send (%s); trying once more", job.id, error)
-            await _back_off(services, job)
+            await _back_off(services, job, unanswered_sends=job.unanswered_sends + 1)
             return
         log.warning("job %s: no answer to the second send either; taking it as sent", job.id)
         sent = None

@@ -130,6 +130,7 @@ class Job:
     busy_since: float | None = None  # when the API first answered busy to this request
     retry_at: float | None = None  # a waiting job is not taken from the line before this
     submit_attempts: int = 0  # create calls made for it that the API was too busy to take
+    unanswered_sends: int = 0  # video sends Telegram never answered: maybe posted
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))

@@ -86,6 +86,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN busy_since REAL;     -- the API's first busy answer to it
     ALTER TABLE jobs ADD COLUMN retry_at REAL;       -- not taken from the line before this
     ALTER TABLE jobs ADD COLUMN submit_attempts INTEGER NOT NULL DEFAULT 0;
+    -- Video sends Telegram left unanswered (maybe posted): one is sent again, a second is not.
+    ALTER TABLE jobs ADD COLUMN unanswered_sends INTEGER NOT NULL DEFAULT 0;
     """,
 )
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from pytest import MonkeyPatch
+
+from bot import delivery
 from bot.app import BotApp
-from tests.conftest import FAST, TestClock, eventually, make_settings, running_bot, send_photo
+from storage import JobState
+from tests.conftest import (
+    FAST,
+    TestClock,
+    eventually,
+    make_settings,
+    running_bot,
+    send_photo,
+    services,
+)
 from tests.e2e.chat import two_quiet_polls
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
@@ -321,3 +333,24 @@ async def test_refusal_that_cannot_be_shown_in_the_status_message_is_explained_a
     )
     assert notice.params["reply_parameters"]["message_id"] > 0
     assert aiml.charged == 0
+
+
+async def test_unanswered_send_after_a_refused_one_is_sent_again_not_taken_as_delivered(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator, monkeypatch: MonkeyPatch
+) -> None:
+    # A send Telegram answers with an error posted nothing; one it never answers may have.
+    # The first must not use up the one more try the second is owed.
+    monkeypatch.setattr(delivery, "SEND_VIDEO_SECONDS", 1.0)
+    telegram.fail("sendVideo", 502, "Bad Gateway")
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await telegram.wait_for("sendVideo", timeout=15)
+    telegram.set_delay("sendVideo", 1.5)  # longer than the bot waits: the send goes unanswered
+    await telegram.wait_for("sendVideo", 2)
+    telegram.set_delay("sendVideo", 0)
+    [*_, third] = await telegram.wait_for("sendVideo", 3, timeout=15)
+    await telegram.wait_for("deleteMessage")  # delivered: the status makes way
+    [job] = await services(bot).store.jobs_for_user(111)
+    assert job.state is JobState.DELIVERED
+    posted = [m for m in telegram.messages.values() if "video" in m]
+    assert job.video_message_id == posted[-1]["message_id"]
+    assert third.params["chat_id"] == 111
