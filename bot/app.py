@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -126,18 +127,32 @@ def build_application(
     post_shutdown, so building has no side effects."""
 
     async def post_init(application: BotApp) -> None:
+        # Whatever fails here, everything opened so far is closed on the way out: post_shutdown
+        # closes only what made it into bot_data, and a database left open keeps its lock.
+        async with contextlib.AsyncExitStack() as opened:
+            services = await open_services(application, opened)
+            await start_services(application, services)
+            application.bot_data[SERVICES_KEY] = services
+            opened.pop_all()  # from here on, post_shutdown closes them
+
+    async def open_services(application: BotApp, opened: contextlib.AsyncExitStack) -> Services:
         store = await JobStore.open(settings.database_path)
+        opened.push_async_callback(store.close)
         knobs = tuning or Tuning()
-        services = Services(
+        api = AimlApiClient(
+            settings.aimlapi_base_url,
+            settings.aimlapi_key.get_secret_value(),
+            endpoint=settings.aimlapi_endpoint,
+            create_timeout=knobs.create_timeout_seconds,
+        )
+        opened.push_async_callback(api.close)
+        downloads = aiohttp.ClientSession()
+        opened.push_async_callback(downloads.close)
+        return Services(
             settings=settings,
             store=store,
-            api=AimlApiClient(
-                settings.aimlapi_base_url,
-                settings.aimlapi_key.get_secret_value(),
-                endpoint=settings.aimlapi_endpoint,
-                create_timeout=knobs.create_timeout_seconds,
-            ),
-            downloads=aiohttp.ClientSession(),
+            api=api,
+            downloads=downloads,
             clock=clock,
             tuning=knobs,
             bot_username=application.bot.username,
@@ -146,8 +161,9 @@ def build_application(
                 reversed(await store.recent_generation_seconds(limit=KEEP))
             ),
         )
-        application.bot_data[SERVICES_KEY] = services
-        resumed, interrupted = await store.recover_after_restart(now=clock())
+
+    async def start_services(application: BotApp, services: Services) -> None:
+        resumed, interrupted = await services.store.recover_after_restart(now=clock())
         if resumed or interrupted:
             log.warning(
                 "after a restart: %d request(s) resume, %d interrupted submission(s) "

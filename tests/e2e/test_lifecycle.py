@@ -3,11 +3,13 @@ named, secrets kept."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sqlite3
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from bot.app import BotApp
 from bot.logs import setup_logging
 from bot.settings import Settings
 from bot.texts import ENGLISH
+from storage import JobStore
 from storage.migrations import MIGRATIONS
 from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
@@ -254,6 +257,37 @@ def test_malformed_poll_interval_is_named_without_echoing_secrets(tmp_path: Path
     assert "Traceback" not in result.stderr
     assert TOKEN not in result.stderr + result.stdout
     assert API_KEY not in result.stderr + result.stdout
+
+
+def _damage_jobs_table(database: Path) -> None:
+    """Overwrite the jobs table's first page with noise, as a disk that lost a sector would:
+    the file opens and its schema reads, but reading any job fails."""
+    with sqlite3.connect(database) as db:
+        [(page_size,)] = db.execute("PRAGMA page_size").fetchall()
+        [(root,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'")
+    db.close()
+    with database.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+
+
+async def test_start_that_fails_after_opening_the_database_leaves_nothing_open(
+    settings: Settings, clock: TestClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await JobStore.open(settings.database_path)
+    await store.close()
+    _damage_jobs_table(settings.database_path)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(sqlite3.DatabaseError, match="malformed"):
+            async with running_bot(settings, clock):
+                pass
+        # The database's lock was given back: the same process may open it again.
+        reopened = await JobStore.open(settings.database_path)
+        await reopened.close()
+        gc.collect()  # anything left open would be collected now, and say so
+    assert [str(warning.message) for warning in warned] == []
+    assert "Unclosed" not in caplog.text
 
 
 # --------------------------------------------------------------------------- secrets
