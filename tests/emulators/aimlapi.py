@@ -165,12 +165,21 @@ def _box(kind: bytes, payload: bytes) -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
 
 
-def _mp4_head() -> bytes:
-    """ftyp + moov(mvhd) of a 6 s movie: well-formed ISO BMFF boxes, no real samples."""
+#: The 2x2 part (a, b, c, d) of a track matrix that turns the picture by this many degrees.
+_ROTATIONS = {0: (1, 0, 0, 1), 90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}
+
+
+def _matrix(a: int, b: int, c: int, d: int) -> bytes:
+    """An ISO BMFF transformation matrix: a, b, c, d in 16.16 fixed point, w in 2.30."""
+    values = (a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
+    return b"".join(v.to_bytes(4, "big", signed=True) for v in values)
+
+
+def _mp4_head(dimensions: tuple[int, int] = (720, 1280), rotation: int = 0) -> bytes:
+    """ftyp + moov(mvhd, trak(tkhd)) of a 6 s movie: well-formed ISO BMFF boxes, no real
+    samples. The track is `dimensions` (width, height) as stored, turned by `rotation` degrees
+    on display, as a phone stores a vertical video landscape with a 90° matrix."""
     ftyp = _box(b"ftyp", b"isom" + (512).to_bytes(4, "big") + b"isomiso2avc1mp41")
-    matrix = b"".join(
-        v.to_bytes(4, "big") for v in (0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
-    )
     mvhd = _box(
         b"mvhd",
         bytes(4)  # version 0, flags 0
@@ -180,11 +189,28 @@ def _mp4_head() -> bytes:
         + (0x00010000).to_bytes(4, "big")  # rate 1.0
         + (0x0100).to_bytes(2, "big")  # volume 1.0
         + bytes(10)  # reserved
-        + matrix
+        + _matrix(*_ROTATIONS[0])
         + bytes(24)  # pre_defined
         + (2).to_bytes(4, "big"),  # next_track_ID
     )
-    return ftyp + _box(b"moov", mvhd)
+    width, height = dimensions
+    tkhd = _box(
+        b"tkhd",
+        bytes(1)  # version 0
+        + (3).to_bytes(3, "big")  # flags: enabled, in the movie
+        + bytes(8)  # creation / modification time
+        + (1).to_bytes(4, "big")  # track_ID
+        + bytes(4)  # reserved
+        + (VIDEO_DURATION_SECONDS * 1000).to_bytes(4, "big")  # duration, in the movie's scale
+        + bytes(8)  # reserved
+        + bytes(4)  # layer, alternate group
+        + bytes(2)  # volume: 0 for a video track
+        + bytes(2)  # reserved
+        + _matrix(*_ROTATIONS[rotation])
+        + (width << 16).to_bytes(4, "big")  # 16.16 fixed point
+        + (height << 16).to_bytes(4, "big"),
+    )
+    return ftyp + _box(b"moov", mvhd + _box(b"trak", tkhd))
 
 
 def _mdat_header(payload_len: int) -> bytes:
@@ -202,6 +228,8 @@ class AimlApiEmulator:
     fraction from ``random.Random(seed)``).
 
     ``video_size`` pads the served MP4 to exactly that many bytes (streamed when large).
+    ``video_dimensions`` is its track's (width, height) as stored, and ``video_rotation`` the
+    degrees (0, 90, 180 or 270) its matrix turns the picture by on display.
     ``link_ttl`` is how long a video link stays valid (9 h upstream). ``port`` may be fixed so
     that the emulator can be closed and started again on the same address, keeping its state.
     """
@@ -213,6 +241,8 @@ class AimlApiEmulator:
         queued_polls: int = 1,
         generating_polls: int = 2,
         video_size: int | None = None,
+        video_dimensions: tuple[int, int] = (720, 1280),
+        video_rotation: int = 0,
         timeline: tuple[float, float] | None = None,
         jitter: float = 0.0,
         seed: int = 0,
@@ -269,7 +299,7 @@ class AimlApiEmulator:
         self._revoked: set[tuple[str, int]] = set()
         self._issued: set[tuple[str, int]] = set()
 
-        self._video_head = _mp4_head()
+        self._video_head = _mp4_head(video_dimensions, video_rotation)
         minimal = len(self._video_head) + 8
         if video_size is None:
             self._mdat_payload = 256
