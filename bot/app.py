@@ -38,6 +38,7 @@ from bot.keyboards import (
     FIX_PATTERN,
     OPTIMIZER_PATTERN,
     RETRY_PATTERN,
+    STOP_PAID_PATTERN,
 )
 from bot.line import advance_line, take_from_line
 from bot.poller import advance_due_jobs
@@ -46,7 +47,13 @@ from bot.services import SERVICES_KEY, Clock, Services, Tuning, services_of
 from bot.settings import Settings
 from bot.texts import ENGLISH, TRANSLATIONS
 from handlers.admin import on_allow, on_deny, on_stats
-from handlers.buttons import on_again, on_cancel_button, on_fix, on_unknown_button
+from handlers.buttons import (
+    on_again,
+    on_cancel_button,
+    on_fix,
+    on_stop_paid,
+    on_unknown_button,
+)
 from handlers.commands import on_cancel, on_help, on_status
 from handlers.gate import keep_strangers_out
 from handlers.intake import on_animate_command, on_group_image, on_private_image, on_private_text
@@ -250,6 +257,7 @@ def build_application(
     application.add_handler(CallbackQueryHandler(on_again, pattern=RETRY_PATTERN))
     application.add_handler(CallbackQueryHandler(on_cancel_button, pattern=CANCEL_PATTERN))
     application.add_handler(CallbackQueryHandler(on_fix, pattern=FIX_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_stop_paid, pattern=STOP_PAID_PATTERN))
     application.add_handler(CallbackQueryHandler(on_optimizer_button, pattern=OPTIMIZER_PATTERN))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)

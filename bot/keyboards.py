@@ -25,6 +25,7 @@ RETRY_PATTERN = re.compile(r"^retry:(?P<job>\d+)$")
 CANCEL_PATTERN = re.compile(r"^cancel:(?P<job>\d+)$")
 FIX_PATTERN = re.compile(rf"^fix:(?P<job>\d+):(?P<fix>{'|'.join(fix.value for fix in Fix)})$")
 OPTIMIZER_PATTERN = re.compile(r"^opt:(?P<value>on|off)$")
+STOP_PAID_PATTERN = re.compile(r"^(?P<choice>stop|keep):(?P<user>\d+):(?P<chat>-?\d+)$")
 
 
 def _one(text: str, data: str) -> InlineKeyboardMarkup:
@@ -54,6 +55,20 @@ def fix_markup(job: Job, fixes: Sequence[Fix]) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton(words.fix_button(fix), callback_data=f"fix:{job.id}:{fix}")
                 for fix in fixes
+            ]
+        ]
+    )
+
+
+def stop_paid_markup(user_id: int, chat_id: int | None, words: English) -> InlineKeyboardMarkup:
+    """Under /cancel's question about videos already paid for: stop following them, or keep
+    them. `chat_id` 0 (None) means all the user's chats, as /cancel in private."""
+    scope = f"{user_id}:{chat_id or 0}"
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(words.BUTTON_STOP_PAID, callback_data=f"stop:{scope}"),
+                InlineKeyboardButton(words.BUTTON_KEEP_PAID, callback_data=f"keep:{scope}"),
             ]
         ]
     )

@@ -157,16 +157,31 @@ class English:
 
     # --- Intake -----------------------------------------------------------------------------
 
-    def help(self, typical: float) -> str:
-        """/start and /help; `typical`: the seconds a video usually takes."""
-        return (
-            "<b>I turn a photo into a short video</b> 🎬\n\n"
+    def help(self, typical: float, *, group: bool = False) -> str:
+        """/start and /help; `typical`: the seconds a video usually takes. In a group
+        (`group`), how to ask there comes first."""
+        private = (
             "Send me a photo with a caption that says what should happen, for example "
             f"<i>she smiles and waves</i>. It usually takes {self.about(typical)}; then I reply "
             "to your photo with a 6-second video.\n\n"
+        )
+        in_group = (
             "<b>In a group</b>, start the caption with <code>/animate</code>, or reply to a "
             "photo with <code>/animate what should happen</code>.\n\n"
-            "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, and no "
+        )
+        if group:
+            in_group = (
+                "<b>Here in the group</b>, start a photo's caption with <code>/animate</code> "
+                "and say what should happen, for example <code>/animate she smiles and "
+                "waves</code>, or reply to a photo with <code>/animate what should happen</code>. "
+                f"It usually takes {self.about(typical)}; then I reply to the photo with a "
+                "6-second video.\n\n"
+            )
+            private = "In a private chat with me, a photo and its caption are enough.\n\n"
+        return (
+            "<b>I turn a photo into a short video</b> 🎬\n\n"
+            + (in_group + private if group else private + in_group)
+            + "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, and no "
             "more elongated than 5:2 either way (from 2:5 portrait to 5:2 landscape, "
             "exclusive).\n\n"
             "/status shows your jobs and what you have left today; /cancel cancels them.\n\n"
@@ -505,10 +520,12 @@ class English:
             )
         active = f"On the way: {report.active} of {report.active_limit} at once."
         if report.admin:
-            return f"<b>Today</b> (UTC): {report.today} videos, no daily limit for admins. {active}"
+            made = f"{report.today} {_plural_en(report.today, 'video', 'videos')}"
+            return f"<b>Today</b> (UTC): {made}, no daily limit for admins. {active}"
         left = max(0, report.daily_limit - report.today)
+        of = f"{report.daily_limit} {_plural_en(report.daily_limit, 'video', 'videos')}"
         return (
-            f"<b>Today</b> (UTC): {report.today} of {report.daily_limit} videos used, {left} "
+            f"<b>Today</b> (UTC): {report.today} of {of} used, {left} "
             f"left; the count starts again at 00:00 UTC, in {self.time_left(report.resets_in)}. "
             f"{active}"
         )
@@ -531,7 +548,8 @@ class English:
 
     def daily_limit_reached(self, verdict: DailyLimitReached) -> str:
         return (
-            f"✋ You have reached today's limit: {verdict.used} of {verdict.limit} videos. "
+            f"✋ You have reached today's limit: {verdict.used} of {verdict.limit} "
+            f"{_plural_en(verdict.limit, 'video', 'videos')}. "
             f"Your count starts again at 00:00 UTC, in {self.time_left(verdict.resets_in)}. "
             "Videos that fail do not count."
         )
@@ -665,9 +683,13 @@ class English:
             )
         lines = [
             "<b>Stats</b>",
-            f"Today (UTC): {report.requests_today} requests, {report.submitted_today} sent to "
+            f"Today (UTC): {report.requests_today} "
+            f"{_plural_en(report.requests_today, 'request', 'requests')}, "
+            f"{report.submitted_today} sent to "
             "the video service",
-            f"Last 7 days: {report.requests_week} requests, {report.submitted_week} sent",
+            f"Last 7 days: {report.requests_week} "
+            f"{_plural_en(report.requests_week, 'request', 'requests')}, "
+            f"{report.submitted_week} sent",
             f"Delivered (7 days): {success}",
             f"Submission to delivery: median {span(report.median_seconds)}, "
             f"p95 {span(report.p95_seconds)}",
@@ -711,6 +733,20 @@ class English:
     NOT_YOUR_BUTTON = "🔒 Only the person who sent this photo can use this button."
     ON_ITS_WAY = "🔁 On its way!"
     ALREADY_ON_ITS_WAY = "⏳ Already on its way."
+    ALREADY_DONE = "✅ Already done: its video, or what went wrong, is in the chat."
+    BUTTON_STOP_PAID = "✖️ Stop them"
+    BUTTON_KEEP_PAID = "✅ Keep them"
+    KEPT_PAID = "✅ Kept: those videos will still come to you."
+
+    def ask_stop_paid(self, count: int) -> str:
+        """/cancel found videos the service already makes: ask before giving them up."""
+        these = "1 video" if count == 1 else f"{count} videos"
+        return (
+            f"🎬 The video service is already making {these} for you. They are paid for and "
+            "cannot be taken back: if you stop following them, their credits are spent and "
+            "the videos will not be sent. Stop them, or keep them?"
+        )
+
     BUTTON_OUTDATED = "This button no longer works."
     OUT_OF_THE_LINE = "✖️ Out of the line. Nothing was charged."
     ALREADY_LEFT_THE_LINE = (
@@ -814,15 +850,29 @@ class Russian(English):
 
     # --- Intake -----------------------------------------------------------------------------
 
-    def help(self, typical: float) -> str:
-        return (
-            "<b>Я превращаю фото в короткое видео</b> 🎬\n\n"
+    def help(self, typical: float, *, group: bool = False) -> str:
+        private = (
             "Пришлите мне фото с подписью о том, что должно произойти, например "
             "<i>она улыбается и машет рукой</i>. Обычно на это уходит "
             f"{self.about(typical)}, и я отвечаю на ваше фото 6-секундным видео.\n\n"
+        )
+        in_group = (
             "<b>В группе</b> начните подпись с <code>/animate</code> или ответьте на фото "
             "командой <code>/animate что должно произойти</code>.\n\n"
-            "<b>Какие нужны картинки:</b> JPG или PNG, до 20 МБ, меньшая сторона больше 300 px, "
+        )
+        if group:
+            in_group = (
+                "<b>Здесь, в группе,</b> начните подпись к фото с <code>/animate</code> и "
+                "напишите, что должно произойти, например <code>/animate она улыбается и машет "
+                "рукой</code>, или ответьте на фото командой <code>/animate что должно "
+                f"произойти</code>. Обычно на это уходит {self.about(typical)}, и я отвечаю на "
+                "фото 6-секундным видео.\n\n"
+            )
+            private = "В личном чате со мной достаточно фото с подписью.\n\n"
+        return (
+            "<b>Я превращаю фото в короткое видео</b> 🎬\n\n"
+            + (in_group + private if group else private + in_group)
+            + "<b>Какие нужны картинки:</b> JPG или PNG, до 20 МБ, меньшая сторона больше 300 px, "
             "соотношение сторон строго между 2:5 (вертикальная) и 5:2 (горизонтальная).\n\n"
             "/status покажет ваши задания и сколько видео ещё можно сделать сегодня; "
             "/cancel их отменит.\n\n"
@@ -1343,6 +1393,18 @@ class Russian(English):
     NOT_YOUR_BUTTON = "🔒 Эта кнопка работает только для того, кто прислал фото."
     ON_ITS_WAY = "🔁 Уже делаю!"
     ALREADY_ON_ITS_WAY = "⏳ Уже в работе."
+    ALREADY_DONE = "✅ Уже готово: видео или объяснение, что пошло не так, — в чате."
+    BUTTON_STOP_PAID = "✖️ Остановить"
+    BUTTON_KEEP_PAID = "✅ Оставить"
+    KEPT_PAID = "✅ Оставил: эти видео всё равно придут вам."
+
+    def ask_stop_paid(self, count: int) -> str:
+        return (
+            f"🎬 Видеосервис уже делает для вас видео: {count}. Они оплачены, и вернуть их "
+            "нельзя: если перестать за ними следить, кредиты пропадут, а видео не придут. "
+            "Остановить их или оставить?"
+        )
+
     BUTTON_OUTDATED = "Эта кнопка больше не работает."
     OUT_OF_THE_LINE = "✖️ Убрано из очереди. Ничего не списано."
     ALREADY_LEFT_THE_LINE = (

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, ReplyParameters, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.admission import readmit_rejected
@@ -24,6 +25,7 @@ from bot.services import Services, services_of
 from bot.texts import English
 from handlers.intake import admit_job, answer_tap, start_job, words_of
 from storage import Job, JobState, NewJob
+from storage.access import AccessStore
 
 if TYPE_CHECKING:
     from telegram import MaybeInaccessibleMessage
@@ -59,8 +61,10 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         private=message.chat.type == ChatType.PRIVATE,
     )
     if admission.job is None:
-        # Refused (the reply says why), or a second tap on the same button.
-        await answer_tap(query, None if admission.refused else words.ALREADY_ON_ITS_WAY)
+        # Refused (the reply says why), or a second tap on the same button: the job the first
+        # tap made is on its way, or already done.
+        made = None if admission.refused else await _made_by(services, message)
+        await answer_tap(query, None if made is None else _progress_of(made, words))
         return
     await answer_tap(query, words.ON_ITS_WAY)
     await start_job(context.bot, services, admission.job)
@@ -110,12 +114,56 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 ),
             )
         return
-    if admission.job is None:
-        await answer_tap(query, words.ALREADY_ON_ITS_WAY)
+    if admission.job is None:  # the job went on with a fix already
+        await answer_tap(query, _progress_of(await services.store.get(job.id), words))
         return
     await answer_tap(query, words.fixing(fix))
     # The status message is the refusal: its next text comes without the buttons.
     await start_job(context.bot, services, admission.job, ack=words.fixing(fix))
+
+
+async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel's question about videos already paid for: stop following them, or keep them.
+    Only the person who asked /cancel may answer it."""
+    query = update.callback_query
+    match = context.matches[0] if context.matches else None
+    if query is None or match is None:
+        return
+    words = words_of(query.from_user)
+    if query.from_user.id != int(match.group("user")):
+        await answer_tap(query, words.NOT_YOUR_BUTTON, show_alert=True)
+        return
+    services = services_of(context.bot_data)
+    await answer_tap(query)
+    if match.group("choice") == "keep":
+        text = words.KEPT_PAID
+    else:
+        chat = int(match.group("chat"))
+        cancelled = await cancel_jobs(
+            context.bot,
+            services,
+            query.from_user.id,
+            chat_id=chat or None,
+            stop_submitted=True,
+        )
+        text = words.cancel_report(cancelled)
+    try:
+        await query.edit_message_text(text)  # the question goes, and its buttons with it
+    except TelegramError as error:
+        log.info("could not answer /cancel's question in place (%s)", error)
+
+
+async def _made_by(services: Services, message: MaybeInaccessibleMessage) -> Job | None:
+    """The job a button's first tap made (keyed by the message the button is under)."""
+    made = await AccessStore.of(services.store).recorded_id(message.chat.id, message.message_id)
+    return None if made is None else await services.store.get(made)
+
+
+def _progress_of(job: Job | None, words: English) -> str:
+    """What a repeated tap is told: the job its first tap started is on its way, or done."""
+    if job is not None and not job.state.in_progress:
+        return words.ALREADY_DONE
+    return words.ALREADY_ON_ITS_WAY
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -7,6 +7,7 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.admission import usage_report
+from bot.keyboards import stop_paid_markup
 from bot.line import cancel_jobs
 from bot.services import services_of
 from handlers.intake import answer, words_of
@@ -15,9 +16,11 @@ from storage.line import LineStore
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start and /help: what the bot does and the image rules."""
-    if update.effective_message is not None:
+    message, chat = update.effective_message, update.effective_chat
+    if message is not None:
         typical = services_of(context.bot_data).generation_times.typical
-        await answer(update.effective_message, words_of(update.effective_user).help(typical))
+        group = chat is not None and chat.type != ChatType.PRIVATE
+        await answer(message, words_of(update.effective_user).help(typical, group=group))
 
 
 async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -43,14 +46,25 @@ async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/cancel: take the caller's jobs out of the line (free), and stop following those the
-    video service already has (their credits are spent). In a group, only that group's jobs."""
+    """/cancel: take the caller's jobs out of the line (free), and ask before giving up those
+    the video service already has: they are paid for, and their videos may still be wanted.
+    In a group, only that group's jobs."""
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
     services = services_of(context.bot_data)
     only_chat = None if chat.type == ChatType.PRIVATE else chat.id
     cancelled = await cancel_jobs(
-        context.bot, services, user.id, chat_id=only_chat, stop_submitted=True
+        context.bot, services, user.id, chat_id=only_chat, stop_submitted=False
     )
-    await answer(message, words_of(user).cancel_report(cancelled))
+    words = words_of(user)
+    if not cancelled.at_service:
+        await answer(message, words.cancel_report(cancelled))
+        return
+    report = words.cancel_report(cancelled) if cancelled.waiting or cancelled.busy else ""
+    question = words.ask_stop_paid(cancelled.at_service)
+    await answer(
+        message,
+        f"{report}\n\n{question}" if report else question,
+        reply_markup=stop_paid_markup(user.id, only_chat, words),
+    )

@@ -12,7 +12,15 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Bot, CallbackQuery, Message, ReplyParameters, Update, User
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -72,10 +80,13 @@ def words_of(user: User | None) -> English:
     return texts_for(user.language_code if user is not None else None)
 
 
-async def answer(message: Message, text: str) -> Message:
+async def answer(
+    message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+) -> Message:
     """Reply to a message in its chat and topic; a deleted original does not stop the reply."""
     return await message.reply_text(
         text,
+        reply_markup=reply_markup,
         reply_parameters=ReplyParameters(
             message_id=message.message_id, allow_sending_without_reply=True
         ),

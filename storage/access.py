@@ -157,6 +157,15 @@ class AccessStore:
             today = int(counted[0]) if counted else 0
         return BotCounts(in_flight=int(row[0]), waiting=int(row[1]), today=today)
 
+    async def recorded_id(self, chat_id: int, request_message_id: int) -> int | None:
+        """The id of the job this chat's message became, or None when it is none."""
+        async with self._db.execute(
+            "SELECT id FROM jobs WHERE chat_id = ? AND request_message_id = ?",
+            (chat_id, request_message_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
     async def is_recorded(self, chat_id: int, request_message_id: int) -> bool:
         """Whether this chat's message is already a job (Telegram redelivered the update)."""
         async with self._db.execute(

@@ -34,6 +34,7 @@ class Cancelled:
     waiting: list[int]  # ids taken out of the line: never charged
     stopped: list[int]  # ids already at the paid API that are no longer followed
     busy: int  # jobs being sent or delivered right now, which cannot be stopped
+    at_service: int = 0  # jobs the paid API is making, left alone (not `stop_submitted`)
 
 
 #: Jobs that /cancel stops following: the API has them, the video is not ready.
@@ -172,10 +173,11 @@ class LineStore:
             "DELETE FROM line_places WHERE job_id = ?", [(job_id,) for job_id in waiting]
         )
         await self._db.commit()
-        busy_states = _BUSY if stop_submitted else (*_BUSY, *_STOPPABLE)
         async with self._db.execute(
-            f"SELECT COUNT(*) FROM jobs WHERE {where} AND state IN {sql_states(*busy_states)}",
+            f"SELECT COALESCE(SUM(state IN {sql_states(*_BUSY)}), 0), "
+            f"COALESCE(SUM(state IN {sql_states(*_STOPPABLE)}), 0) FROM jobs WHERE {where}",
             params,
         ) as cursor:
             row = await cursor.fetchone()
-        return Cancelled(waiting=waiting, stopped=stopped, busy=int(row[0]) if row else 0)
+        busy, at_service = (int(row[0]), int(row[1])) if row else (0, 0)
+        return Cancelled(waiting=waiting, stopped=stopped, busy=busy, at_service=at_service)

@@ -32,6 +32,7 @@ from tests.e2e.chat import (
     until,
     video_for,
 )
+from tests.e2e.taps import bot_message, bot_messages, buttons, saying, tap
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
 
@@ -128,8 +129,8 @@ async def test_failed_timed_out_and_refused_jobs_give_the_daily_count_back(
         usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
 
     assert prompts(aiml) == ["flagged", "slow", "finally"]
-    assert "1 of 1 videos used, 0 left" in held
-    assert "1 of 1 videos used, 0 left" in usage
+    assert "1 of 1 video used, 0 left" in held
+    assert "1 of 1 video used, 0 left" in usage
 
 
 async def test_over_the_bots_total_jobs_wait_in_line_and_go_in_order(
@@ -284,7 +285,7 @@ async def test_cancel_takes_a_waiting_job_out_of_line_and_it_is_never_charged(
     assert all(call.params["file_id"] != waiting.file_id for call in telegram.calls_to("getFile"))
 
 
-async def test_cancel_stops_following_a_submitted_job_and_says_its_credits_are_spent(
+async def test_cancel_asks_before_it_stops_following_a_paid_job_and_says_its_credits_are_spent(
     bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
     store = services(bot).store
@@ -299,8 +300,16 @@ async def test_cancel_stops_following_a_submitted_job_and_says_its_credits_are_s
         return (await store.get(job.id)).poll_count == 1
 
     await until(first_poll_recorded, what="the first status call to be recorded")
-    reply = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/cancel")
+    question = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/cancel")
+    # Paid for already: nothing is given up before its user says so.
+    asked = await bot_message(telegram, 111, saying("Stop them, or keep them?"), "the question")
+    assert (await store.get(job.id)).state is JobState.QUEUED
+    stop, keep = (data for _, data in buttons(asked))
+    stranger = await tap(telegram, sender=user(222, "Bob"), message=asked, data=stop)
+    assert stranger.params.get("show_alert") and (await store.get(job.id)).state is JobState.QUEUED
+    await tap(telegram, sender=ANN, message=asked, data=stop)
     await status_says(telegram, 111, "so its credits are spent")
+    reply = bot_messages(telegram, 111, saying("Stopped following"))[0]["text"]
     stopped = await store.get(job.id)
 
     aiml.complete_now(generation)
@@ -309,9 +318,25 @@ async def test_cancel_stops_following_a_submitted_job_and_says_its_credits_are_s
     await video_for(telegram, nxt)
     usage = await command(telegram, chat=ANN_CHAT, sender=ANN, text="/status")
 
+    assert "already making 1 video for you" in question and keep.startswith("keep:")
     assert "Stopped following 1 job already sent to the video service" in reply
     assert "cannot take them back, so their credits are spent" in reply
     assert stopped.state is JobState.CANCELLED and stopped.next_poll_at is None
     assert len(telegram.calls_to("sendVideo")) == 1  # only "next"
     assert aiml.jobs[generation].polls == 1
     assert "2 of 10 videos used" in usage  # the cancelled job was charged, so it counts
+
+
+async def test_cancel_keeps_paid_jobs_when_their_user_says_so_and_the_video_still_comes(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.queued_polls = FOREVER
+    sent = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="keep me")
+    generation = await created(aiml, "keep me")
+    await command(telegram, chat=ANN_CHAT, sender=ANN, text="/cancel")
+    asked = await bot_message(telegram, 111, saying("Stop them, or keep them?"), "the question")
+    _, keep = (data for _, data in buttons(asked))
+    await tap(telegram, sender=ANN, message=asked, data=keep)
+    await status_says(telegram, 111, "Kept: those videos will still come to you.")
+    aiml.complete_now(generation)
+    await video_for(telegram, sent)

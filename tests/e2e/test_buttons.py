@@ -268,3 +268,18 @@ async def test_again_goes_on_when_the_tap_can_no_longer_be_answered(
     telegram.push_update(update)
     await telegram.wait_for("sendVideo", 2, timeout=15)
     assert aiml.charged == 2
+
+
+async def test_again_tapped_once_more_after_its_video_came_says_it_is_done(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="he nods")
+    video = await bot_message(telegram, 111, is_video, "the video")
+    [job] = await services(bot).store.jobs_for_user(111)
+    data = button_data(video, again_markup(job))
+    first = await tap(telegram, sender=ANN, message=video, data=data)
+    await telegram.wait_for("sendVideo", 2, timeout=15)
+    later = await tap(telegram, sender=ANN, message=video, data=data)
+    assert first.params.get("text") == ENGLISH.ON_ITS_WAY
+    assert later.params.get("text") == ENGLISH.ALREADY_DONE
+    assert aiml.charged == 2

@@ -15,6 +15,7 @@ from tests.emulators.telegram import (
     TelegramEmulator,
     group_chat,
     message_update,
+    parse_html,
     photo_message,
     photo_sizes,
     text_message,
@@ -327,3 +328,14 @@ async def test_forum_animate_pointing_at_the_topic_opening_counts_as_no_reply(
     assert reply.params["message_thread_id"] == TOPIC
     assert aiml.creates == []
     assert telegram.file_downloads == []
+
+
+async def test_help_in_a_group_opens_with_how_to_ask_there(
+    bot: BotApp, telegram: TelegramEmulator
+) -> None:
+    telegram.push_update(message_update(text_message(chat=GROUP, sender=ANN, text="/help")))
+    [reply] = await telegram.wait_for("sendMessage")
+    text, _ = parse_html(reply.params["text"])
+    first = text.split("\n\n")[1]
+    assert first.startswith("Here in the group") and "/animate" in first
+    assert text.index("Here in the group") < text.index("In a private chat")

@@ -186,3 +186,15 @@ async def test_a_converted_format_is_said_in_the_acknowledgement(
     assert ENGLISH.queued(typical=180, converted_from="WEBP", image_format="JPEG").endswith(
         "\n(converted from WEBP to JPEG)"
     )
+
+
+async def test_a_fix_tapped_after_its_video_came_says_it_is_done(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    refusal = await refused(telegram, (1000, 390))
+    [job] = await services(bot).store.jobs_for_user(111)
+    await tap(telegram, sender=ANN, message=refusal, data=f"fix:{job.id}:crop")
+    await telegram.wait_for("sendVideo", timeout=15)
+    later = await tap(telegram, sender=ANN, message=refusal, data=f"fix:{job.id}:pad")
+    assert later.params.get("text") == ENGLISH.ALREADY_DONE
+    assert aiml.charged == 1

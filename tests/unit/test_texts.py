@@ -238,7 +238,8 @@ SAMPLES: dict[str, list[Call]] = {
     "cannot_deny_admin": [call(42)],
     "same_video_coming": [call(None), call("https://t.me/c/777/5"), injecting(INJECT)],
     "failure_reason": [call(own) for own in OWN_REASONS],
-    "help": [call(180.0), call(14.0)],
+    "help": [call(180.0), call(14.0), call(180.0, group=True)],
+    "ask_stop_paid": [call(1), call(3)],
     "stats_report": [
         call(_stats(failures=[], rate=None)),
         call(_stats(failures=[FailureCount(JobState.TIMED_OUT, None, 1)])),
