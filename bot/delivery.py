@@ -8,6 +8,7 @@ the job's language (the one they had when asking).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from telegram.error import BadRequest, ChatMigrated, TelegramError
 from bot.keyboards import again_markup, retry_markup
 from bot.services import Services
 from bot.texts import texts_for
+from bot.videoshape import VideoShape, read_video_shape
 from storage import NOT_SUBMITTED, Job, JobState
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,15 @@ async def _download(services: Services, url: str, folder: Path) -> Path:
     return target
 
 
+def _known_shape(job: Job, read: VideoShape | None = None) -> VideoShape:
+    """The video's shape as far as it is known: what its file `read` says, and for the length,
+    what the API reported where the file does not say."""
+    shape = read or VideoShape()
+    if shape.seconds is None and job.video_seconds is not None and job.video_seconds > 0:
+        shape = dataclasses.replace(shape, seconds=max(1, round(job.video_seconds)))
+    return shape
+
+
 async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
     """Send the job's video as a reply to its photo: by URL first, then as an upload, then as
     a link when it is too large to upload.
@@ -128,7 +139,9 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
 
     async def by_url(chat_id: int, thread_id: int | None) -> Message:
         await _uploading(bot, chat_id, thread_id)
-        return await bot.send_video(chat_id, video=url, **video_reply(thread_id))
+        # Telegram reads the file's size itself; its length is passed when the API gave it.
+        seconds = _known_shape(job).seconds
+        return await bot.send_video(chat_id, video=url, duration=seconds, **video_reply(thread_id))
 
     try:
         return await in_chat(services, job, by_url)
@@ -153,11 +166,19 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
         # The upload itself needs the whole file in memory: the library reads a file object
         # whole, on the event loop. Read here instead, in a thread, once for every attempt.
         video = InputFile(await asyncio.to_thread(path.read_bytes), filename="video.mp4")
+        # Without its size, an uploaded vertical video shows as a square on some clients.
+        shape = _known_shape(job, await asyncio.to_thread(read_video_shape, path))
 
         async def upload(chat_id: int, thread_id: int | None) -> Message:
             await _uploading(bot, chat_id, thread_id)
             return await bot.send_video(
-                chat_id, video=video, write_timeout=SEND_VIDEO_SECONDS, **video_reply(thread_id)
+                chat_id,
+                video=video,
+                width=shape.width,
+                height=shape.height,
+                duration=shape.seconds,
+                write_timeout=SEND_VIDEO_SECONDS,
+                **video_reply(thread_id),
             )
 
         try:
