@@ -27,7 +27,7 @@ from bot.firstframe import (
 )
 from bot.imagefix import Fix, apply_fix_async, fix_for, preview_async
 from bot.keyboards import fix_markup
-from bot.progress import show_progress
+from bot.progress import show_outcome, show_progress
 from bot.services import Services
 from bot.submission import SubmitOutcome, submit
 from bot.texts import English, message_link, texts_for
@@ -97,8 +97,7 @@ async def _check_and_submit(
                 await _show_fixed(bot, job, data, frame)
             del data  # only the encoded frame goes on
         except ImageRejected as rejection:
-            # A fixed image is never offered fixes again: no loop of buttons.
-            fixes = [] if job.image_fix else fix_for(rejection.problem)
+            fixes = _fixes_offered(job, rejection.problem)
             text = words.image_refused(rejection, fixes=bool(fixes))
             refusal = (rejection.problem.value, text, fixes)
         except TelegramError as error:
@@ -123,7 +122,7 @@ async def _check_and_submit(
         reason, text, fixes = refusal
         job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)
         markup = fix_markup(job, fixes) if fixes else None
-        return await show_progress(bot, services, job, text, reply_markup=markup)
+        return await show_outcome(bot, services, job, text, reply_markup=markup)
     if submission.outcome in (SubmitOutcome.READY, SubmitOutcome.FAILED):
         return submission.job  # already final: the tick sends the video or the explanation
     if submission.outcome is SubmitOutcome.BUSY:
@@ -138,14 +137,39 @@ async def _check_and_submit(
         text = words.submission_failed(submission.reason)
     else:
         text = _outcome_text(services, words, submission.outcome)
-    try:
-        return await show_progress(bot, services, submission.job, text)
-    except TelegramError as error:
-        if submission.outcome is SubmitOutcome.ACCEPTED:
-            raise  # the video itself will reach the user
-        # A job that ends here must still be explained: the tick's notice does it, with retries.
-        log.warning("job %s: could not tell the outcome (%s); the tick will", job.id, error)
-        return await store.update(job.id, now=clock(), next_poll_at=clock())
+    if submission.outcome is SubmitOutcome.ACCEPTED:
+        return await show_progress(bot, services, submission.job, text)  # the video will follow
+    return await show_outcome(bot, services, submission.job, text)
+
+
+async def show_pending_outcome(bot: Bot, services: Services, job: Job) -> Job:
+    """Show the outcome that `bot.progress.show_outcome` could not, with the buttons it came
+    with, and leave the job with nothing more to do. Raises Telegram errors: the tick tries
+    again later."""
+    assert job.pending_status is not None
+    fixes: list[Fix] = []
+    if job.state is JobState.REJECTED and job.error in _IMAGE_PROBLEMS:
+        fixes = _fixes_offered(job, ImageProblem(job.error))
+    job = await show_progress(
+        bot,
+        services,
+        job,
+        job.pending_status,
+        reply_markup=fix_markup(job, fixes) if fixes else None,
+        anew_on_failure=True,
+    )
+    return await services.store.update(
+        job.id, now=services.clock(), pending_status=None, next_poll_at=None
+    )
+
+
+_IMAGE_PROBLEMS = frozenset(problem.value for problem in ImageProblem)
+
+
+def _fixes_offered(job: Job, problem: ImageProblem) -> list[Fix]:
+    """The fixes offered under the refusal of the job's image: none for an image fixed
+    already, so that there is no loop of buttons."""
+    return [] if job.image_fix else fix_for(problem)
 
 
 def _outcome_text(services: Services, words: English, outcome: SubmitOutcome) -> str:

@@ -8,11 +8,18 @@ from typing import Any
 
 import aiohttp
 from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.aimlapi import AimlApiError, ApiNotFound, Endpoint, Progress, error_reason, progress_of
 from bot.delivery import VideoExpired, deliver_video, send_notice
-from bot.pipeline import check_and_submit
+from bot.pipeline import check_and_submit, show_pending_outcome
 from bot.progress import clear_progress, refresh_progress
 from bot.schedule import next_poll_delay
 from bot.services import Services
@@ -53,6 +60,9 @@ async def advance_due_jobs(bot: Bot, services: Services) -> int:
 
 async def advance_job(bot: Bot, services: Services, job: Job) -> None:
     """Move one due job one step on."""
+    if job.pending_status is not None:
+        await _tell_pending(bot, services, job)
+        return
     if job.state is JobState.RECEIVED:
         # Cut off by a restart before reaching the paid API: nothing was charged, so go on.
         job = await services.store.update(job.id, now=services.clock(), next_poll_at=None)
@@ -228,14 +238,43 @@ async def _notify(bot: Bot, services: Services, job: Job) -> None:
     await clear_progress(bot, services, job)
 
 
-async def _after_telegram_error(bot: Bot, services: Services, job: Job, error: Exception) -> None:
-    store, clock = services.store, services.clock
+async def _tell_pending(bot: Bot, services: Services, job: Job) -> None:
+    """Show an outcome that did not get through when it came (a refusal, a notice)."""
+    try:
+        await show_pending_outcome(bot, services, job)
+    except TelegramError as error:
+        if await _retry_later(services, job, error):
+            return
+        # Blocked, or a message Telegram will never take. The job keeps its state (never
+        # UNDELIVERABLE, which counts as charged): it ended as it did, unheard.
+        log.warning("job %s: Telegram will not take its outcome (%s)", job.id, error.message)
+        await services.store.update(
+            job.id, now=services.clock(), pending_status=None, next_poll_at=None
+        )
+
+
+async def _retry_later(services: Services, job: Job, error: Exception) -> bool:
+    """Make the job due again when Telegram asked to wait or did not answer; False for any
+    other error."""
     if isinstance(error, RetryAfter):
         wait = error.retry_after
         seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
         log.info("job %s: Telegram asks to wait %ss", job.id, seconds)
-        await store.update(job.id, now=clock(), next_poll_at=clock() + float(seconds))
-    elif isinstance(error, Forbidden | BadRequest):
+        now = services.clock()
+        await services.store.update(job.id, now=now, next_poll_at=now + float(seconds))
+    elif isinstance(error, NetworkError | aiohttp.ClientError | TimeoutError):
+        log.info("job %s: sending failed (%s), retrying later", job.id, error)
+        await _back_off(services, job)
+    else:
+        return False
+    return True
+
+
+async def _after_telegram_error(bot: Bot, services: Services, job: Job, error: Exception) -> None:
+    store, clock = services.store, services.clock
+    if await _retry_later(services, job, error):
+        return
+    if isinstance(error, Forbidden | BadRequest):
         # Blocked or removed (Forbidden), or a reply Telegram will never take (BadRequest,
         # after delivery's own fallbacks): asking again cannot help.
         log.warning("job %s: Telegram will not take the reply (%s)", job.id, error.message)
@@ -247,8 +286,5 @@ async def _after_telegram_error(bot: Bot, services: Services, job: Job, error: E
             next_poll_at=None,
         )
         await clear_progress(bot, services, job)
-    elif isinstance(error, NetworkError | aiohttp.ClientError | TimeoutError):
-        log.info("job %s: sending failed (%s), retrying later", job.id, error)
-        await _back_off(services, job)
     else:
         raise error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.durations import GenerationTimes
 from bot.services import Services
@@ -22,11 +22,13 @@ async def show_progress(
     text: str,
     *,
     reply_markup: InlineKeyboardMarkup | None = None,
+    anew_on_failure: bool = False,
 ) -> Job:
     """Put `text` (and `reply_markup`, or no buttons) in the job's status message: edit it
-    when there is one, else send one as a reply to the request. Returns the job with the
-    status message and its text recorded. Raises Telegram errors other than a message that
-    cannot be edited."""
+    when there is one, else send one as a reply to the request. With `anew_on_failure`, an
+    edit that fails for want of an answer is sent as a new message too, and the old one
+    deleted. Returns the job with the status message and its text recorded. Raises Telegram
+    errors other than a message that cannot be edited."""
     now = services.clock()
     if job.status_message_id is not None:
         try:
@@ -40,8 +42,39 @@ async def show_progress(
             if "not modified" not in error.message.lower():
                 log.info("job %s: status message not editable (%s); sending anew", job.id, error)
                 return await _send_status(bot, services, job, text, reply_markup)
+        except NetworkError as error:
+            if not anew_on_failure:
+                raise
+            log.info("job %s: status message not edited (%s); sending anew", job.id, error)
+            sent = await _send_status(bot, services, job, text, reply_markup)
+            # The edit may have gone through unanswered: one message says it, not two.
+            await _delete_status(bot, job, job.status_message_id)
+            return sent
         return await services.store.update(job.id, now=now, status_text=text, status_edited_at=now)
     return await _send_status(bot, services, job, text, reply_markup)
+
+
+async def show_outcome(
+    bot: Bot,
+    services: Services,
+    job: Job,
+    text: str,
+    *,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> Job:
+    """Tell the user how the job ended without a video (a refusal, a notice): `text` in its
+    status message, or in a new one when the edit fails. When neither gets through, `text`
+    is kept as the job's `pending_status` and the job made due: the tick shows it then (see
+    `bot.pipeline.show_pending_outcome`). Returns the job as it ends up. Never raises Telegram
+    errors."""
+    try:
+        return await show_progress(
+            bot, services, job, text, reply_markup=reply_markup, anew_on_failure=True
+        )
+    except TelegramError as error:
+        log.warning("job %s: could not tell its outcome (%s); the tick will", job.id, error)
+        now = services.clock()
+        return await services.store.update(job.id, now=now, pending_status=text, next_poll_at=now)
 
 
 async def _send_status(
@@ -105,9 +138,13 @@ async def clear_progress(bot: Bot, services: Services, job: Job) -> None:
     """Delete the status message once the job's outcome is in the chat. Never raises."""
     if job.status_message_id is None:
         return
+    await _delete_status(bot, job, job.status_message_id)
+    await services.store.update(job.id, now=services.clock(), status_message_id=None)
+
+
+async def _delete_status(bot: Bot, job: Job, message_id: int) -> None:
     try:
-        await bot.delete_message(job.chat_id, job.status_message_id)
+        await bot.delete_message(job.chat_id, message_id)
     except TelegramError as error:
         # Too old to delete, or already gone: it then says the last progress, which is harmless.
         log.info("job %s: could not delete the status message (%s)", job.id, error)
-    await services.store.update(job.id, now=services.clock(), status_message_id=None)

@@ -131,6 +131,7 @@ class Job:
     retry_at: float | None = None  # a waiting job is not taken from the line before this
     submit_attempts: int = 0  # create calls made for it that the API was too busy to take
     unanswered_sends: int = 0  # video sends Telegram never answered: maybe posted
+    pending_status: str | None = None  # an outcome's text not yet in the chat: the tick shows it
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))

@@ -88,6 +88,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN submit_attempts INTEGER NOT NULL DEFAULT 0;
     -- Video sends Telegram left unanswered (maybe posted): one is sent again, a second is not.
     ALTER TABLE jobs ADD COLUMN unanswered_sends INTEGER NOT NULL DEFAULT 0;
+    -- An outcome (a refusal, a notice) Telegram would not take yet: the tick shows it.
+    ALTER TABLE jobs ADD COLUMN pending_status TEXT;
     """,
 )
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pytest import MonkeyPatch
 
 from bot import delivery
 from bot.app import BotApp
+from bot.imagefix import Fix
+from bot.texts import ENGLISH
 from storage import JobState
 from tests.conftest import (
     FAST,
@@ -20,8 +24,10 @@ from tests.conftest import (
     services,
 )
 from tests.e2e.chat import two_quiet_polls
+from tests.e2e.taps import bot_message, bot_messages, buttons, saying
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
+from tests.images import make_image
 
 ANN = user(111, "Ann")
 ANN_CHAT = private_chat(111)
@@ -321,17 +327,23 @@ async def test_chat_that_refuses_videos_gets_the_link_instead(
 async def test_refusal_that_cannot_be_shown_in_the_status_message_is_explained_anyway(
     bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
-    aiml.set_delay("create", 0.5)
     aiml.inject("create", 403, {"statusCode": 403, "message": "Insufficient credits"})
-    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
-    await telegram.wait_for("sendMessage", where=lambda c: "Got it" in c.params["text"])
-    # Neither editing the acknowledgement nor a new message gets through, this once.
-    telegram.fail("editMessageText", 400, "Bad Request: message to edit not found")
-    telegram.fail("sendMessage", 500, "Internal Server Error")
-    [notice] = await telegram.wait_for(
-        "sendMessage", where=lambda c: "Insufficient credits" in c.params["text"], timeout=15
+    # The acknowledgement is gone, and a new message does not get through, this once.
+    telegram.fail(
+        "editMessageText",
+        400,
+        "Bad Request: message to edit not found",
+        times=5,
+        when=_saying("run out of credits"),
     )
-    assert notice.params["reply_parameters"]["message_id"] > 0
+    telegram.fail("sendMessage", 500, "Internal Server Error", when=_saying("run out of credits"))
+    sent = send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    _, anew = await telegram.wait_for(
+        "sendMessage", 2, where=lambda c: "run out of credits" in c.params["text"]
+    )
+    await two_quiet_polls(telegram, since=telegram.mark())
+    assert len(bot_messages(telegram, 111, saying("run out of credits"))) == 1
+    assert anew.params["reply_parameters"]["message_id"] == sent.message_id
     assert aiml.charged == 0
 
 
@@ -354,3 +366,51 @@ async def test_unanswered_send_after_a_refused_one_is_sent_again_not_taken_as_de
     posted = [m for m in telegram.messages.values() if "video" in m]
     assert job.video_message_id == posted[-1]["message_id"]
     assert third.params["chat_id"] == 111
+
+
+def _saying(words: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda params: words in str(params.get("text", ""))
+
+
+async def test_image_refusal_that_gets_no_answer_twice_reaches_the_user_once_with_its_fix(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    # Neither the edit that shows the refusal nor the new message after it gets an answer.
+    telegram.fail("editMessageText", 502, "Bad Gateway", when=_saying("fix the photo"))
+    telegram.fail("sendMessage", 500, "Internal Server Error", when=_saying("fix the photo"))
+    send_photo(
+        telegram,
+        chat=ANN_CHAT,
+        sender=ANN,
+        caption="waves",
+        image=make_image(600, 300),
+        size=(600, 300),
+    )
+    refusal = await bot_message(telegram, 111, saying("fix the photo"), "the refusal")
+    assert buttons(refusal) == [(ENGLISH.fix_button(Fix.UPSCALE), "fix:1:upscale")]
+    await two_quiet_polls(telegram, since=telegram.mark())
+    assert len(bot_messages(telegram, 111, saying("fix the photo"))) == 1
+    tries = [c for c in telegram.calls if _saying("fix the photo")(c.params)]
+    assert [c.method for c in tries] == ["editMessageText", "sendMessage", "editMessageText"]
+    assert not bot_messages(telegram, 111, saying("Got it"))  # no "Checking…" left behind
+    [job] = await services(bot).store.jobs_for_user(111)
+    assert job.state is JobState.REJECTED and job.next_poll_at is None
+    assert aiml.charged == 0
+
+
+async def test_api_refusal_whose_edit_gets_no_answer_is_sent_as_a_new_message(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.inject(
+        "create", 400, {"statusCode": 400, "message": "Body validation error! prompt: unsafe"}
+    )
+    telegram.fail("editMessageText", 500, "Internal Server Error", when=_saying("unsafe"))
+    sent = send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
+    await bot_message(telegram, 111, saying("prompt: unsafe"), "the refusal")
+    await two_quiet_polls(telegram, since=telegram.mark())
+    assert len(bot_messages(telegram, 111, saying("prompt: unsafe"))) == 1
+    [edit] = [c for c in telegram.calls_to("editMessageText") if "unsafe" in c.params["text"]]
+    [anew] = [c for c in telegram.calls_to("sendMessage") if "unsafe" in c.params["text"]]
+    assert anew.params["text"] == edit.params["text"]  # the refusal itself, not a later notice
+    assert anew.params["reply_parameters"]["message_id"] == sent.message_id
+    assert not bot_messages(telegram, 111, saying("Got it"))  # the old status made way

@@ -506,6 +506,7 @@ class _Failure:
     description: str
     parameters: JSONDict | None
     remaining: int
+    when: Callable[[JSONDict], bool] | None = None  # only calls whose parameters match
 
 
 _Handler = Callable[[_Request], Awaitable[Any]]
@@ -682,10 +683,18 @@ class TelegramEmulator:
         *,
         parameters: dict[str, Any] | None = None,
         times: int = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` answer with this error."""
+        """Make the next ``times`` calls of ``method`` answer with this error; with ``when``,
+        the next ``times`` of those whose parameters it holds for (others go through)."""
         self._failures[method.lower()].append(
-            _Failure(status=status, description=description, parameters=parameters, remaining=times)
+            _Failure(
+                status=status,
+                description=description,
+                parameters=parameters,
+                remaining=times,
+                when=when,
+            )
         )
 
     def set_delay(self, method: str, seconds: float) -> None:
@@ -784,7 +793,7 @@ class TelegramEmulator:
         if req.too_large or any(len(data) > MAX_UPLOAD_SIZE for data in req.files.values()):
             return self._error(413, TOO_LARGE)
         key = method.lower()
-        failure = self._take_failure(key)
+        failure = self._take_failure(key, req.params)
         delay = self._delays.get(key)
         if delay:
             with contextlib.suppress(TimeoutError):
@@ -813,15 +822,15 @@ class TelegramEmulator:
         self.file_downloads.append(path)
         return web.Response(body=self._files[file_id].data, content_type="application/octet-stream")
 
-    def _take_failure(self, key: str) -> _Failure | None:
-        queue = self._failures.get(key)
-        if not queue:
-            return None
-        failure = queue[0]
-        failure.remaining -= 1
-        if failure.remaining <= 0:
-            queue.pop(0)
-        return failure
+    def _take_failure(self, key: str, params: JSONDict) -> _Failure | None:
+        queue = self._failures.get(key, [])
+        for failure in queue:
+            if failure.when is None or failure.when(params):
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    queue.remove(failure)
+                return failure
+        return None
 
     def _wake_updates(self) -> None:
         self._updates_event.set()
