@@ -24,7 +24,7 @@ from bot.keyboards import again_markup, retry_markup
 from bot.services import Services
 from bot.texts import texts_for
 from bot.videoshape import VideoShape, read_video_shape
-from storage import NOT_SUBMITTED, Job, JobState
+from storage import NOT_SUBMITTED, Job, JobState, NewJob
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +46,26 @@ class VideoTooLarge(Exception):
 
 
 async def in_chat(
-    services: Services, job: Job, send: Callable[[int, int | None], Awaitable[T]]
+    services: Services, job: Job | NewJob, send: Callable[[int, int | None], Awaitable[T]]
 ) -> T:
     """Run `send(chat_id, thread_id)` for the job's chat, following a group's migration and
-    dropping a topic that no longer exists. Other Telegram errors propagate."""
+    dropping a topic that no longer exists (from the job's record, when `job` is one: a
+    request refused before it was recorded has none). Other Telegram errors propagate."""
     chat_id, thread_id = job.chat_id, job.thread_id
+    who = f"job {job.id}" if isinstance(job, Job) else "a refused request"
     for _ in range(3):
         try:
             return await send(chat_id, thread_id)
         except ChatMigrated as error:
-            log.info("job %s: chat %s moved to %s", job.id, chat_id, error.new_chat_id)
+            log.info("%s: chat %s moved to %s", who, chat_id, error.new_chat_id)
             await services.store.move_chat(chat_id, error.new_chat_id, now=services.clock())
             chat_id = error.new_chat_id
         except BadRequest as error:
             if thread_id is None or "thread not found" not in error.message.lower():
                 raise
-            log.info("job %s: topic %s is gone, answering in the main chat", job.id, thread_id)
-            await services.store.update(job.id, now=services.clock(), thread_id=None)
+            log.info("%s: topic %s is gone, answering in the main chat", who, thread_id)
+            if isinstance(job, Job):
+                await services.store.update(job.id, now=services.clock(), thread_id=None)
             thread_id = None
     return await send(chat_id, thread_id)
 

@@ -7,6 +7,7 @@ import logging
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, NetworkError, TelegramError
 
+from bot.delivery import in_chat
 from bot.durations import GenerationTimes
 from bot.services import Services
 from bot.texts import texts_for
@@ -80,13 +81,17 @@ async def show_outcome(
 async def _send_status(
     bot: Bot, services: Services, job: Job, text: str, markup: InlineKeyboardMarkup | None
 ) -> Job:
-    message = await bot.send_message(
-        job.chat_id,
-        text,
-        message_thread_id=job.thread_id,
-        reply_markup=markup,
-        reply_parameters=ReplyParameters(
-            message_id=job.request_message_id, allow_sending_without_reply=True
+    message = await in_chat(
+        services,
+        job,
+        lambda chat_id, thread_id: bot.send_message(
+            chat_id,
+            text,
+            message_thread_id=thread_id,
+            reply_markup=markup,
+            reply_parameters=ReplyParameters(
+                message_id=job.request_message_id, allow_sending_without_reply=True
+            ),
         ),
     )
     now = services.clock()

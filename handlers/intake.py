@@ -27,6 +27,7 @@ from telegram.ext import ContextTypes
 
 from bot.admission import Admission, admit_request
 from bot.aimlapi import MAX_PROMPT_CHARS
+from bot.delivery import in_chat
 from bot.line import show_place_in_line
 from bot.pipeline import check_and_submit
 from bot.prefs import prefs_of
@@ -236,12 +237,17 @@ async def admit_job(bot: Bot, services: Services, request: NewJob, *, private: b
     admission = await admit_request(services, request, private=private)
     if admission.refused:
         if admission.reply is not None:
-            await bot.send_message(
-                request.chat_id,
-                admission.reply,
-                message_thread_id=request.thread_id,
-                reply_parameters=ReplyParameters(
-                    message_id=request.request_message_id, allow_sending_without_reply=True
+            reply = admission.reply
+            await in_chat(
+                services,
+                request,
+                lambda chat_id, thread_id: bot.send_message(
+                    chat_id,
+                    reply,
+                    message_thread_id=thread_id,
+                    reply_parameters=ReplyParameters(
+                        message_id=request.request_message_id, allow_sending_without_reply=True
+                    ),
                 ),
             )
     elif admission.job is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from bot.app import BotApp
 from bot.imagefix import Fix
 from bot.texts import ENGLISH
 from storage import JobState
+from storage.access import AccessStore
 from tests.conftest import (
     FAST,
     TestClock,
@@ -297,6 +299,55 @@ async def test_deleted_topic_falls_back_to_the_main_chat(
     first, second = await telegram.wait_for("sendVideo", 2, timeout=15)
     assert first.params["message_thread_id"] == 55
     assert "message_thread_id" not in second.params
+
+
+async def test_topic_deleted_before_the_first_status_still_gets_status_and_video_in_the_chat(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    forum = group_chat(-100777, forum=True)
+    send_photo(
+        telegram,
+        chat=forum,
+        sender=ANN,
+        caption="/animate hi",
+        thread_id=55,
+        is_topic_message=True,
+    )
+    telegram.delete_topic(-100777, 55)  # before the bot has even seen the request
+    [video] = await telegram.wait_for("sendVideo", timeout=15)
+    assert "message_thread_id" not in video.params
+    acks = [c for c in telegram.calls_to("sendMessage") if "Got it" in c.params["text"]]
+    assert [c.params.get("message_thread_id") for c in acks] == [55, None]
+    queued = await telegram.wait_for(
+        "editMessageText", where=lambda c: "Queued" in c.params["text"]
+    )
+    assert queued[0].params["chat_id"] == -100777
+    await telegram.wait_for("deleteMessage")  # delivered: the status in the chat makes way
+    assert not telegram.calls_to("sendMessage", since=telegram.calls.index(acks[-1]) + 1)
+
+
+async def test_refusal_into_a_deleted_topic_is_answered_in_the_main_chat(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    await AccessStore.of(services(bot).store).set_override(
+        111, allowed=False, changed_by=None, now=time.time()
+    )
+    forum = group_chat(-100777, forum=True)
+    send_photo(
+        telegram,
+        chat=forum,
+        sender=ANN,
+        caption="/animate hi",
+        thread_id=55,
+        is_topic_message=True,
+    )
+    telegram.delete_topic(-100777, 55)
+    first, second = await telegram.wait_for("sendMessage", 2)
+    assert first.params["message_thread_id"] == 55
+    assert "message_thread_id" not in second.params
+    assert second.params["text"] == first.params["text"]
+    assert "only for people its operator has allowed" in second.params["text"]
+    assert aiml.charged == 0
 
 
 async def test_slow_video_send_is_waited_for_and_posted_once(

@@ -548,6 +548,8 @@ class TelegramEmulator:
         self._next_message_id: dict[int, int] = defaultdict(lambda: 1)
         self._chats: dict[int, JSONDict] = {}
         self._user_messages: set[tuple[int, int]] = set()
+        self._user_topics: dict[tuple[int, int], int] = {}  # a user message -> its topic
+        self._deleted_topics: set[tuple[int, int]] = set()  # (chat id, thread id)
         self._queries: dict[str, float] = {}  # callback query id -> monotonic time pushed
         self._answered: set[str] = set()
         self._commands: dict[str, Any] = {}
@@ -696,6 +698,18 @@ class TelegramEmulator:
                 when=when,
             )
         )
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a forum topic with every message in it, as a chat admin would: later sends
+        into it fail with "message thread not found"."""
+        self._deleted_topics.add((chat_id, thread_id))
+        for key, message in list(self.messages.items()):
+            if key[0] == chat_id and message.get("message_thread_id") == thread_id:
+                del self.messages[key]
+        for key, topic in list(self._user_topics.items()):
+            if key[0] == chat_id and topic == thread_id:
+                self._user_messages.discard(key)
+                del self._user_topics[key]
 
     def set_delay(self, method: str, seconds: float) -> None:
         """Answer ``method`` only after ``seconds`` (0 removes the delay)."""
@@ -857,6 +871,9 @@ class TelegramEmulator:
             message_id = _as_int(message.get("message_id"))
             if message_id is not None and (chat_id, message_id) not in self.messages:
                 self._user_messages.add((chat_id, message_id))
+                thread_id = _as_int(message.get("message_thread_id"))
+                if thread_id is not None and message.get("is_topic_message"):
+                    self._user_topics[(chat_id, message_id)] = thread_id
 
     # ------------------------------------------------------------------ simple methods
 
@@ -1043,9 +1060,12 @@ class TelegramEmulator:
         }
 
     def _check_thread(self, req: _Request, chat_id: int) -> None:
-        """Refuse a topic outside a forum; in a forum any topic is taken."""
+        """Refuse a topic outside a forum, and a deleted one; in a forum any other topic is
+        taken."""
         thread_id = _as_int(req.params.get("message_thread_id"))
-        if thread_id is not None and not self._chat(chat_id).get("is_forum"):
+        if thread_id is None:
+            return
+        if not self._chat(chat_id).get("is_forum") or (chat_id, thread_id) in self._deleted_topics:
             raise _ApiError(400, THREAD_NOT_FOUND)
 
     def _check_reply(self, req: _Request, chat_id: int) -> None:
