@@ -141,6 +141,20 @@ class _Host:
             return {"ok": False, "error": str(error)}
         return {"ok": True, "count": len(calls)}
 
+    async def op_create_times(self) -> dict[str, Any]:
+        """When each create was let through the account's rate limit, monotonic."""
+        return {"at": self.aiml.rate_passed}
+
+    async def op_saying(self, *, methods: list[str], words: str) -> dict[str, Any]:
+        """How many calls of `methods` have a text or caption that contains `words`."""
+        found = [
+            call
+            for method in methods
+            for call in self.telegram.calls_to(method)
+            if words in str(call.params.get("text") or call.params.get("caption") or "")
+        ]
+        return {"count": len(found)}
+
     async def op_calls(self, *, method: str) -> dict[str, Any]:
         """Every call of `method`: when it arrived, and its chat."""
         return {

@@ -286,6 +286,8 @@ class AimlApiEmulator:
         self.creates_per_window = creates_per_window
         self.rate_window = rate_window
         self._accepted_at: collections.deque[float] = collections.deque()
+        #: When each create was let through the account's rate (monotonic), all along.
+        self.rate_passed: list[float] = []
         self._jobs: dict[str, EmulatedJob] = {}
         self._rng = random.Random(seed)
         self._faults: dict[str, collections.deque[_Fault]] = {
@@ -671,6 +673,7 @@ class AimlApiEmulator:
             response.headers["Retry-After"] = f"{max(wait, 0.001):.3f}"
             return response
         self._accepted_at.append(now)
+        self.rate_passed.append(now)
         return None
 
     async def _process_create(self, request: web.Request) -> web.Response:
