@@ -50,8 +50,12 @@ async def in_chat(
 ) -> T:
     """Run `send(chat_id, thread_id)` for the job's chat, following a group's migration and
     dropping a topic that no longer exists (from the job's record, when `job` is one: a
-    request refused before it was recorded has none). Other Telegram errors propagate."""
-    chat_id, thread_id = job.chat_id, job.thread_id
+    request refused before it was recorded has none). Other Telegram errors propagate.
+
+    A group known to have become a supergroup is sent to there at once. The job's message ids
+    are the old group's: a reply to one of them in `chat_id` is made with `reply_in`.
+    """
+    chat_id, thread_id = await services.store.current_chat(job.chat_id), job.thread_id
     who = f"job {job.id}" if isinstance(job, Job) else "a refused request"
     for _ in range(3):
         try:
@@ -78,9 +82,18 @@ async def _uploading(bot: Bot, chat_id: int, thread_id: int | None) -> None:
         log.debug("chat action not shown: %s", error)
 
 
-def _reply_to(job: Job) -> ReplyParameters:
-    # A deleted photo must not block delivery: the reply quietly becomes a plain message.
-    return ReplyParameters(message_id=job.photo_message_id, allow_sending_without_reply=True)
+def reply_in(chat_id: int, job: Job | NewJob, message_id: int) -> ReplyParameters | None:
+    """A reply, sent in `chat_id`, to the job's message `message_id`; None when the job's chat
+    has since become that supergroup, whose message ids mean other messages than the old
+    group's. A deleted message must not block a send: the reply then quietly becomes a plain
+    message."""
+    if chat_id != job.chat_id:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+def _reply_to(job: Job, chat_id: int) -> ReplyParameters | None:
+    return reply_in(chat_id, job, job.photo_message_id)
 
 
 async def _download(services: Services, url: str, folder: Path) -> Path:
@@ -127,12 +140,12 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
     caption = words.video_caption(job.prompt, made_in)
     again = again_markup(job)
 
-    def video_reply(thread_id: int | None) -> dict[str, Any]:
+    def video_reply(chat_id: int, thread_id: int | None) -> dict[str, Any]:
         """The keyword arguments of `send_video` shared by the send by URL and the upload."""
         return {
             "caption": caption,
             "message_thread_id": thread_id,
-            "reply_parameters": _reply_to(job),
+            "reply_parameters": _reply_to(job, chat_id),
             "reply_markup": again,
             "supports_streaming": True,
             # Telegram fetches or receives the file before it answers: the default 5 s would
@@ -144,7 +157,9 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
         await _uploading(bot, chat_id, thread_id)
         # Telegram reads the file's size itself; its length is passed when the API gave it.
         seconds = _known_shape(job).seconds
-        return await bot.send_video(chat_id, video=url, duration=seconds, **video_reply(thread_id))
+        return await bot.send_video(
+            chat_id, video=url, duration=seconds, **video_reply(chat_id, thread_id)
+        )
 
     try:
         return await in_chat(services, job, by_url)
@@ -157,7 +172,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
             chat_id,
             text,
             message_thread_id=thread_id,
-            reply_parameters=_reply_to(job),
+            reply_parameters=_reply_to(job, chat_id),
             reply_markup=again,
         )
 
@@ -181,7 +196,7 @@ async def deliver_video(bot: Bot, services: Services, job: Job) -> Message:
                 height=shape.height,
                 duration=shape.seconds,
                 write_timeout=SEND_VIDEO_SECONDS,
-                **video_reply(thread_id),
+                **video_reply(chat_id, thread_id),
             )
 
         try:
@@ -216,7 +231,7 @@ async def send_notice(bot: Bot, services: Services, job: Job) -> Message:
             chat_id,
             text,
             message_thread_id=thread_id,
-            reply_parameters=_reply_to(job),
+            reply_parameters=_reply_to(job, chat_id),
             reply_markup=retry_markup(job),
         ),
     )

@@ -42,14 +42,17 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if tap is None:
         return
     query, services, job, message, words = tap.query, tap.services, tap.job, tap.message, tap.words
+    # Under a video sent after the group became a supergroup, the photo is the old group's
+    # message: the new job answers the message the button is under instead.
+    moved = message.chat.id != job.chat_id
     admission = await admit_job(
         context.bot,
         services,
         NewJob(
-            chat_id=job.chat_id,
+            chat_id=message.chat.id,
             request_message_id=message.message_id,
-            photo_message_id=job.photo_message_id,
-            thread_id=job.thread_id,
+            photo_message_id=message.message_id if moved else job.photo_message_id,
+            thread_id=None if moved else job.thread_id,
             user_id=job.user_id,
             prompt=job.prompt,
             prompt_optimizer=job.prompt_optimizer,
@@ -198,7 +201,7 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         job = await services.store.get(int(match.group("job")))
     except KeyError:
         job = None
-    if job is None or message is None or message.chat.id != job.chat_id:
+    if job is None or message is None or not await _in_jobs_chat(services, job, message):
         await answer_tap(query, words.BUTTON_OUTDATED)
         return None
     if query.from_user.id != job.user_id:
@@ -212,3 +215,11 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await answer_tap(query, words.NOT_YOUR_BUTTON, show_alert=True)
         return None
     return _Tap(query, match, services, job, message, words)
+
+
+async def _in_jobs_chat(services: Services, job: Job, message: MaybeInaccessibleMessage) -> bool:
+    """Whether `message` is in the job's chat, or in the supergroup that chat became (where
+    what was sent for the job since went)."""
+    if message.chat.id == job.chat_id:
+        return True
+    return await services.store.current_chat(job.chat_id) == message.chat.id

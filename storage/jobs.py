@@ -150,6 +150,23 @@ def _to_job(row: Any) -> Job:
     return Job(*values)
 
 
+#: Groups that became supergroups. A job keeps the chat and the message ids it was asked with:
+#: they are the old group's messages (the supergroup numbers its own anew), so a request is
+#: still known by them; only what is sent for it goes to the chat it moved to.
+_CHAT_MOVES = """
+    CREATE TABLE IF NOT EXISTS chat_moves (
+        old_chat_id  INTEGER PRIMARY KEY,
+        new_chat_id  INTEGER NOT NULL,
+        moved_at     REAL    NOT NULL
+    )
+"""
+
+#: A job asked in the chat given (a parameter, twice), or in a group that became that chat.
+IN_CHAT_OR_MOVED_THERE = (
+    "(chat_id = ? OR chat_id IN (SELECT old_chat_id FROM chat_moves WHERE new_chat_id = ?))"
+)
+
+
 class DatabaseInUse(Exception):
     """Another process holds the database: only one bot may run on it."""
 
@@ -192,6 +209,8 @@ class JobStore:
                 await db.execute("PRAGMA synchronous=NORMAL")
                 await db.execute("PRAGMA busy_timeout=5000")
                 await migrate(db)
+                await db.execute(_CHAT_MOVES)
+                await db.commit()
             except BaseException:
                 await db.close()
                 raise
@@ -340,12 +359,13 @@ class JobStore:
     async def jobs_for_user(
         self, user_id: int, *, chat_id: int | None = None, limit: int = 10
     ) -> list[Job]:
-        """A user's most recent jobs, newest first; only those of `chat_id` when given."""
+        """A user's most recent jobs, newest first; only those of `chat_id` when given (and of
+        a group that became it)."""
         query = f"{_SELECT} WHERE user_id = ?"
         params: list[Any] = [user_id]
         if chat_id is not None:
-            query += " AND chat_id = ?"
-            params.append(chat_id)
+            query += f" AND {IN_CHAT_OR_MOVED_THERE}"
+            params += [chat_id, chat_id]
         query += " ORDER BY created_at DESC, id DESC LIMIT ?"
         params.append(limit)
         async with self._db.execute(query, params) as cursor:
@@ -380,12 +400,30 @@ class JobStore:
         return resumed.rowcount, interrupted.rowcount
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int, *, now: float) -> None:
-        """Follow a group that became a supergroup: its jobs now belong to the new chat id."""
+        """Follow a group that became a supergroup: from now on, what is sent for its jobs goes
+        to `new_chat_id` (see `current_chat`). The jobs keep their chat and message ids, so a
+        request in the new chat is never taken for an old one that has the same message id."""
         await self._db.execute(
-            "UPDATE jobs SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
-            (new_chat_id, now, old_chat_id),
+            "INSERT INTO chat_moves (old_chat_id, new_chat_id, moved_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (old_chat_id) DO UPDATE "
+            "SET new_chat_id = excluded.new_chat_id, moved_at = excluded.moved_at",
+            (old_chat_id, new_chat_id, now),
         )
         await self._db.commit()
+
+    async def current_chat(self, chat_id: int) -> int:
+        """Where what is sent to `chat_id` goes now: the supergroup it became (`move_chat`),
+        or `chat_id` itself."""
+        seen = {chat_id}
+        while True:
+            async with self._db.execute(
+                "SELECT new_chat_id FROM chat_moves WHERE old_chat_id = ?", (chat_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None or int(row[0]) in seen:
+                return chat_id
+            chat_id = int(row[0])
+            seen.add(chat_id)
 
     async def note_album(self, chat_id: int, media_group_id: str, *, now: float) -> bool:
         """Remember an album; True only the first time it is seen, so it is answered once."""

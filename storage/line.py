@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from storage.access import IN_FLIGHT_STATES, sql_states
-from storage.jobs import JobState, JobStore
+from storage.jobs import IN_CHAT_OR_MOVED_THERE, JobState, JobStore
 
 _WAITING = JobState.WAITING.value
 _FIFO = "ORDER BY created_at, id"
@@ -145,13 +145,13 @@ class LineStore:
         job_id: int | None = None,
     ) -> Cancelled:
         """Cancel a user's waiting jobs (and, with `stop_submitted`, stop following those at
-        the API); only those of `chat_id` when given, only `job_id` when given. Cancelled jobs
-        are never touched again."""
+        the API); only those of `chat_id` (or of a group that became it) when given, only
+        `job_id` when given. Cancelled jobs are never touched again."""
         where = "user_id = ?"
         params: list[object] = [user_id]
         if chat_id is not None:
-            where += " AND chat_id = ?"
-            params.append(chat_id)
+            where += f" AND {IN_CHAT_OR_MOVED_THERE}"
+            params += [chat_id, chat_id]
         if job_id is not None:
             where += " AND id = ?"
             params.append(job_id)

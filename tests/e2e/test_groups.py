@@ -9,6 +9,8 @@ import pytest
 from bot.app import BotApp
 from bot.texts import ENGLISH
 from tests.conftest import Sent, send_photo
+from tests.e2e.chat import FOREVER, created
+from tests.e2e.taps import bot_message, buttons, saying, tap
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
     RecordedCall,
@@ -339,3 +341,106 @@ async def test_help_in_a_group_opens_with_how_to_ask_there(
     first = text.split("\n\n")[1]
     assert first.startswith("Here in the group") and "/animate" in first
     assert text.index("Here in the group") < text.index("In a private chat")
+
+
+# --------------------------------------------------------------------------- migration
+
+#: A basic group, and the supergroup it becomes: Telegram then answers every send to the old
+#: id with the new one, and the supergroup numbers its messages anew.
+OLD_GROUP = {"id": -4242, "type": "group", "title": "Family"}
+SUPERGROUP = group_chat(-1009999, title="Family")
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+
+
+def video_in(telegram: TelegramEmulator, chat: dict[str, Any], prompt: str) -> RecordedCall:
+    [video] = [
+        c
+        for c in telegram.calls_to("sendVideo")
+        if c.params["chat_id"] == chat["id"] and prompt in c.params["caption"]
+    ]
+    return video
+
+
+async def videos_in(telegram: TelegramEmulator, chat: dict[str, Any], count: int) -> None:
+    await telegram.wait_for(
+        "sendVideo", count, where=lambda c: c.params["chat_id"] == chat["id"], timeout=15
+    )
+
+
+async def test_supergroup_request_with_the_id_of_a_delivered_old_group_request_gets_its_video(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.queued_polls = FOREVER
+    first = send_photo(telegram, chat=OLD_GROUP, sender=ANN, caption="/animate first")
+    second = send_photo(telegram, chat=OLD_GROUP, sender=ANN, caption="/animate second")
+    telegram.fail("sendVideo", 400, UPGRADED, parameters={"migrate_to_chat_id": SUPERGROUP["id"]})
+    aiml.complete_now(await created(aiml, "first"))
+    await videos_in(telegram, SUPERGROUP, 1)
+    # The photo is a message of the old group: in the supergroup its id is another message's.
+    assert "reply_parameters" not in video_in(telegram, SUPERGROUP, "first").params
+
+    # The old group's other job goes straight to where the group went.
+    aiml.complete_now(await created(aiml, "second"))
+    await videos_in(telegram, SUPERGROUP, 2)
+    assert [c.params["chat_id"] for c in telegram.calls_to("sendVideo")] == [
+        OLD_GROUP["id"],
+        SUPERGROUP["id"],
+        SUPERGROUP["id"],
+    ]
+
+    # A request in the supergroup whose message id the old group used too is a new request.
+    aiml.queued_polls = 0
+    for old in (first, second):
+        send_photo(
+            telegram,
+            chat=SUPERGROUP,
+            sender=BOB,
+            caption=f"/animate again {old.message_id}",
+            message_id=old.message_id,
+        )
+    await videos_in(telegram, SUPERGROUP, 4)
+    for old in (first, second):
+        video = video_in(telegram, SUPERGROUP, f"again {old.message_id}")
+        assert video.params["reply_parameters"]["message_id"] == old.message_id
+    assert aiml.charged == 4
+
+
+async def test_old_group_job_is_delivered_where_the_supergroup_has_a_job_of_the_same_id(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.queued_polls = FOREVER
+    old = send_photo(telegram, chat=OLD_GROUP, sender=ANN, caption="/animate old")
+    old_generation = await created(aiml, "old")
+    # The group became a supergroup, which the bot learns only when it next sends there; one
+    # of the supergroup's first messages has the old photo's id.
+    new = send_photo(
+        telegram, chat=SUPERGROUP, sender=BOB, caption="/animate new", message_id=old.message_id
+    )
+    aiml.complete_now(await created(aiml, "new"))
+    await videos_in(telegram, SUPERGROUP, 1)
+    assert video_in(telegram, SUPERGROUP, "new").params["reply_parameters"]["message_id"] == (
+        new.message_id
+    )
+
+    telegram.fail("sendVideo", 400, UPGRADED, parameters={"migrate_to_chat_id": SUPERGROUP["id"]})
+    aiml.complete_now(old_generation)
+    await videos_in(telegram, SUPERGROUP, 2)
+    assert "reply_parameters" not in video_in(telegram, SUPERGROUP, "old").params
+    assert aiml.charged == 2
+
+
+async def test_again_under_a_video_sent_after_the_migration_answers_in_the_supergroup(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    telegram.fail("sendVideo", 400, UPGRADED, parameters={"migrate_to_chat_id": SUPERGROUP["id"]})
+    send_photo(telegram, chat=OLD_GROUP, sender=ANN, caption="/animate waves")
+    await videos_in(telegram, SUPERGROUP, 1)
+    video = await bot_message(telegram, SUPERGROUP["id"], saying("waves"), "the video")
+    [(_, again)] = buttons(video)
+    answer = await tap(telegram, sender=ANN, message=video, data=again)
+    assert answer.params.get("text") == ENGLISH.ON_ITS_WAY
+    await videos_in(telegram, SUPERGROUP, 2)
+    # The photo is the old group's message: the new video answers the one tapped under.
+    last = telegram.calls_to("sendVideo")[-1]
+    assert last.params["reply_parameters"]["message_id"] == video["message_id"]
+    assert aiml.charged == 2

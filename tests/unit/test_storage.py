@@ -195,6 +195,38 @@ async def test_jobs_recorded_in_the_same_instant_keep_their_order(store: JobStor
     assert [j.id for j in await store.jobs_for_user(111)] == [second, first]
 
 
+# --------------------------------------------------------------------------- chat moves
+
+OLD_GROUP, SUPERGROUP = -4242, -1009999
+
+
+async def test_group_that_became_a_supergroup_moves_even_where_message_ids_meet(
+    store: JobStore,
+) -> None:
+    old = await record(store, 7, chat_id=OLD_GROUP)
+    new = await record(store, 7, chat_id=SUPERGROUP, now=T0 + 60)  # the new chat counts anew
+    await store.move_chat(OLD_GROUP, SUPERGROUP, now=T0 + 120)
+    await store.move_chat(OLD_GROUP, SUPERGROUP, now=T0 + 180)  # Telegram says so again
+    assert await store.current_chat(OLD_GROUP) == SUPERGROUP
+    assert await store.current_chat(SUPERGROUP) == SUPERGROUP
+    assert await store.current_chat(111) == 111
+    # Each job keeps the chat its message ids belong to.
+    assert (await store.get(old)).chat_id == OLD_GROUP
+    assert (await store.get(new)).chat_id == SUPERGROUP
+
+
+async def test_supergroup_request_with_an_old_group_message_id_is_a_new_request(
+    store: JobStore,
+) -> None:
+    old = await record(store, 7, chat_id=OLD_GROUP)
+    await store.move_chat(OLD_GROUP, SUPERGROUP, now=T0 + 60)
+    new = await record(store, 7, chat_id=SUPERGROUP, now=T0 + 120)
+    assert await store.record_request(request(7, chat_id=SUPERGROUP), now=T0 + 180) is None
+    # The supergroup's list holds what was asked in the group it was.
+    assert [j.id for j in await store.jobs_for_user(111, chat_id=SUPERGROUP)] == [new, old]
+    assert [j.id for j in await store.jobs_for_user(111, chat_id=OLD_GROUP)] == [old]
+
+
 # --------------------------------------------------------------------------- restarts
 
 
