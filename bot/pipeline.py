@@ -47,15 +47,44 @@ log = logging.getLogger(__name__)
 
 
 async def check_and_submit(
-    bot: Bot, services: Services, job: Job, declared_size: int | None = None
+    bot: Bot,
+    services: Services,
+    job: Job,
+    declared_size: int | None = None,
+    *,
+    claimed: bool = False,
 ) -> Job:
     """Download the job's image, check and encode it, and submit it to the paid API, telling
     the user each outcome in the job's status message. `declared_size`: the file size
     Telegram declared, refused before any download when too large (None: unknown, checked
-    after). Returns the job as it ends up.
+    after). `claimed`: the caller (the poll tick) already holds the job in
+    `services.in_flight`; otherwise it is held there meanwhile, and a job held by another
+    step is left to it untouched, so that no job is submitted twice. Returns the job as it
+    ends up.
 
     Never raises: an unexpected error leaves the job interrupted, for the tick to explain.
     """
+    if not claimed:
+        if job.id in services.in_flight:
+            log.info("job %s: already being taken on; leaving it to that", job.id)
+            return job
+        services.in_flight.add(job.id)
+    try:
+        if job.pending_status is not None or job.next_poll_at is not None:
+            # Taken up again while its refusal was still being retold (a fix tapped under
+            # it): that refusal is moot, and the tick must not take the job on as well.
+            job = await services.store.update(
+                job.id, now=services.clock(), pending_status=None, next_poll_at=None
+            )
+        return await _checked_and_submitted(bot, services, job, declared_size)
+    finally:
+        if not claimed:
+            services.in_flight.discard(job.id)
+
+
+async def _checked_and_submitted(
+    bot: Bot, services: Services, job: Job, declared_size: int | None
+) -> Job:
     try:
         return await _check_and_submit(bot, services, job, declared_size)
     except Exception:

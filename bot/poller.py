@@ -61,12 +61,25 @@ async def advance_due_jobs(bot: Bot, services: Services) -> int:
 async def advance_job(bot: Bot, services: Services, job: Job) -> None:
     """Move one due job one step on."""
     if job.pending_status is not None:
-        await _tell_pending(bot, services, job)
-        return
+        # Read again: a fix tapped under a refusal that did reach the chat, unknown to the
+        # bot, takes the job up again meanwhile.
+        job = await services.store.get(job.id)
+        if job.pending_status is not None and not job.state.in_progress:
+            await _tell_pending(bot, services, job)
+            return
     if job.state is JobState.RECEIVED:
-        # Cut off by a restart before reaching the paid API: nothing was charged, so go on.
-        job = await services.store.update(job.id, now=services.clock(), next_poll_at=None)
-        await check_and_submit(bot, services, job)
+        # Cut off by a restart before reaching the paid API, or taken up again while its
+        # refusal was retold: nothing was charged, so go on.
+        job = await services.store.update(
+            job.id, now=services.clock(), next_poll_at=None, pending_status=None
+        )
+        await check_and_submit(bot, services, job, claimed=True)
+        return
+    if job.state is JobState.WAITING and job.pending_status is not None:
+        # Taken up again into the line, which submits it: nothing is left for the tick.
+        await services.store.update(
+            job.id, now=services.clock(), next_poll_at=None, pending_status=None
+        )
         return
     if job.state in (JobState.QUEUED, JobState.GENERATING, JobState.LATE):
         job = await _poll(services, job)

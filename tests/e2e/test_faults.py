@@ -25,8 +25,8 @@ from tests.conftest import (
     send_photo,
     services,
 )
-from tests.e2e.chat import two_quiet_polls
-from tests.e2e.taps import bot_message, bot_messages, buttons, saying
+from tests.e2e.chat import two_quiet_polls, video_for
+from tests.e2e.taps import bot_message, bot_messages, buttons, saying, tap
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
 from tests.images import make_image
@@ -465,3 +465,32 @@ async def test_api_refusal_whose_edit_gets_no_answer_is_sent_as_a_new_message(
     assert anew.params["text"] == edit.params["text"]  # the refusal itself, not a later notice
     assert anew.params["reply_parameters"]["message_id"] == sent.message_id
     assert not bot_messages(telegram, 111, saying("Got it"))  # the old status made way
+
+
+async def test_fix_tapped_while_its_refusal_is_still_being_retold_is_made_once(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    # The refusal reached the chat without Telegram saying so, and the bot keeps retrying it;
+    # the user taps the fix it offers meanwhile.
+    aiml.queued_polls = aiml.generating_polls = 0
+    for method in ("editMessageText", "sendMessage"):
+        telegram.fail(method, 502, "Bad Gateway", times=1000, when=_saying("fix the photo"))
+    sent = send_photo(
+        telegram,
+        chat=ANN_CHAT,
+        sender=ANN,
+        caption="waves",
+        image=make_image(600, 300),
+        size=(600, 300),
+    )
+    await telegram.wait_for(
+        "editMessageText", 3, where=lambda c: "fix the photo" in c.params["text"]
+    )
+    [status] = bot_messages(telegram, 111, saying("Got it"))
+    await tap(telegram, sender=ANN, message=status, data="fix:1:upscale")
+    await video_for(telegram, sent)
+    await two_quiet_polls(telegram, since=telegram.mark())
+    assert len(aiml.creates) == 1
+    assert len(telegram.calls_to("sendVideo")) == 1
+    [job] = await services(bot).store.jobs_for_user(111)
+    assert job.state is JobState.DELIVERED and job.pending_status is None
