@@ -150,17 +150,6 @@ def _to_job(row: Any) -> Job:
     return Job(*values)
 
 
-#: Groups that became supergroups. A job keeps the chat and the message ids it was asked with:
-#: they are the old group's messages (the supergroup numbers its own anew), so a request is
-#: still known by them; only what is sent for it goes to the chat it moved to.
-_CHAT_MOVES = """
-    CREATE TABLE IF NOT EXISTS chat_moves (
-        old_chat_id  INTEGER PRIMARY KEY,
-        new_chat_id  INTEGER NOT NULL,
-        moved_at     REAL    NOT NULL
-    )
-"""
-
 #: A job asked in the chat given (a parameter, twice), or in a group that became that chat.
 IN_CHAT_OR_MOVED_THERE = (
     "(chat_id = ? OR chat_id IN (SELECT old_chat_id FROM chat_moves WHERE new_chat_id = ?))"
@@ -209,8 +198,6 @@ class JobStore:
                 await db.execute("PRAGMA synchronous=NORMAL")
                 await db.execute("PRAGMA busy_timeout=5000")
                 await migrate(db)
-                await db.execute(_CHAT_MOVES)
-                await db.commit()
             except BaseException:
                 await db.close()
                 raise

@@ -90,6 +90,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN unanswered_sends INTEGER NOT NULL DEFAULT 0;
     -- An outcome (a refusal, a notice) Telegram would not take yet: the tick shows it.
     ALTER TABLE jobs ADD COLUMN pending_status TEXT;
+    -- A group that became a supergroup: its jobs keep their chat and message ids; what is
+    -- sent for them goes to the new chat (JobStore.current_chat).
+    CREATE TABLE chat_moves (
+        old_chat_id  INTEGER PRIMARY KEY,
+        new_chat_id  INTEGER NOT NULL,
+        moved_at     REAL    NOT NULL
+    );
     """,
 )
 
