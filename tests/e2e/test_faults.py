@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,22 +65,6 @@ async def test_rate_limited_submission_waits_as_long_as_retry_after_asks(
     first, second = aiml.creates
     assert second.at - first.at >= 0.6  # the API's own wish, not a speed target
     assert aiml.charged == 1
-
-
-async def test_unreachable_api_keeps_the_request_in_line_and_says_nothing_is_charged(
-    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
-) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    settings = make_settings(
-        tmp_path, telegram, aiml, aimlapi_base_url=f"http://127.0.0.1:{closed}/v2"
-    )
-    async with running_bot(settings, clock):
-        send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
-        await telegram.wait_for("editMessageText", where=lambda c: "busy" in c.params["text"])
-    assert "nothing is charged until the service takes it" in _edits(telegram)[-1]
-    assert aiml.charged == 0
 
 
 async def test_server_error_after_sending_is_not_resubmitted(
@@ -494,3 +477,24 @@ async def test_fix_tapped_while_its_refusal_is_still_being_retold_is_made_once(
     assert len(telegram.calls_to("sendVideo")) == 1
     [job] = await services(bot).store.jobs_for_user(111)
     assert job.state is JobState.DELIVERED and job.pending_status is None
+
+
+async def test_status_of_a_group_that_became_a_supergroup_lives_in_the_supergroup(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    old_group = {"id": -4242, "type": "group", "title": "Family"}
+    send_photo(telegram, chat=old_group, sender=ANN, caption="/animate hi")
+    telegram.upgrade_group(-4242, -1009999)  # before the bot says anything there
+    await telegram.wait_for("sendVideo", where=lambda c: c.params["chat_id"] == -1009999)
+    await telegram.wait_for("deleteMessage", where=lambda c: c.params["chat_id"] == -1009999)
+    [ack] = [
+        c
+        for c in telegram.calls_to("sendMessage")
+        if c.params["chat_id"] == -1009999 and "Got it" in c.params["text"]
+    ]
+    # The photo is a message of the old group: in the supergroup its id is another message's.
+    assert "reply_parameters" not in ack.params
+    assert len(telegram.calls_to("sendMessage", since=telegram.calls.index(ack))) == 1
+    edits = telegram.calls_to("editMessageText")
+    assert edits and {c.params["chat_id"] for c in edits} == {-1009999}
+    assert not bot_messages(telegram, -1009999, lambda message: "text" in message)

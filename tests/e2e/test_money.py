@@ -114,7 +114,7 @@ async def test_an_unreachable_service_is_tried_again_and_the_video_still_comes(
     )
     async with running_bot(settings, clock) as app:
         sent = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="waves")
-        await status_says(telegram, 111, "busy right now")
+        await status_says(telegram, 111, "nothing is charged until the service takes it")
     # The service comes back: the same request, from the line, reaches it after a restart.
     fixed = settings.model_copy(update={"aimlapi_base_url": aiml.base_url})
     async with running_bot(fixed, clock) as app:
