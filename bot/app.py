@@ -164,6 +164,7 @@ def build_application(
             tuning=knobs,
             bot_username=application.bot.username,
             image_slots=asyncio.Semaphore(knobs.images_at_once),
+            frame_slots=asyncio.Semaphore(knobs.frames_at_once),
             generation_times=GenerationTimes(
                 reversed(await store.recent_generation_seconds(limit=KEEP))
             ),

@@ -110,11 +110,15 @@ async def _check_and_submit(
 ) -> Job:
     store, clock = services.store, services.clock
     words = texts_for(job.language)
-    # An image is in memory from its download until the paid API has it: its bytes, its pixels
-    # and its base64, ~100 MB for a 20 MB PNG. Holding a slot all along keeps that to
-    # `images_at_once` images, however many arrive at once. The user hears after the slot is
-    # free: a reply may wait on Telegram's flood limit.
+    # An image is in memory from its download until the paid API has it. While it is checked
+    # (its bytes, its pixels and its base64: ~100 MB for a 20 MB PNG) it holds an image slot,
+    # `images_at_once` of them; once encoded (~30 MB) it takes a frame slot, `frames_at_once`,
+    # before it lets its image slot go, and holds that until the create call is answered. So a
+    # slow create holds up only the frames behind it, never another photo's check, and memory
+    # stays bounded however many arrive at once. The user hears after the slots are free: a
+    # reply may wait on Telegram's flood limit.
     refusal: tuple[str, str, list[Fix]] | None = None  # error, what the user reads, fixes
+    ready: FirstFrame | None = None  # checked, encoded, holding a frame slot
     async with services.image_slots:
         try:
             check_declared_size(declared_size)
@@ -141,12 +145,20 @@ async def _check_and_submit(
                 await store.update(job.id, now=clock(), image_sha256=frame.sha256)
             if twin is None:
                 job = dataclasses.replace(job, image_sha256=frame.sha256)
-                submission = await submit(services, job, frame)
+                await services.frame_slots.acquire()
+                ready = frame
+                del frame  # `ready` alone holds it from here
             else:
                 # A double send, or an impatient second try: one video, paid for once.
                 log.info("job %s: the same as job %s, which is on its way", job.id, twin.id)
                 first = message_link(twin.chat_id, twin.photo_message_id, twin.thread_id)
                 refusal = (SAME_VIDEO_COMING, words.same_video_coming(first), [])
+    if ready is not None:
+        try:
+            submission = await submit(services, job, ready)
+        finally:
+            services.frame_slots.release()
+        del ready
     if refusal is not None:
         reason, text, fixes = refusal
         job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)

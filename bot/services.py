@@ -38,7 +38,8 @@ class Tuning:
     create_timeout_seconds: float = 60.0  # a create call unanswered this long is ambiguous
     progress_edit_private: float = 10.0  # least seconds between progress edits, private chats
     progress_edit_group: float = 30.0  # the same in groups, where Telegram allows fewer edits
-    images_at_once: int = 2  # images between download and upload at once: each up to ~250 MB
+    images_at_once: int = 2  # images being downloaded and checked at once: each up to ~250 MB
+    frames_at_once: int = 2  # encoded frames waiting for (or in) their create call: ~30 MB each
 
 
 @dataclass(slots=True)
@@ -53,6 +54,7 @@ class Services:
     tuning: Tuning = field(default_factory=Tuning)
     bot_username: str = ""
     image_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    frame_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     # Held while a request is judged against the budgets and recorded, and while the line
     # takes free slots, so that two at once cannot both take the last slot.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

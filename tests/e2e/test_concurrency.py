@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from bot import firstframe
 from bot.app import BotApp
-from tests.conftest import eventually, send_photo
+from tests.conftest import FAST, TestClock, eventually, make_settings, running_bot, send_photo
 from tests.emulators.aimlapi import AimlApiEmulator
 from tests.emulators.telegram import (
     TelegramEmulator,
@@ -96,3 +98,23 @@ async def test_status_is_answered_while_a_20_mb_png_is_checked(
     assert check.began is not None and check.ended is not None
     assert check.began < reply.at < check.ended, "/status was answered only after the check"
     assert aiml.charged == 1
+
+
+async def test_slow_create_calls_never_hold_up_another_users_photo_check(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    aiml.set_delay("create", 4.0)  # each create answered only after 4 s
+    patient = dataclasses.replace(FAST, create_timeout_seconds=10.0)
+    async with running_bot(make_settings(tmp_path, telegram, aiml), clock, patient):
+        for uid in (301, 302):
+            send_photo(telegram, chat=private_chat(uid), sender=user(uid, "U"), caption="slow")
+        await eventually(lambda: len(aiml.creates) == 2, what="both creates at the API")
+        # Both image slots are free again: a third user's photo is checked at once.
+        carl = user(303, "Carl")
+        send_photo(telegram, chat=private_chat(303), sender=carl, caption="tiny", size=(200, 200))
+        await telegram.wait_for(
+            "editMessageText", where=lambda c: "too small" in str(c.params.get("text"))
+        )
+        answered = [call for call in aiml.creates if call.response_status is not None]
+        assert answered == [], "the refusal came only after a slow create was answered"
+        await telegram.wait_for("sendVideo", 2, timeout=20)
