@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, NetworkError, TelegramError
 
-from bot.delivery import in_chat
+from bot.delivery import in_chat, reply_in
 from bot.durations import GenerationTimes
 from bot.services import Services
 from bot.texts import texts_for
@@ -35,10 +35,14 @@ async def show_progress(
         try:
             await bot.edit_message_text(
                 text,
-                chat_id=job.chat_id,
+                chat_id=_status_chat(job),
                 message_id=job.status_message_id,
                 reply_markup=reply_markup,
             )
+        except ChatMigrated as error:
+            # It is in a group that became a supergroup: out of reach, so a new one there.
+            log.info("job %s: status message left behind (%s); sending anew", job.id, error)
+            return await _send_status(bot, services, job, text, reply_markup)
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 log.info("job %s: status message not editable (%s); sending anew", job.id, error)
@@ -49,7 +53,7 @@ async def show_progress(
             log.info("job %s: status message not edited (%s); sending anew", job.id, error)
             sent = await _send_status(bot, services, job, text, reply_markup)
             # The edit may have gone through unanswered: one message says it, not two.
-            await _delete_status(bot, job, job.status_message_id)
+            await _delete_status(bot, job, _status_chat(job), job.status_message_id)
             return sent
         return await services.store.update(job.id, now=now, status_text=text, status_edited_at=now)
     return await _send_status(bot, services, job, text, reply_markup)
@@ -89,9 +93,7 @@ async def _send_status(
             text,
             message_thread_id=thread_id,
             reply_markup=markup,
-            reply_parameters=ReplyParameters(
-                message_id=job.request_message_id, allow_sending_without_reply=True
-            ),
+            reply_parameters=reply_in(chat_id, job, job.request_message_id),
         ),
     )
     now = services.clock()
@@ -99,9 +101,15 @@ async def _send_status(
         job.id,
         now=now,
         status_message_id=message.message_id,
+        status_chat_id=message.chat_id,
         status_text=text,
         status_edited_at=now,
     )
+
+
+def _status_chat(job: Job) -> int:
+    """The chat the job's status message is in."""
+    return job.status_chat_id if job.status_chat_id is not None else job.chat_id
 
 
 def progress_text(job: Job, times: GenerationTimes, *, now: float) -> str | None:
@@ -143,13 +151,13 @@ async def clear_progress(bot: Bot, services: Services, job: Job) -> None:
     """Delete the status message once the job's outcome is in the chat. Never raises."""
     if job.status_message_id is None:
         return
-    await _delete_status(bot, job, job.status_message_id)
+    await _delete_status(bot, job, _status_chat(job), job.status_message_id)
     await services.store.update(job.id, now=services.clock(), status_message_id=None)
 
 
-async def _delete_status(bot: Bot, job: Job, message_id: int) -> None:
+async def _delete_status(bot: Bot, job: Job, chat_id: int, message_id: int) -> None:
     try:
-        await bot.delete_message(job.chat_id, message_id)
+        await bot.delete_message(chat_id, message_id)
     except TelegramError as error:
         # Too old to delete, or already gone: it then says the last progress, which is harmless.
         log.info("job %s: could not delete the status message (%s)", job.id, error)

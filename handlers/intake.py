@@ -27,7 +27,7 @@ from telegram.ext import ContextTypes
 
 from bot.admission import Admission, admit_request
 from bot.aimlapi import MAX_PROMPT_CHARS
-from bot.delivery import in_chat
+from bot.delivery import in_chat, reply_in
 from bot.line import show_place_in_line
 from bot.pipeline import check_and_submit
 from bot.prefs import prefs_of
@@ -245,9 +245,7 @@ async def admit_job(bot: Bot, services: Services, request: NewJob, *, private: b
                     chat_id,
                     reply,
                     message_thread_id=thread_id,
-                    reply_parameters=ReplyParameters(
-                        message_id=request.request_message_id, allow_sending_without_reply=True
-                    ),
+                    reply_parameters=reply_in(chat_id, request, request.request_message_id),
                 ),
             )
     elif admission.job is None:

@@ -132,6 +132,7 @@ class Job:
     submit_attempts: int = 0  # create calls made for it that the API was too busy to take
     unanswered_sends: int = 0  # video sends Telegram never answered: maybe posted
     pending_status: str | None = None  # an outcome's text not yet in the chat: the tick shows it
+    status_chat_id: int | None = None  # where the status message is; None: in `chat_id`
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))

@@ -97,6 +97,8 @@ MIGRATIONS: tuple[str, ...] = (
         new_chat_id  INTEGER NOT NULL,
         moved_at     REAL    NOT NULL
     );
+    -- The chat the status message is in: the one it was sent to, the job's or its successor.
+    ALTER TABLE jobs ADD COLUMN status_chat_id INTEGER;
     """,
 )
 

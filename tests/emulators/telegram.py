@@ -74,6 +74,7 @@ NOT_MODIFIED = (
 _URL_FAILED = "Bad Request: failed to get HTTP URL content"
 REPLY_NOT_FOUND = "Bad Request: message to be replied not found"
 THREAD_NOT_FOUND = "Bad Request: message thread not found"
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 TOO_LARGE = "Request Entity Too Large"
@@ -550,6 +551,7 @@ class TelegramEmulator:
         self._user_messages: set[tuple[int, int]] = set()
         self._user_topics: dict[tuple[int, int], int] = {}  # a user message -> its topic
         self._deleted_topics: set[tuple[int, int]] = set()  # (chat id, thread id)
+        self._migrated: dict[int, int] = {}  # a group -> the supergroup it became
         self._queries: dict[str, float] = {}  # callback query id -> monotonic time pushed
         self._answered: set[str] = set()
         self._commands: dict[str, Any] = {}
@@ -711,6 +713,11 @@ class TelegramEmulator:
                 self._user_messages.discard(key)
                 del self._user_topics[key]
 
+    def upgrade_group(self, chat_id: int, new_chat_id: int) -> None:
+        """Make a group a supergroup, as its admins would: every later call naming the old
+        chat fails with its new id (`migrate_to_chat_id`)."""
+        self._migrated[chat_id] = new_chat_id
+
     def set_delay(self, method: str, seconds: float) -> None:
         """Answer ``method`` only after ``seconds`` (0 removes the delay)."""
         if seconds > 0:
@@ -807,6 +814,9 @@ class TelegramEmulator:
         if req.too_large or any(len(data) > MAX_UPLOAD_SIZE for data in req.files.values()):
             return self._error(413, TOO_LARGE)
         key = method.lower()
+        moved_to = self._migrated.get(_as_int(req.params.get("chat_id")) or 0)
+        if moved_to is not None:
+            return self._error(400, UPGRADED, {"migrate_to_chat_id": moved_to})
         failure = self._take_failure(key, req.params)
         delay = self._delays.get(key)
         if delay:
