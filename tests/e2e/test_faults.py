@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -159,7 +160,9 @@ async def test_undocumented_status_is_polled_late_and_until_the_job_is_given_up(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
 ) -> None:
     settings = make_settings(tmp_path, telegram, aiml, job_timeout_seconds=600)
-    async with running_bot(settings, clock):
+    # No pause between edits: a progress edit just before the job turns late would otherwise
+    # hold the late notice back until the next slow check.
+    async with running_bot(settings, clock, dataclasses.replace(FAST, progress_edit_private=0)):
         send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="waves")
         await _queued(telegram)
         [generation_id] = aiml.jobs
