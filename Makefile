@@ -7,6 +7,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 STAMP_SANDBOX := $(VENV)/.installed-sandbox
 
 .PHONY: run test lint typecheck unit bench sandbox clean
+.PHONY: messages-extract messages-update messages-init messages-compile messages-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,33 @@ test: lint typecheck
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench
+
+# --- Languages: the gettext catalogs in locales/ (see "Languages" in the README) ----------
+# The bot compiles the .po files itself when it starts; .mo files are never committed.
+PYBABEL := $(BIN)/pybabel
+MESSAGES_POT := locales/messages.pot
+
+# The messages of the code (bot/, handlers/: babel.cfg) into the template locales/messages.pot.
+messages-extract: $(STAMP_DEV)
+	$(PYBABEL) extract -F babel.cfg -o $(MESSAGES_POT) --add-comments=Translators: \
+		--no-location --project=photo-animator-bot --copyright-holder="photo-animator-bot" .
+
+# Every catalog brought in line with the code: new messages empty, changed ones fuzzy.
+messages-update: messages-extract
+	$(PYBABEL) update -i $(MESSAGES_POT) -d locales --ignore-obsolete
+
+# A new language: `make messages-init LOCALE=de` makes locales/de/LC_MESSAGES/messages.po.
+messages-init: messages-extract
+	@test -n "$(LOCALE)" || { echo "usage: make messages-init LOCALE=de"; exit 2; }
+	$(PYBABEL) init -i $(MESSAGES_POT) -d locales -l $(LOCALE)
+
+# Compiles each catalog as msgfmt would, with statistics (the .mo files are git-ignored).
+messages-compile: $(STAMP_DEV)
+	$(PYBABEL) compile -d locales --statistics
+
+# Fails when a catalog misses a message of the code, or has one fuzzy, empty or broken.
+messages-check: $(STAMP_DEV)
+	$(BIN)/python -m pytest tests/unit/test_texts.py -q -k catalog
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,15 +1,30 @@
-"""Every text a user reads, in one place, in each language the bot speaks.
+"""Every text a user reads, written once, in each language the bot speaks.
 
-`English` is the catalog; `Russian` overrides every one of its members. `texts_for` picks the
-catalog for a user's Telegram `language_code`, English for any language without one.
-Messages are HTML: dynamic parts are escaped here. Button labels, callback answers and
-command descriptions are plain text.
+The words live in gettext catalogs, `locales/<lang>/LC_MESSAGES/messages.po`, which translators
+edit without reading Python; Babel extracts them from this module and keeps them current (see
+"Languages" in the README). A message's msgid is its English text, so English needs no catalog.
+
+`Words` holds the logic once: each member builds its text through the gettext functions of the
+catalog it is bound to, with plurals by each language's rule (the catalog's Plural-Forms) and
+numbers as Babel formats them for the locale. One instance per language is made at import, from
+the .po files compiled in memory; `texts_for` picks one for a user's Telegram `language_code`.
+
+Messages are HTML: dynamic parts are escaped here. Button labels, callback answers and command
+descriptions are plain text.
 """
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Mapping, Sequence
 from html import escape
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
 
 from bot.access import (
     DailyCapReached,
@@ -37,6 +52,11 @@ from storage.line import Cancelled
 MAX_CAPTION_CHARS = 1024
 MAX_MESSAGE_CHARS = 4096
 
+#: The catalogs: one folder per language, named by its locale ("ru", "pt_BR").
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+#: The gettext domain: the catalogs' file name.
+DOMAIN = "messages"
+
 #: A command menu: (command, description) pairs, in the order the menu shows them.
 CommandMenu = tuple[tuple[str, str], ...]
 
@@ -57,14 +77,6 @@ _STATE_ICONS = {
     JobState.CANCELLED: "✖️",
 }
 _AT_THE_SERVICE = (JobState.QUEUED, JobState.GENERATING, JobState.LATE)
-
-#: The bot's own reasons for a job that failed after it reached (or may have reached) the
-#: video service, as /stats words them. Those already plain English (GENERATION_LOST, say)
-#: are shown as they are. Refusals are not failures: /stats does not list them.
-_OWN_REASONS_EN = {
-    NOT_SUBMITTED: "stopped before submitting (not charged)",
-    RESTARTED_DURING_SUBMIT: "the bot restarted while submitting",
-}
 
 
 # --- Language-neutral helpers -------------------------------------------------------------
@@ -117,266 +129,352 @@ def _image_size(rejection: ImageRejected) -> str | None:
     return f"{rejection.width}×{rejection.height} px"
 
 
-def _plural_en(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
+def _fill(text: str, values: Mapping[str, object]) -> str:
+    return text % values if values else text
 
 
-def _plural_ru(n: int, one: str, few: str, many: str) -> str:
-    """The Russian form of a noun after the number `n`: one (1, 21, 101), few (2–4, 22–24),
-    many (0, 5–20, 25–30, 111–114)."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
+# --- The words, in the language of a catalog ----------------------------------------------
 
 
-# --- English: the catalog -----------------------------------------------------------------
+class Words:
+    """Every text the bot shows, in the language of `catalog` (formatted for `locale`).
+    Constants are texts without parameters; methods build the texts that have them.
 
+    `_`, `ngettext` and `pgettext` translate a message, then fill its `%(name)s`
+    placeholders from their keyword arguments (`ngettext` also fills `count` with `n`).
+    Babel's extractor finds the messages by these names.
+    """
 
-class English:
-    """Every text the bot shows, in English. Constants are texts without parameters; methods
-    build the texts that have them. Every member is overridden in `Russian`."""
+    def __init__(self, catalog: gettext.NullTranslations, locale: Locale) -> None:
+        self.catalog = catalog
+        self.locale = locale
+
+    def _(self, message: str, /, **values: object) -> str:
+        return _fill(self.catalog.gettext(message), values)
+
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: object) -> str:
+        return _fill(self.catalog.ngettext(singular, plural, n), {"count": n, **values})
+
+    def pgettext(self, context: str, message: str, /, **values: object) -> str:
+        return _fill(self.catalog.pgettext(context, message), values)
 
     # --- Commands (plain text, the menus registered at start-up) --------------------------
 
-    PRIVATE_COMMANDS: CommandMenu = (
-        ("help", "How to use the bot and the image rules"),
-        ("status", "Your jobs"),
-        ("animate", "Reply to a photo: /animate what should happen"),
-        ("cancel", "Cancel your jobs"),
-        ("settings", "Prompt optimizer on or off"),
-    )
-    GROUP_COMMANDS: CommandMenu = (
-        ("animate", "Reply to a photo: /animate what should happen"),
-        ("status", "Your jobs in this group"),
-        ("help", "How to use the bot"),
-        ("cancel", "Cancel your jobs in this group"),
-    )
+    @property
+    def PRIVATE_COMMANDS(self) -> CommandMenu:
+        return (
+            ("help", self.pgettext("command", "How to use the bot and the image rules")),
+            ("status", self.pgettext("command", "Your jobs")),
+            ("animate", self.pgettext("command", "Reply to a photo: /animate what should happen")),
+            ("cancel", self.pgettext("command", "Cancel your jobs")),
+            ("settings", self.pgettext("command", "Prompt optimizer on or off")),
+        )
+
+    @property
+    def GROUP_COMMANDS(self) -> CommandMenu:
+        return (
+            ("animate", self.pgettext("command", "Reply to a photo: /animate what should happen")),
+            ("status", self.pgettext("command", "Your jobs in this group")),
+            ("help", self.pgettext("command", "How to use the bot")),
+            ("cancel", self.pgettext("command", "Cancel your jobs in this group")),
+        )
 
     # --- Intake -----------------------------------------------------------------------------
 
     def help(self, typical: float, *, group: bool = False) -> str:
         """/start and /help; `typical`: the seconds a video usually takes. In a group
         (`group`), how to ask there comes first."""
-        private = (
+        about = self.about(typical)
+        private = self._(
             "Send me a photo with a caption that says what should happen, for example "
-            f"<i>she smiles and waves</i>. It usually takes {self.about(typical)}; then I reply "
-            "to your photo with a 6-second video.\n\n"
+            "<i>she smiles and waves</i>. It usually takes %(about)s; then I reply to your "
+            "photo with a 6-second video.",
+            about=about,
         )
-        in_group = (
+        in_group = self._(
             "<b>In a group</b>, start the caption with <code>/animate</code>, or reply to a "
-            "photo with <code>/animate what should happen</code>.\n\n"
+            "photo with <code>/animate what should happen</code>."
         )
         if group:
-            in_group = (
+            in_group = self._(
                 "<b>Here in the group</b>, start a photo's caption with <code>/animate</code> "
                 "and say what should happen, for example <code>/animate she smiles and "
                 "waves</code>, or reply to a photo with <code>/animate what should happen</code>. "
-                f"It usually takes {self.about(typical)}; then I reply to the photo with a "
-                "6-second video.\n\n"
+                "It usually takes %(about)s; then I reply to the photo with a 6-second video.",
+                about=about,
             )
-            private = "In a private chat with me, a photo and its caption are enough.\n\n"
-        return (
-            "<b>I turn a photo into a short video</b> 🎬\n\n"
-            + (in_group + private if group else private + in_group)
-            + "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, and no "
-            "more elongated than 5:2 either way (from 2:5 portrait to 5:2 landscape, "
-            "exclusive).\n\n"
-            "/status shows your jobs and what you have left today; /cancel cancels them.\n\n"
-            "The video service may reword your prompt to improve the video. End a prompt with "
-            "<code>--exact</code> to have it used as written; /settings makes that your default."
+            private = self._("In a private chat with me, a photo and its caption are enough.")
+        return "\n\n".join(
+            [
+                self._("<b>I turn a photo into a short video</b> 🎬"),
+                *((in_group, private) if group else (private, in_group)),
+                self._(
+                    "<b>Image rules:</b> JPG or PNG, up to 20 MB, the shorter side over 300 px, "
+                    "and no more elongated than 5:2 either way (from 2:5 portrait to 5:2 "
+                    "landscape, exclusive)."
+                ),
+                self._(
+                    "/status shows your jobs and what you have left today; /cancel cancels them."
+                ),
+                self._(
+                    "The video service may reword your prompt to improve the video. End a prompt "
+                    "with <code>--exact</code> to have it used as written; /settings makes that "
+                    "your default."
+                ),
+            ]
         )
 
-    PRIVATE_TEXT_HINT = (
-        "Send me a <b>photo</b> with a caption that says what should happen in the video. "
-        "/help explains more."
-    )
+    @property
+    def PRIVATE_TEXT_HINT(self) -> str:
+        return self._(
+            "Send me a <b>photo</b> with a caption that says what should happen in the video. "
+            "/help explains more."
+        )
 
-    NEED_CAPTION = (
-        "What should happen in the video? Send the photo again with a caption, for example "
-        "<i>the cat turns its head and blinks</i>, or reply to it with "
-        "<code>/animate the cat turns its head and blinks</code>."
-    )
+    @property
+    def NEED_CAPTION(self) -> str:
+        return self._(
+            "What should happen in the video? Send the photo again with a caption, for example "
+            "<i>the cat turns its head and blinks</i>, or reply to it with "
+            "<code>/animate the cat turns its head and blinks</code>."
+        )
 
-    ANIMATE_NEEDS_PROMPT = (
-        "Add what should happen after the command, for example "
-        "<code>/animate the dog wags its tail</code>."
-    )
+    @property
+    def ANIMATE_NEEDS_PROMPT(self) -> str:
+        return self._(
+            "Add what should happen after the command, for example "
+            "<code>/animate the dog wags its tail</code>."
+        )
 
-    ANIMATE_NEEDS_PHOTO = (
-        "Reply to a photo with <code>/animate what should happen</code>, or send a photo with "
-        "<code>/animate what should happen</code> as its caption."
-    )
+    @property
+    def ANIMATE_NEEDS_PHOTO(self) -> str:
+        return self._(
+            "Reply to a photo with <code>/animate what should happen</code>, or send a photo "
+            "with <code>/animate what should happen</code> as its caption."
+        )
 
-    ANIMATE_REPLY_NOT_PHOTO = (
-        "The message you replied to has no photo. Reply to a photo (JPG or PNG) with "
-        "<code>/animate what should happen</code>."
-    )
+    @property
+    def ANIMATE_REPLY_NOT_PHOTO(self) -> str:
+        return self._(
+            "The message you replied to has no photo. Reply to a photo (JPG or PNG) with "
+            "<code>/animate what should happen</code>."
+        )
 
-    ALBUM_NOTICE = (
-        "I make one video per photo, from the photo that carries the caption. To animate the "
-        "others, send each one on its own with its own caption."
-    )
+    @property
+    def ALBUM_NOTICE(self) -> str:
+        return self._(
+            "I make one video per photo, from the photo that carries the caption. To animate "
+            "the others, send each one on its own with its own caption."
+        )
 
-    RECEIVED = "📥 Got it! Checking your photo and sending it to the animator…"
+    @property
+    def RECEIVED(self) -> str:
+        return self._("📥 Got it! Checking your photo and sending it to the animator…")
 
-    DOWNLOAD_FAILED = (
-        "😔 I could not download your photo from Telegram. Nothing was charged. "
-        "Please send it again."
-    )
+    @property
+    def DOWNLOAD_FAILED(self) -> str:
+        return self._(
+            "😔 I could not download your photo from Telegram. Nothing was charged. "
+            "Please send it again."
+        )
 
     def same_video_coming(self, first_photo: str | None) -> str:
         """The same photo and prompt are already being made for this user: no second charge.
         `first_photo`: a link to the earlier request, where Telegram has one."""
-        earlier = "your first one"
+        # Translators: the photo this reply points at, as in "I will answer your first one".
+        earlier = self._("your first one")
         if first_photo:
             earlier = f'<a href="{escape(first_photo)}">{earlier}</a>'
-        return (
+        return self._(
             "🔁 This photo with this prompt is already being made into a video for you, so I "
             "did not start the same video twice, and this request does not count against your "
-            f"daily limit. I will answer {earlier}: with the video, or with what went wrong. "
+            "daily limit. I will answer %(earlier)s: with the video, or with what went wrong. "
             "For another version, tap 🔁 Again under that video, or send the photo with a "
-            "different prompt."
+            "different prompt.",
+            earlier=earlier,
         )
 
     def about(self, seconds: float) -> str:
         """A rough span, for what to expect: "about 15 seconds", "about 3 minutes"."""
         if seconds < 55:
             count = max(5, round(seconds / 5) * 5)
-            return f"about {count} seconds"
+            return self.ngettext("about %(count)s second", "about %(count)s seconds", count)
         minutes = max(1, round(seconds / 60))
-        return f"about {minutes} {_plural_en(minutes, 'minute', 'minutes')}"
+        return self.ngettext("about %(count)s minute", "about %(count)s minutes", minutes)
 
     def queued(
         self, *, typical: float, converted_from: str | None = None, image_format: str = "JPEG"
     ) -> str:
         """The job is at the video service; `typical`: seconds a video usually takes. Says when
         the image was converted to a format the model takes."""
-        text = (
-            f"✅ Queued. Your video should be ready in {self.about(typical)}: I will reply to "
-            "your photo. /status shows how it is going."
+        text = self._(
+            "✅ Queued. Your video should be ready in %(about)s: I will reply to your photo. "
+            "/status shows how it is going.",
+            about=self.about(typical),
         )
         if converted_from is None:
             return text
-        return f"{text}\n(converted from {escape(converted_from)} to {escape(image_format)})"
+        converted = self._(
+            "(converted from %(source)s to %(target)s)",
+            source=escape(converted_from),
+            target=escape(image_format),
+        )
+        return f"{text}\n{converted}"
 
     def prompt_too_long(self, length: int, limit: int) -> str:
-        return (
-            f"Your prompt is {length} characters long; the limit is {limit}. "
-            "Please shorten it and send the photo again."
+        return self.ngettext(
+            "Your prompt is %(count)s character long; the limit is %(limit)s. "
+            "Please shorten it and send the photo again.",
+            "Your prompt is %(count)s characters long; the limit is %(limit)s. "
+            "Please shorten it and send the photo again.",
+            length,
+            limit=limit,
         )
 
     def image_refused(self, rejection: ImageRejected, *, fixes: bool = False) -> str:
         """Why an image cannot be used, and what would work instead; with `fixes`, a last line
         that points at the buttons under it that can fix the image."""
-        size = _image_size(rejection) or "this size"
+        # Translators: stands for the image's size in pixels when it is not known.
+        size = _image_size(rejection) or self._("this size")
         problem = rejection.problem
-        if problem is ImageProblem.TOO_LARGE:
-            got = (
-                f" ({rejection.size_bytes / (1024 * 1024):.1f} MB)" if rejection.size_bytes else ""
+        if problem is ImageProblem.TOO_LARGE and rejection.size_bytes:
+            megabytes = format_decimal(
+                rejection.size_bytes / (1024 * 1024), format="0.0", locale=self.locale
             )
-            text = f"This file is too large{got}. Please send an image of at most 20 MB."
+            text = self._(
+                "This file is too large (%(size)s MB). Please send an image of at most 20 MB.",
+                size=megabytes,
+            )
+        elif problem is ImageProblem.TOO_LARGE:
+            text = self._("This file is too large. Please send an image of at most 20 MB.")
         elif problem is ImageProblem.NOT_AN_IMAGE:
-            text = "This file is not an image I can read. Please send a JPG or PNG photo."
+            text = self._("This file is not an image I can read. Please send a JPG or PNG photo.")
         elif problem is ImageProblem.CORRUPT:
-            text = (
+            text = self._(
                 "This image looks damaged: it could not be read to the end. "
                 "Please send it again, or save it anew as JPG or PNG."
             )
+        elif problem is ImageProblem.UNSUPPORTED_FORMAT and rejection.image_format:
+            text = self._(
+                "%(format)s images are not supported by the video model. "
+                "Please send a JPG or PNG, or send it as a photo rather than as a file.",
+                format=escape(rejection.image_format),
+            )
         elif problem is ImageProblem.UNSUPPORTED_FORMAT:
-            kind = escape(rejection.image_format or "this format")
-            text = (
-                f"{kind} images are not supported by the video model. "
+            text = self._(
+                "Images in this format are not supported by the video model. "
                 "Please send a JPG or PNG, or send it as a photo rather than as a file."
             )
         elif problem is ImageProblem.TOO_SMALL:
-            text = (
-                f"This image is too small ({size}): its shorter side must be over 300 px. "
-                "Please send a larger photo."
+            text = self._(
+                "This image is too small (%(size)s): its shorter side must be over 300 px. "
+                "Please send a larger photo.",
+                size=size,
             )
         elif problem is ImageProblem.TOO_TALL:
-            text = (
-                f"This image is too tall and narrow ({size}). The width must be more than 2/5 "
-                "of the height. Please crop it closer to a square, or to at most 2:5 portrait."
+            text = self._(
+                "This image is too tall and narrow (%(size)s). The width must be more than 2/5 "
+                "of the height. Please crop it closer to a square, or to at most 2:5 portrait.",
+                size=size,
             )
         elif problem is ImageProblem.TOO_WIDE:
-            text = (
-                f"This image is too wide ({size}). The width must be less than 5/2 of the "
-                "height. Please crop it closer to a square, or to at most 5:2 landscape."
+            text = self._(
+                "This image is too wide (%(size)s). The width must be less than 5/2 of the "
+                "height. Please crop it closer to a square, or to at most 5:2 landscape.",
+                size=size,
             )
         else:
-            text = (
-                f"This image has too many pixels ({size}). "
-                "Please send a smaller image (up to about 50 megapixels)."
+            text = self._(
+                "This image has too many pixels (%(size)s). "
+                "Please send a smaller image (up to about 50 megapixels).",
+                size=size,
             )
         if fixes:
-            text += "\n\n👇 Or tap a button below and I will fix the photo for you."
+            text += "\n\n" + self._("👇 Or tap a button below and I will fix the photo for you.")
         return text
 
     # --- Submission and its outcomes --------------------------------------------------------
 
     def submission_failed(self, reason: str | None) -> str:
         """The API refused the request; `reason` is the API's own words, quoted as they are."""
-        return (
-            f"😔 The video service refused this request: {escape(reason or 'no reason given')}. "
-            "Nothing was charged."
+        if not reason:
+            return self._(
+                "😔 The video service refused this request: no reason given. Nothing was charged."
+            )
+        return self._(
+            "😔 The video service refused this request: %(reason)s. Nothing was charged.",
+            reason=escape(reason),
         )
 
     def stayed_busy(self, patience: float) -> str:
         """The API stayed too busy to take the request for `patience` seconds."""
-        return (
-            "😔 The video service stayed too busy to take your request for "
-            f"{self.duration(patience)}, so I stopped trying. Nothing was charged. "
-            "Please send the photo again later."
+        return self._(
+            "😔 The video service stayed too busy to take your request for %(duration)s, so I "
+            "stopped trying. Nothing was charged. Please send the photo again later.",
+            duration=self.duration(patience),
         )
 
-    SERVICE_OUT_OF_CREDITS = (
-        "😔 I can't take new videos right now: the bot's video service account has run out "
-        "of credits. Nothing was charged. Please try again later."
-    )
+    @property
+    def SERVICE_OUT_OF_CREDITS(self) -> str:
+        return self._(
+            "😔 I can't take new videos right now: the bot's video service account has run out "
+            "of credits. Nothing was charged. Please try again later."
+        )
 
-    SERVICE_MISCONFIGURED = (
-        "😔 I can't reach the video service right now because of a problem on the bot's side. "
-        "Nothing was charged. The operator can see it in the logs. Please try again later."
-    )
+    @property
+    def SERVICE_MISCONFIGURED(self) -> str:
+        return self._(
+            "😔 I can't reach the video service right now because of a problem on the bot's "
+            "side. Nothing was charged. The operator can see it in the logs. Please try again "
+            "later."
+        )
 
-    OUTCOME_UNKNOWN = (
-        "⚠️ The video service did not confirm your request, so I can't tell whether it went "
-        "through. It may have been charged, but I have no way to follow it, so no video will "
-        "come from it. Sending the photo again starts a new video, charged on its own: "
-        "it is up to you."
-    )
+    @property
+    def OUTCOME_UNKNOWN(self) -> str:
+        return self._(
+            "⚠️ The video service did not confirm your request, so I can't tell whether it went "
+            "through. It may have been charged, but I have no way to follow it, so no video "
+            "will come from it. Sending the photo again starts a new video, charged on its "
+            "own: it is up to you."
+        )
 
-    INTERRUPTED = (
-        "⚠️ I lost track of your request while sending it to the video service (the bot "
-        "restarted or hit an error), so I can't tell whether it went through. It may have "
-        "been charged, but no video will come from it. Sending the photo again starts a new "
-        "video, charged on its own: it is up to you."
-    )
+    @property
+    def INTERRUPTED(self) -> str:
+        return self._(
+            "⚠️ I lost track of your request while sending it to the video service (the bot "
+            "restarted or hit an error), so I can't tell whether it went through. It may have "
+            "been charged, but no video will come from it. Sending the photo again starts a "
+            "new video, charged on its own: it is up to you."
+        )
 
-    INTERRUPTED_BEFORE_SUBMIT = (
-        "⚠️ Something went wrong before your photo reached the video service, so nothing was "
-        "charged. Please send the photo again."
-    )
+    @property
+    def INTERRUPTED_BEFORE_SUBMIT(self) -> str:
+        return self._(
+            "⚠️ Something went wrong before your photo reached the video service, so nothing "
+            "was charged. Please send the photo again."
+        )
 
     def generation_failed(self, reason: str | None) -> str:
         """No video: `reason` is the API's own words, quoted as they are, or one of the bot's
-        own reasons (GENERATION_LOST, VIDEO_EXPIRED: stored in English, translated by the
-        other languages)."""
-        because = f": {escape(reason)}" if reason else ""
-        return (
-            f"😔 The video service could not make this video{because}. "
-            "You can send the photo again, maybe with another prompt or another photo."
+        own reasons (GENERATION_LOST, VIDEO_EXPIRED: stored in English, worded here)."""
+        if not reason:
+            return self._(
+                "😔 The video service could not make this video. "
+                "You can send the photo again, maybe with another prompt or another photo."
+            )
+        return self._(
+            "😔 The video service could not make this video: %(reason)s. "
+            "You can send the photo again, maybe with another prompt or another photo.",
+            reason=escape(self.failure_reason(reason)),
         )
 
     def timed_out(self, waited: float) -> str:
         """A late video that never came: followed for `waited` seconds, then given up."""
-        return (
-            f"⏱ The video service did not finish this video in {self.duration(waited)}, so I "
-            "stopped waiting for it, and it does not count against your daily limit. Please "
-            "send the photo again later."
+        return self._(
+            "⏱ The video service did not finish this video in %(duration)s, so I stopped "
+            "waiting for it, and it does not count against your daily limit. Please send the "
+            "photo again later.",
+            duration=self.duration(waited),
         )
 
     # --- Progress and delivery --------------------------------------------------------------
@@ -385,111 +483,138 @@ class English:
         """A short span for people: "45 s", "3 min 05 s", "1 h 02 min"."""
         seconds = max(0, round(seconds))
         if seconds < 60:
-            return f"{seconds} s"
+            return self.pgettext("duration", "%(seconds)s s", seconds=seconds)
         minutes, seconds = divmod(seconds, 60)
         if minutes < 60:
-            return f"{minutes} min {seconds:02d} s"
+            padded = f"{seconds:02d}"
+            return self.pgettext(
+                "duration", "%(minutes)s min %(seconds)s s", minutes=minutes, seconds=padded
+            )
         hours, minutes = divmod(minutes, 60)
-        return f"{hours} h {minutes:02d} min"
+        padded = f"{minutes:02d}"
+        return self.pgettext("duration", "%(hours)s h %(minutes)s min", hours=hours, minutes=padded)
 
     def time_left(self, seconds: float) -> str:
         """Time until a reset, rounded up to the minute: "12 h 0 min", "5 min"."""
         hours, minutes = hours_minutes(seconds)
-        return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+        if hours:
+            return self.pgettext(
+                "duration", "%(hours)s h %(minutes)s min", hours=hours, minutes=minutes
+            )
+        return self.pgettext("duration", "%(minutes)s min", minutes=minutes)
 
     def video_caption(self, prompt: str, made_in: float | None = None) -> str:
         """The delivered video's caption: the prompt, cut to fit, and how long it took."""
-        tail = f"\n⏱ made in {self.duration(made_in)}" if made_in is not None else ""
+        tail = ""
+        if made_in is not None:
+            tail = "\n" + self._("⏱ made in %(duration)s", duration=self.duration(made_in))
         return _caption("🎬 ", prompt, tail)
 
     def progress_queued(self, elapsed: float, typical: float, *, late: bool = False) -> str:
         """Progress while the service has not started: `elapsed` since submission, `typical`
         for a whole video; `late` when this job is clearly slower than that."""
-        so_far = self.duration(_tens(elapsed))
+        values = {"so_far": self.duration(_tens(elapsed)), "about": self.about(typical)}
         if late:
-            return (
-                f"🕒 Still queued at the video service ({so_far} so far), longer than usual: a "
-                f"video usually takes {self.about(typical)} in all. I am still following it and "
-                "will reply to your photo."
+            return self._(
+                "🕒 Still queued at the video service (%(so_far)s so far), longer than usual: a "
+                "video usually takes %(about)s in all. I am still following it and will reply "
+                "to your photo.",
+                **values,
             )
-        return (
-            f"🕒 Queued at the video service ({so_far} so far). A video usually takes "
-            f"{self.about(typical)} in all: I will reply to your photo."
+        return self._(
+            "🕒 Queued at the video service (%(so_far)s so far). A video usually takes "
+            "%(about)s in all: I will reply to your photo.",
+            **values,
         )
 
     def progress_late(self, elapsed: float) -> str:
         """Past JOB_TIMEOUT_SECONDS: the video is late, and still followed."""
-        return (
-            f"🐢 Your video is late: {self.duration(_tens(elapsed))} so far, far longer than "
-            "usual. The video service still has it, so it will still come: I check on it every "
-            "few minutes and will reply to your photo the moment it is ready."
+        return self._(
+            "🐢 Your video is late: %(so_far)s so far, far longer than usual. The video service "
+            "still has it, so it will still come: I check on it every few minutes and will "
+            "reply to your photo the moment it is ready.",
+            so_far=self.duration(_tens(elapsed)),
         )
 
     def progress_generating(self, elapsed: float, typical: float, *, late: bool = False) -> str:
         """Progress while the video is made; the arguments as for `progress_queued`."""
-        so_far, usual = self.duration(_tens(elapsed)), self.about(typical)
+        values = {"so_far": self.duration(_tens(elapsed)), "about": self.about(typical)}
         if late:
-            return (
-                f"⚙️ Generating your video: {so_far} so far, longer than usual: a video usually "
-                f"takes {usual} in all. I am still following it and will reply to your photo."
+            return self._(
+                "⚙️ Generating your video: %(so_far)s so far, longer than usual: a video usually "
+                "takes %(about)s in all. I am still following it and will reply to your photo.",
+                **values,
             )
-        return (
-            f"⚙️ Generating your video: {so_far} so far, usually {usual} in all. "
-            "I will reply to your photo."
+        return self._(
+            "⚙️ Generating your video: %(so_far)s so far, usually %(about)s in all. "
+            "I will reply to your photo.",
+            **values,
         )
 
     def video_too_large(self, url: str) -> str:
-        return (
-            "🎬 Your video is ready but too large to send here. "
-            f'<a href="{escape(url, quote=True)}">Download it</a>; '
-            "the link expires in a few hours."
+        return self._(
+            '🎬 Your video is ready but too large to send here. <a href="%(url)s">Download '
+            "it</a>; the link expires in a few hours.",
+            url=escape(url, quote=True),
         )
 
     def video_refused(self, url: str) -> str:
         """Telegram would not take the video in this chat (rights, say): the link instead."""
-        return (
+        return self._(
             "🎬 Your video is ready, but Telegram would not let me post it in this chat. "
-            f'<a href="{escape(url, quote=True)}">Download it</a>; '
-            "the link expires in a few hours."
+            '<a href="%(url)s">Download it</a>; the link expires in a few hours.',
+            url=escape(url, quote=True),
         )
 
     # --- /status ----------------------------------------------------------------------------
 
-    NO_JOBS = "You have no jobs yet. Send a photo with a caption to start one."
+    @property
+    def NO_JOBS(self) -> str:
+        return self._("You have no jobs yet. Send a photo with a caption to start one.")
 
     def state_label(self, state: JobState) -> str:
         """A job's state in a few words (plain text)."""
         return {
-            JobState.RECEIVED: "checking the photo",
-            JobState.REJECTED: "photo refused",
-            JobState.SUBMITTING: "sending",
-            JobState.QUEUED: "queued",
-            JobState.GENERATING: "generating",
-            JobState.LATE: "late, still coming",
-            JobState.COMPLETED: "sending the video",
-            JobState.DELIVERED: "done",
-            JobState.FAILED: "failed",
-            JobState.TIMED_OUT: "timed out",
-            JobState.INTERRUPTED: "interrupted",
-            JobState.UNDELIVERABLE: "not delivered",
-            JobState.WAITING: "waiting in line",
-            JobState.CANCELLED: "cancelled",
+            JobState.RECEIVED: self.pgettext("job state", "checking the photo"),
+            JobState.REJECTED: self.pgettext("job state", "photo refused"),
+            JobState.SUBMITTING: self.pgettext("job state", "sending"),
+            JobState.QUEUED: self.pgettext("job state", "queued"),
+            JobState.GENERATING: self.pgettext("job state", "generating"),
+            JobState.LATE: self.pgettext("job state", "late, still coming"),
+            JobState.COMPLETED: self.pgettext("job state", "sending the video"),
+            JobState.DELIVERED: self.pgettext("job state", "done"),
+            JobState.FAILED: self.pgettext("job state", "failed"),
+            JobState.TIMED_OUT: self.pgettext("job state", "timed out"),
+            JobState.INTERRUPTED: self.pgettext("job state", "interrupted"),
+            JobState.UNDELIVERABLE: self.pgettext("job state", "not delivered"),
+            JobState.WAITING: self.pgettext("job state", "waiting in line"),
+            JobState.CANCELLED: self.pgettext("job state", "cancelled"),
         }[state]
 
     def failure_reason(self, error: str) -> str:
-        """Why a job ended without a video, for /stats (plain text): the bot's own reasons in
-        words, anything else (the API's or Telegram's words) as it is."""
-        return _OWN_REASONS_EN.get(error, error)
+        """Why a job ended without a video (plain text): the bot's own reasons (stored in
+        English in `Job.error`) in words, anything else (the API's or Telegram's) as it is."""
+        return {
+            NOT_SUBMITTED: self.pgettext("reason", "stopped before submitting (not charged)"),
+            RESTARTED_DURING_SUBMIT: self.pgettext("reason", "the bot restarted while submitting"),
+            GENERATION_LOST: self.pgettext("reason", "the video service lost track of this job"),
+            VIDEO_EXPIRED: self.pgettext(
+                "reason", "the finished video expired before it could be sent"
+            ),
+            NO_VIDEO: self.pgettext("reason", "the video service finished without a video"),
+            LOST_WHILE_SUBMITTING: self.pgettext("reason", "lost while submitting"),
+            STAYED_BUSY: self.pgettext("reason", "the video service stayed too busy to take it"),
+        }.get(error, error)
 
     def ago(self, seconds: float) -> str:
         seconds = max(0, int(seconds))
         if seconds < 60:
-            return "just now"
+            return self._("just now")
         if seconds < 3600:
-            return f"{seconds // 60} min ago"
+            return self.ngettext("%(count)s min ago", "%(count)s min ago", seconds // 60)
         if seconds < 86400:
-            return f"{seconds // 3600} h ago"
-        return f"{seconds // 86400} d ago"
+            return self.ngettext("%(count)s h ago", "%(count)s h ago", seconds // 3600)
+        return self.ngettext("%(count)s d ago", "%(count)s d ago", seconds // 86400)
 
     def status_list(
         self, jobs: Sequence[Job], *, now: float, places: Mapping[int, int] | None = None
@@ -500,172 +625,233 @@ class English:
         if not jobs:
             return self.NO_JOBS
         places = places or {}
-        lines = ["<b>Your jobs</b>, newest first:"]
+        photo = self.pgettext("link to the photo", "photo")
+        lines = [self._("<b>Your jobs</b>, newest first:")]
         for job in jobs:
             detail = self.ago(now - job.created_at)
             place = places.get(job.id)
             if job.state is JobState.WAITING and place is not None:
-                detail += f" · place {place} in line"
+                detail += " · " + self._("place %(place)s in line", place=place)
             elif job.state in _AT_THE_SERVICE:
-                detail += f" · {self.duration(_tens(now - _started(job)))} so far"
-            lines.append(_job_entry(job, self.state_label(job.state), detail, "photo"))
+                so_far = self.duration(_tens(now - _started(job)))
+                detail += " · " + self._("%(duration)s so far", duration=so_far)
+            lines.append(_job_entry(job, self.state_label(job.state), detail, photo))
         return "\n".join(lines)
 
     def usage_today(self, report: UsageReport) -> str:
         """The /status footer: the caller's budget today."""
         if not report.allowed:
-            return (
+            return self._(
                 "🔒 You have no access to this bot yet. Your user id is "
-                f"<code>{report.user_id}</code>: send it to the operator to ask for access."
+                "<code>%(user_id)s</code>: send it to the operator to ask for access.",
+                user_id=report.user_id,
             )
-        active = f"On the way: {report.active} of {report.active_limit} at once."
+        active = self._(
+            "On the way: %(active)s of %(limit)s at once.",
+            active=report.active,
+            limit=report.active_limit,
+        )
         if report.admin:
-            made = f"{report.today} {_plural_en(report.today, 'video', 'videos')}"
-            return f"<b>Today</b> (UTC): {made}, no daily limit for admins. {active}"
-        left = max(0, report.daily_limit - report.today)
-        of = f"{report.daily_limit} {_plural_en(report.daily_limit, 'video', 'videos')}"
-        return (
-            f"<b>Today</b> (UTC): {report.today} of {of} used, {left} "
-            f"left; the count starts again at 00:00 UTC, in {self.time_left(report.resets_in)}. "
-            f"{active}"
+            return self.ngettext(
+                "<b>Today</b> (UTC): %(count)s video, no daily limit for admins. %(active)s",
+                "<b>Today</b> (UTC): %(count)s videos, no daily limit for admins. %(active)s",
+                report.today,
+                active=active,
+            )
+        return self.ngettext(
+            "<b>Today</b> (UTC): %(used)s of %(count)s video used, %(left)s left; the count "
+            "starts again at 00:00 UTC, in %(time_left)s. %(active)s",
+            "<b>Today</b> (UTC): %(used)s of %(count)s videos used, %(left)s left; the count "
+            "starts again at 00:00 UTC, in %(time_left)s. %(active)s",
+            report.daily_limit,
+            used=report.today,
+            left=max(0, report.daily_limit - report.today),
+            time_left=self.time_left(report.resets_in),
+            active=active,
         )
 
     # --- Access, budgets and the line -------------------------------------------------------
 
     def not_allowed(self, user_id: int) -> str:
-        return (
-            "🔒 Sorry, this bot makes videos only for people its operator has allowed. "
-            f"Your user id is <code>{user_id}</code>: send it to the operator to ask for access."
+        return self._(
+            "🔒 Sorry, this bot makes videos only for people its operator has allowed. Your "
+            "user id is <code>%(user_id)s</code>: send it to the operator to ask for access.",
+            user_id=user_id,
         )
 
     def too_many_active(self, verdict: TooManyActive) -> str:
-        videos = _plural_en(verdict.active, "video", "videos")
-        return (
-            f"✋ You already have {verdict.active} {videos} on the way, and the most at once is "
-            f"{verdict.limit}. Please send this photo again when one is done "
-            "(/status shows them)."
+        return self.ngettext(
+            "✋ You already have %(count)s video on the way, and the most at once is %(limit)s. "
+            "Please send this photo again when one is done (/status shows them).",
+            "✋ You already have %(count)s videos on the way, and the most at once is "
+            "%(limit)s. Please send this photo again when one is done (/status shows them).",
+            verdict.active,
+            limit=verdict.limit,
         )
 
     def daily_limit_reached(self, verdict: DailyLimitReached) -> str:
-        return (
-            f"✋ You have reached today's limit: {verdict.used} of {verdict.limit} "
-            f"{_plural_en(verdict.limit, 'video', 'videos')}. "
-            f"Your count starts again at 00:00 UTC, in {self.time_left(verdict.resets_in)}. "
-            "Videos that fail do not count."
+        return self.ngettext(
+            "✋ You have reached today's limit: %(used)s of %(count)s video. Your count starts "
+            "again at 00:00 UTC, in %(time_left)s. Videos that fail do not count.",
+            "✋ You have reached today's limit: %(used)s of %(count)s videos. Your count starts "
+            "again at 00:00 UTC, in %(time_left)s. Videos that fail do not count.",
+            verdict.limit,
+            used=verdict.used,
+            time_left=self.time_left(verdict.resets_in),
         )
 
     def daily_cap_reached(self, verdict: DailyCapReached) -> str:
         """The whole bot made all the videos it may make today (DAILY_JOBS_TOTAL)."""
-        return (
-            f"✋ This bot has made all the videos it can today ({verdict.limit}). Nothing was "
-            f"charged. It starts again at 00:00 UTC, in {self.time_left(verdict.resets_in)}: "
-            "please send your photo then."
+        return self._(
+            "✋ This bot has made all the videos it can today (%(limit)s). Nothing was charged. "
+            "It starts again at 00:00 UTC, in %(time_left)s: please send your photo then.",
+            limit=verdict.limit,
+            time_left=self.time_left(verdict.resets_in),
         )
 
     # --- Alerts for the admins (the operator must act) ---------------------------------
 
     def alert_daily_cap(self, verdict: DailyCapReached) -> str:
-        return (
-            f"⚠️ Admin alert: the bot reached its daily cap of {verdict.limit} videos "
-            "(DAILY_JOBS_TOTAL). New requests are refused until 00:00 UTC, in "
-            f"{self.time_left(verdict.resets_in)}."
+        return self.ngettext(
+            "⚠️ Admin alert: the bot reached its daily cap of %(count)s video "
+            "(DAILY_JOBS_TOTAL). New requests are refused until 00:00 UTC, in %(time_left)s.",
+            "⚠️ Admin alert: the bot reached its daily cap of %(count)s videos "
+            "(DAILY_JOBS_TOTAL). New requests are refused until 00:00 UTC, in %(time_left)s.",
+            verdict.limit,
+            time_left=self.time_left(verdict.resets_in),
         )
 
     def alert_out_of_credits(self, reason: str) -> str:
-        return (
+        return self._(
             "⚠️ Admin alert: the video service says the account is out of credits "
-            f"({escape(reason)}). New videos fail until it is topped up."
+            "(%(reason)s). New videos fail until it is topped up.",
+            reason=escape(reason),
         )
 
     def alert_misconfigured(self, reason: str) -> str:
-        return (
+        return self._(
             "⚠️ Admin alert: the video service refused the bot's key or endpoint "
-            f"({escape(reason)}). Check AIMLAPI_KEY, AIMLAPI_BASE_URL and AIMLAPI_ENDPOINT."
+            "(%(reason)s). Check AIMLAPI_KEY, AIMLAPI_BASE_URL and AIMLAPI_ENDPOINT.",
+            reason=escape(reason),
         )
 
     def alert_failing(self, count: int, reason: str) -> str:
-        return (
-            f"⚠️ Admin alert: the last {count} requests to the video service ended without a "
-            f"confirmed job (last: {escape(reason)}). See the bot's log."
+        return self.ngettext(
+            "⚠️ Admin alert: the last %(count)s request to the video service ended without a "
+            "confirmed job (last: %(reason)s). See the bot's log.",
+            "⚠️ Admin alert: the last %(count)s requests to the video service ended without a "
+            "confirmed job (last: %(reason)s). See the bot's log.",
+            count,
+            reason=escape(reason),
         )
 
     def waiting_in_line(self, place: int) -> str:
-        return (
+        return self._(
             "⏳ Many videos are being made right now, so your photo waits in line: it is "
-            f"<b>number {place}</b>. I will send it to the animator as soon as a place frees "
-            "up. /cancel takes it out of the line at no charge."
+            "<b>number %(place)s</b>. I will send it to the animator as soon as a place frees "
+            "up. /cancel takes it out of the line at no charge.",
+            place=place,
         )
 
     def busy_in_line(self, place: int) -> str:
         """The API was too busy to take the request: it waits in line to be tried again."""
-        return (
+        return self._(
             "⏳ The video service is busy right now and did not take your photo yet, so it "
-            f"waits in line: it is <b>number {place}</b>. I will keep trying, and nothing is "
-            "charged until the service takes it. /cancel takes it out of the line."
+            "waits in line: it is <b>number %(place)s</b>. I will keep trying, and nothing is "
+            "charged until the service takes it. /cancel takes it out of the line.",
+            place=place,
         )
 
-    CANCELLED_WAITING = "✖️ Cancelled: taken out of the line. Nothing was charged."
+    @property
+    def CANCELLED_WAITING(self) -> str:
+        return self._("✖️ Cancelled: taken out of the line. Nothing was charged.")
 
-    CANCELLED_SUBMITTED = (
-        "✖️ Cancelled: I stopped following this video. The video service had already taken "
-        "it, so its credits are spent."
-    )
+    @property
+    def CANCELLED_SUBMITTED(self) -> str:
+        return self._(
+            "✖️ Cancelled: I stopped following this video. The video service had already "
+            "taken it, so its credits are spent."
+        )
 
     def cancel_report(self, cancelled: Cancelled) -> str:
         """The /cancel reply: what was done, with counts."""
-
-        def jobs(count: int) -> str:
-            return f"{count} {_plural_en(count, 'job', 'jobs')}"
-
         lines = []
         if cancelled.waiting:
             lines.append(
-                f"✖️ Took {jobs(len(cancelled.waiting))} out of the line. Nothing was charged."
+                self.ngettext(
+                    "✖️ Took %(count)s job out of the line. Nothing was charged.",
+                    "✖️ Took %(count)s jobs out of the line. Nothing was charged.",
+                    len(cancelled.waiting),
+                )
             )
         if cancelled.stopped:
             lines.append(
-                f"✖️ Stopped following {jobs(len(cancelled.stopped))} already sent to the video "
-                "service. The service cannot take them back, so their credits are spent, and "
-                "their videos will not be sent."
+                self.ngettext(
+                    "✖️ Stopped following %(count)s job already sent to the video service. The "
+                    "service cannot take them back, so their credits are spent, and their "
+                    "videos will not be sent.",
+                    "✖️ Stopped following %(count)s jobs already sent to the video service. The "
+                    "service cannot take them back, so their credits are spent, and their "
+                    "videos will not be sent.",
+                    len(cancelled.stopped),
+                )
             )
         if cancelled.busy:
             lines.append(
-                f"⏳ {jobs(cancelled.busy)} could not be stopped: being sent to the video "
-                "service or finished and on the way to you right now."
+                self.ngettext(
+                    "⏳ %(count)s job could not be stopped: being sent to the video service or "
+                    "finished and on the way to you right now.",
+                    "⏳ %(count)s jobs could not be stopped: being sent to the video service or "
+                    "finished and on the way to you right now.",
+                    cancelled.busy,
+                )
             )
-        return "\n".join(lines) if lines else "You have nothing to cancel."
+        return "\n".join(lines) if lines else self._("You have nothing to cancel.")
 
     # --- Admins -----------------------------------------------------------------------------
 
-    ADMINS_ONLY = "🔒 This command is for the bot's admins."
+    @property
+    def ADMINS_ONLY(self) -> str:
+        return self._("🔒 This command is for the bot's admins.")
 
-    ALLOW_USAGE = (
-        "Usage: <code>/allow 123456789</code>, with the person's Telegram user id "
-        "(they see it when the bot refuses them)."
-    )
+    @property
+    def ALLOW_USAGE(self) -> str:
+        return self._(
+            "Usage: <code>/allow 123456789</code>, with the person's Telegram user id "
+            "(they see it when the bot refuses them)."
+        )
 
-    DENY_USAGE = "Usage: <code>/deny 123456789</code>, with the person's Telegram user id."
+    @property
+    def DENY_USAGE(self) -> str:
+        return self._("Usage: <code>/deny 123456789</code>, with the person's Telegram user id.")
 
     def user_allowed(self, user_id: int, *, was_open: bool) -> str:
-        text = f"✅ User <code>{user_id}</code> may now make videos."
+        text = self._("✅ User <code>%(user_id)s</code> may now make videos.", user_id=user_id)
         if was_open:
-            text += (
-                "\nNote: the bot was open to everyone. From now on only allowed people and "
+            text += "\n" + self._(
+                "Note: the bot was open to everyone. From now on only allowed people and "
                 "groups can make videos."
             )
         return text
 
     def user_denied(self, user_id: int, *, cancelled: int) -> str:
-        text = f"🚫 User <code>{user_id}</code> can no longer make videos, in private or in groups."
+        text = self._(
+            "🚫 User <code>%(user_id)s</code> can no longer make videos, in private or in groups.",
+            user_id=user_id,
+        )
         if cancelled:
-            jobs = _plural_en(cancelled, "job", "jobs")
-            text += f" {cancelled} {jobs} of theirs left the line, uncharged."
+            text += " " + self.ngettext(
+                "%(count)s job of theirs left the line, uncharged.",
+                "%(count)s jobs of theirs left the line, uncharged.",
+                cancelled,
+            )
         return text
 
     def cannot_deny_admin(self, user_id: int) -> str:
-        return (
-            f"User <code>{user_id}</code> is an admin (ADMIN_USER_IDS), and admins always have "
-            "access. Remove them from the settings instead."
+        return self._(
+            "User <code>%(user_id)s</code> is an admin (ADMIN_USER_IDS), and admins always have "
+            "access. Remove them from the settings instead.",
+            user_id=user_id,
         )
 
     def stats_report(self, report: StatsReport) -> str:
@@ -675,808 +861,266 @@ class English:
             return "–" if value is None else self.duration(value)
 
         if report.success_rate is None:
-            success = "nothing finished yet"
+            success = self._("nothing finished yet")
         else:
-            success = (
-                f"{report.delivered_week} of {report.finished_week} finished "
-                f"({report.success_rate:.0%})"
+            success = self._(
+                "%(delivered)s of %(finished)s finished (%(rate)s)",
+                delivered=report.delivered_week,
+                finished=report.finished_week,
+                rate=format_percent(report.success_rate, locale=self.locale),
             )
         lines = [
-            "<b>Stats</b>",
-            f"Today (UTC): {report.requests_today} "
-            f"{_plural_en(report.requests_today, 'request', 'requests')}, "
-            f"{report.submitted_today} sent to "
-            "the video service",
-            f"Last 7 days: {report.requests_week} "
-            f"{_plural_en(report.requests_week, 'request', 'requests')}, "
-            f"{report.submitted_week} sent",
-            f"Delivered (7 days): {success}",
-            f"Submission to delivery: median {span(report.median_seconds)}, "
-            f"p95 {span(report.p95_seconds)}",
+            self._("<b>Stats</b>"),
+            self.ngettext(
+                "Today (UTC): %(count)s request, %(submitted)s sent to the video service",
+                "Today (UTC): %(count)s requests, %(submitted)s sent to the video service",
+                report.requests_today,
+                submitted=report.submitted_today,
+            ),
+            self.ngettext(
+                "Last 7 days: %(count)s request, %(submitted)s sent",
+                "Last 7 days: %(count)s requests, %(submitted)s sent",
+                report.requests_week,
+                submitted=report.submitted_week,
+            ),
+            self._("Delivered (7 days): %(success)s", success=success),
+            self._(
+                "Submission to delivery: median %(median)s, p95 %(p95)s",
+                median=span(report.median_seconds),
+                p95=span(report.p95_seconds),
+            ),
         ]
         if report.failures:
-            lines.append("<b>Failures</b> (7 days):")
+            lines.append(self._("<b>Failures</b> (7 days):"))
             for failure in report.failures:
                 reason = (
                     escape(shorten(self.failure_reason(failure.error), 80))
                     if failure.error
-                    else "no reason given"
+                    else self._("no reason given")
                 )
                 lines.append(f"• {self.state_label(failure.state)}: {reason} × {failure.count}")
         else:
-            lines.append("No failures in the last 7 days.")
+            lines.append(self._("No failures in the last 7 days."))
         lines.append(
-            f"Now: {report.in_flight} of {report.in_flight_limit} at the video service, "
-            f"{report.waiting} waiting in line"
+            self._(
+                "Now: %(in_flight)s of %(limit)s at the video service, %(waiting)s waiting in line",
+                in_flight=report.in_flight,
+                limit=report.in_flight_limit,
+                waiting=report.waiting,
+            )
         )
         if report.usage_today:
             spent = ", ".join(
                 self.usage_amount(amount, unit) for unit, amount in report.usage_today.items()
             )
-            lines.append(f"Cost today, as the video service counts it: {spent}")
+            lines.append(
+                self._("Cost today, as the video service counts it: %(spent)s", spent=spent)
+            )
         return "\n".join(lines)
 
     def usage_amount(self, amount: float, unit: str) -> str:
         """An amount the API reported, with its unit: "120 credits", "1 token"."""
-        words = {"credits": ("credit", "credits"), "tokens": ("token", "tokens")}.get(unit)
-        one, many = words or (unit, unit)
-        return f"{amount:,.6g} {one if amount == 1 else many}"
+        number = format_decimal(amount, locale=self.locale)
+        # Plural rules in gettext take whole numbers; a fraction takes the form of 2 in the
+        # languages here ("2.5 credits", "2,5 кредита").
+        count = int(amount) if float(amount).is_integer() else 2
+        if unit == "credits":
+            return self.ngettext("%(amount)s credit", "%(amount)s credits", count, amount=number)
+        if unit == "tokens":
+            return self.ngettext("%(amount)s token", "%(amount)s tokens", count, amount=number)
+        return f"{number} {unit}"
 
     # --- Buttons ----------------------------------------------------------------------------
     # Labels and callback answers (toasts and alerts) are plain text, not HTML; answers are
     # at most 200 characters.
 
-    BUTTON_AGAIN = "🔁 Again"
-    BUTTON_RETRY = "🔁 Try again"
-    BUTTON_CANCEL = "✖️ Cancel"
+    @property
+    def BUTTON_AGAIN(self) -> str:
+        return self.pgettext("button", "🔁 Again")
 
-    NOT_YOUR_BUTTON = "🔒 Only the person who sent this photo can use this button."
-    ON_ITS_WAY = "🔁 On its way!"
-    ALREADY_ON_ITS_WAY = "⏳ Already on its way."
-    ALREADY_DONE = "✅ Already done: its video, or what went wrong, is in the chat."
-    BUTTON_STOP_PAID = "✖️ Stop them"
-    BUTTON_KEEP_PAID = "✅ Keep them"
-    KEPT_PAID = "✅ Kept: those videos will still come to you."
+    @property
+    def BUTTON_RETRY(self) -> str:
+        return self.pgettext("button", "🔁 Try again")
+
+    @property
+    def BUTTON_CANCEL(self) -> str:
+        return self.pgettext("button", "✖️ Cancel")
+
+    @property
+    def NOT_YOUR_BUTTON(self) -> str:
+        return self._("🔒 Only the person who sent this photo can use this button.")
+
+    @property
+    def ON_ITS_WAY(self) -> str:
+        return self._("🔁 On its way!")
+
+    @property
+    def ALREADY_ON_ITS_WAY(self) -> str:
+        return self._("⏳ Already on its way.")
+
+    @property
+    def ALREADY_DONE(self) -> str:
+        return self._("✅ Already done: its video, or what went wrong, is in the chat.")
+
+    @property
+    def BUTTON_STOP_PAID(self) -> str:
+        return self.pgettext("button", "✖️ Stop them")
+
+    @property
+    def BUTTON_KEEP_PAID(self) -> str:
+        return self.pgettext("button", "✅ Keep them")
+
+    @property
+    def KEPT_PAID(self) -> str:
+        return self._("✅ Kept: those videos will still come to you.")
 
     def ask_stop_paid(self, count: int) -> str:
         """/cancel found videos the service already makes: ask before giving them up."""
-        these = "1 video" if count == 1 else f"{count} videos"
-        return (
-            f"🎬 The video service is already making {these} for you. They are paid for and "
-            "cannot be taken back: if you stop following them, their credits are spent and "
-            "the videos will not be sent. Stop them, or keep them?"
+        return self.ngettext(
+            "🎬 The video service is already making %(count)s video for you. They are paid for "
+            "and cannot be taken back: if you stop following them, their credits are spent and "
+            "the videos will not be sent. Stop them, or keep them?",
+            "🎬 The video service is already making %(count)s videos for you. They are paid for "
+            "and cannot be taken back: if you stop following them, their credits are spent and "
+            "the videos will not be sent. Stop them, or keep them?",
+            count,
         )
 
-    BUTTON_OUTDATED = "This button no longer works."
-    OUT_OF_THE_LINE = "✖️ Out of the line. Nothing was charged."
-    ALREADY_LEFT_THE_LINE = (
-        "It has already left the line and is on its way to the video service. "
-        "/cancel stops following it."
-    )
+    @property
+    def BUTTON_OUTDATED(self) -> str:
+        return self._("This button no longer works.")
+
+    @property
+    def OUT_OF_THE_LINE(self) -> str:
+        return self._("✖️ Out of the line. Nothing was charged.")
+
+    @property
+    def ALREADY_LEFT_THE_LINE(self) -> str:
+        return self._(
+            "It has already left the line and is on its way to the video service. "
+            "/cancel stops following it."
+        )
 
     def fix_button(self, fix: Fix) -> str:
         return {
-            Fix.CROP: "✂️ Crop to fit",
-            Fix.PAD: "🖼 Pad with blur",
-            Fix.UPSCALE: "🔍 Upscale to 720 px",
+            Fix.CROP: self.pgettext("button", "✂️ Crop to fit"),
+            Fix.PAD: self.pgettext("button", "🖼 Pad with blur"),
+            Fix.UPSCALE: self.pgettext("button", "🔍 Upscale to 720 px"),
         }[fix]
 
     def fixing(self, fix: Fix) -> str:
         """The status message (and the button's answer) while a chosen fix is applied."""
         return {
-            Fix.CROP: "✂️ Cropping your photo to fit…",
-            Fix.PAD: "🖼 Padding your photo with a blurred background…",
-            Fix.UPSCALE: "🔍 Enlarging your photo…",
+            Fix.CROP: self._("✂️ Cropping your photo to fit…"),
+            Fix.PAD: self._("🖼 Padding your photo with a blurred background…"),
+            Fix.UPSCALE: self._("🔍 Enlarging your photo…"),
         }[fix]
 
     def fix_preview(self, fix: Fix, width: int, height: int) -> str:
         """The caption of the fixed image's preview."""
-        done = {Fix.CROP: "✂️ Cropped", Fix.PAD: "🖼 Padded", Fix.UPSCALE: "🔍 Upscaled"}[fix]
-        return f"{done} to {width}×{height}: this is what will be animated."
+        size = {"width": width, "height": height}
+        return {
+            Fix.CROP: self._(
+                "✂️ Cropped to %(width)s×%(height)s: this is what will be animated.", **size
+            ),
+            Fix.PAD: self._(
+                "🖼 Padded to %(width)s×%(height)s: this is what will be animated.", **size
+            ),
+            Fix.UPSCALE: self._(
+                "🔍 Upscaled to %(width)s×%(height)s: this is what will be animated.", **size
+            ),
+        }[fix]
 
     # --- Settings ---------------------------------------------------------------------------
 
-    SETTINGS_IN_PRIVATE = "⚙️ Settings are personal: send me /settings in a private chat."
-    NOT_YOUR_SETTINGS = "🔒 These are someone else's settings."
+    @property
+    def SETTINGS_IN_PRIVATE(self) -> str:
+        return self._("⚙️ Settings are personal: send me /settings in a private chat.")
+
+    @property
+    def NOT_YOUR_SETTINGS(self) -> str:
+        return self._("🔒 These are someone else's settings.")
 
     def settings(self, *, prompt_optimizer: bool, chosen: bool) -> str:
         """The /settings message. `chosen`: the user picked the value (else it is the
         default)."""
-        default = "" if chosen else " (the default)"
+        default = "" if chosen else " " + self._("(the default)")
         if prompt_optimizer:
-            state = (
-                f"<b>Prompt optimizer: on</b>{default}\n"
-                "The video service rewrites your prompt to make a better video."
+            state = self._(
+                "<b>Prompt optimizer: on</b>%(default)s\n"
+                "The video service rewrites your prompt to make a better video.",
+                default=default,
             )
         else:
-            state = (
-                f"<b>Prompt optimizer: off</b>{default}\n"
-                "Your prompts are used exactly as you write them."
+            state = self._(
+                "<b>Prompt optimizer: off</b>%(default)s\n"
+                "Your prompts are used exactly as you write them.",
+                default=default,
             )
-        return (
-            f"⚙️ <b>Settings</b>\n\n{state}\n\n"
+        tip = self._(
             "Tip: end a prompt with <code>--exact</code> to use it exactly as written, just once."
         )
+        title = self._("<b>Settings</b>")
+        return f"⚙️ {title}\n\n{state}\n\n{tip}"
 
     def optimizer_button(self, prompt_optimizer: bool) -> str:
         """The button that switches the optimizer away from `prompt_optimizer`."""
-        return "✍️ Use my words exactly" if prompt_optimizer else "✨ Let the service improve them"
-
-    def optimizer_saved(self, prompt_optimizer: bool) -> str:
-        return "✨ Prompt optimizer on." if prompt_optimizer else "✍️ Prompt optimizer off."
-
-
-# --- Russian ------------------------------------------------------------------------------
-
-#: The bot's own failure reasons (stored in English in `Job.error`), in Russian. The first
-#: three are also shown to users; the rest only in /stats.
-_OWN_REASONS_RU = {
-    GENERATION_LOST: "видеосервис потерял это задание",
-    VIDEO_EXPIRED: "готовое видео устарело, прежде чем я успел его отправить",
-    NO_VIDEO: "видеосервис закончил работу, но не прислал видео",
-    NOT_SUBMITTED: "остановлено до отправки (без оплаты)",
-    RESTARTED_DURING_SUBMIT: "бот перезапустился во время отправки",
-    LOST_WHILE_SUBMITTING: "сбой во время отправки",
-    STAYED_BUSY: "видеосервис так и не освободился, чтобы принять задание",
-}
-
-
-def _own_reason_ru(reason: str) -> str:
-    return _OWN_REASONS_RU.get(reason, reason)
-
-
-def _jobs_ru(count: int) -> str:
-    return f"{count} {_plural_ru(count, 'задание', 'задания', 'заданий')}"
-
-
-class Russian(English):
-    """Every text the bot shows, in Russian."""
-
-    # --- Commands ---------------------------------------------------------------------------
-
-    PRIVATE_COMMANDS: CommandMenu = (
-        ("help", "Как пользоваться ботом и какие нужны картинки"),
-        ("status", "Ваши задания"),
-        ("animate", "Ответом на фото: /animate что должно произойти"),
-        ("cancel", "Отменить ваши задания"),
-        ("settings", "Улучшение описаний: вкл. или выкл."),
-    )
-    GROUP_COMMANDS: CommandMenu = (
-        ("animate", "Ответом на фото: /animate что должно произойти"),
-        ("status", "Ваши задания в этой группе"),
-        ("help", "Как пользоваться ботом"),
-        ("cancel", "Отменить ваши задания в этой группе"),
-    )
-
-    # --- Intake -----------------------------------------------------------------------------
-
-    def help(self, typical: float, *, group: bool = False) -> str:
-        private = (
-            "Пришлите мне фото с подписью о том, что должно произойти, например "
-            "<i>она улыбается и машет рукой</i>. Обычно на это уходит "
-            f"{self.about(typical)}, и я отвечаю на ваше фото 6-секундным видео.\n\n"
-        )
-        in_group = (
-            "<b>В группе</b> начните подпись с <code>/animate</code> или ответьте на фото "
-            "командой <code>/animate что должно произойти</code>.\n\n"
-        )
-        if group:
-            in_group = (
-                "<b>Здесь, в группе,</b> начните подпись к фото с <code>/animate</code> и "
-                "напишите, что должно произойти, например <code>/animate она улыбается и машет "
-                "рукой</code>, или ответьте на фото командой <code>/animate что должно "
-                f"произойти</code>. Обычно на это уходит {self.about(typical)}, и я отвечаю на "
-                "фото 6-секундным видео.\n\n"
-            )
-            private = "В личном чате со мной достаточно фото с подписью.\n\n"
-        return (
-            "<b>Я превращаю фото в короткое видео</b> 🎬\n\n"
-            + (in_group + private if group else private + in_group)
-            + "<b>Какие нужны картинки:</b> JPG или PNG, до 20 МБ, меньшая сторона больше 300 px, "
-            "соотношение сторон строго между 2:5 (вертикальная) и 5:2 (горизонтальная).\n\n"
-            "/status покажет ваши задания и сколько видео ещё можно сделать сегодня; "
-            "/cancel их отменит.\n\n"
-            "Видеосервис может переформулировать ваше описание, чтобы видео вышло лучше. "
-            "Добавьте в конце <code>--exact</code>, и описание будет использовано как есть; "
-            "в /settings это можно сделать поведением по умолчанию."
-        )
-
-    PRIVATE_TEXT_HINT = (
-        "Пришлите мне <b>фото</b> с подписью о том, что должно происходить на видео. "
-        "Подробнее — в /help."
-    )
-
-    NEED_CAPTION = (
-        "Что должно происходить на видео? Пришлите фото ещё раз с подписью, например "
-        "<i>кот поворачивает голову и моргает</i>, или ответьте на него командой "
-        "<code>/animate кот поворачивает голову и моргает</code>."
-    )
-
-    ANIMATE_NEEDS_PROMPT = (
-        "Напишите после команды, что должно произойти, например "
-        "<code>/animate собака виляет хвостом</code>."
-    )
-
-    ANIMATE_NEEDS_PHOTO = (
-        "Ответьте на фото командой <code>/animate что должно произойти</code> или пришлите "
-        "фото с подписью <code>/animate что должно произойти</code>."
-    )
-
-    ANIMATE_REPLY_NOT_PHOTO = (
-        "В сообщении, на которое вы ответили, нет фото. Ответьте на фото (JPG или PNG) "
-        "командой <code>/animate что должно произойти</code>."
-    )
-
-    ALBUM_NOTICE = (
-        "Я делаю одно видео из одного фото — из того, у которого есть подпись. Чтобы оживить "
-        "остальные, пришлите каждое отдельно и со своей подписью."
-    )
-
-    RECEIVED = "📥 Принято! Проверяю фото и передаю его на анимацию…"
-
-    DOWNLOAD_FAILED = (
-        "😔 Не получилось скачать ваше фото из Telegram. Ничего не списано. "
-        "Пришлите его, пожалуйста, ещё раз."
-    )
-
-    def same_video_coming(self, first_photo: str | None) -> str:
-        earlier = (
-            f'<a href="{escape(first_photo)}">первое такое фото</a>'
-            if first_photo
-            else "первое такое фото"
-        )
-        return (
-            "🔁 Видео из этого фото с этим же описанием уже делается, поэтому второе такое же я "
-            "запускать не стал, и в дневной лимит этот запрос не засчитан. Я отвечу на "
-            f"{earlier}: пришлю видео или расскажу, что пошло не так. Чтобы получить другой "
-            "вариант, нажмите «🔁 Ещё раз» под тем видео или пришлите фото с другим описанием."
-        )
-
-    def about(self, seconds: float) -> str:
-        if seconds < 55:
-            count = max(5, round(seconds / 5) * 5)
-            return f"около {count} {_plural_ru(count, 'секунды', 'секунд', 'секунд')}"
-        minutes = max(1, round(seconds / 60))
-        return f"около {minutes} {_plural_ru(minutes, 'минуты', 'минут', 'минут')}"
-
-    def queued(
-        self, *, typical: float, converted_from: str | None = None, image_format: str = "JPEG"
-    ) -> str:
-        text = (
-            f"✅ В очереди. Обычно видео делается {self.about(typical)} — я отвечу на ваше фото. "
-            "Как идут дела, покажет /status."
-        )
-        if converted_from is None:
-            return text
-        return f"{text}\n(формат {escape(converted_from)} сконвертирован в {escape(image_format)})"
-
-    def prompt_too_long(self, length: int, limit: int) -> str:
-        return (
-            f"В вашем описании {length} {_plural_ru(length, 'символ', 'символа', 'символов')}, "
-            f"а можно самое большее {limit}. Сократите его, пожалуйста, и пришлите фото ещё раз."
-        )
-
-    def image_refused(self, rejection: ImageRejected, *, fixes: bool = False) -> str:
-        size = _image_size(rejection) or "размер неизвестен"
-        problem = rejection.problem
-        if problem is ImageProblem.TOO_LARGE:
-            megabytes = f"{(rejection.size_bytes or 0) / (1024 * 1024):.1f}".replace(".", ",")
-            got = f" ({megabytes} МБ)" if rejection.size_bytes else ""
-            text = f"Этот файл слишком большой{got}. Пришлите, пожалуйста, картинку до 20 МБ."
-        elif problem is ImageProblem.NOT_AN_IMAGE:
-            text = (
-                "Этот файл не похож на картинку, которую я умею читать. "
-                "Пришлите, пожалуйста, фото в JPG или PNG."
-            )
-        elif problem is ImageProblem.CORRUPT:
-            text = (
-                "Похоже, картинка повреждена: её не удалось дочитать до конца. Пришлите её, "
-                "пожалуйста, ещё раз или пересохраните в JPG или PNG."
-            )
-        elif problem is ImageProblem.UNSUPPORTED_FORMAT:
-            kind = (
-                f"в формате {escape(rejection.image_format)}"
-                if rejection.image_format
-                else "в этом формате"
-            )
-            text = (
-                f"Картинки {kind} видеомодель не поддерживает. Пришлите, пожалуйста, JPG или "
-                "PNG — или отправьте картинку как фото, а не как файл."
-            )
-        elif problem is ImageProblem.TOO_SMALL:
-            text = (
-                f"Картинка слишком маленькая ({size}): меньшая сторона должна быть больше "
-                "300 px. Пришлите, пожалуйста, фото побольше."
-            )
-        elif problem is ImageProblem.TOO_TALL:
-            text = (
-                f"Картинка слишком высокая и узкая ({size}). Ширина должна быть больше 2/5 "
-                "высоты. Обрежьте её, пожалуйста, ближе к квадрату — самое большее до 2:5 "
-                "по вертикали."
-            )
-        elif problem is ImageProblem.TOO_WIDE:
-            text = (
-                f"Картинка слишком широкая ({size}). Ширина должна быть меньше 5/2 высоты. "
-                "Обрежьте её, пожалуйста, ближе к квадрату — самое большее до 5:2 "
-                "по горизонтали."
-            )
-        else:
-            text = (
-                f"В картинке слишком много пикселей ({size}). Пришлите, пожалуйста, картинку "
-                "поменьше (примерно до 50 мегапикселей)."
-            )
-        if fixes:
-            text += "\n\n👇 Или нажмите кнопку ниже, и я сам поправлю фото."
-        return text
-
-    # --- Submission and its outcomes --------------------------------------------------------
-
-    def submission_failed(self, reason: str | None) -> str:
-        because = f": {escape(reason)}" if reason else ", не объяснив причину"
-        return f"😔 Видеосервис отклонил этот запрос{because}. Ничего не списано."
-
-    def stayed_busy(self, patience: float) -> str:
-        return (
-            f"😔 Видеосервис был перегружен и {self.duration(patience)} не принимал запрос, "
-            "поэтому я перестал пытаться. Ничего не списано. Пришлите фото ещё раз позже."
-        )
-
-    SERVICE_OUT_OF_CREDITS = (
-        "😔 Сейчас я не могу делать новые видео: на счёте бота в видеосервисе закончились "
-        "кредиты. Ничего не списано. Попробуйте, пожалуйста, позже."
-    )
-
-    SERVICE_MISCONFIGURED = (
-        "😔 Сейчас я не могу связаться с видеосервисом из-за проблемы на стороне бота. "
-        "Ничего не списано. Оператор увидит её в логах. Попробуйте, пожалуйста, позже."
-    )
-
-    OUTCOME_UNKNOWN = (
-        "⚠️ Видеосервис не подтвердил запрос, поэтому я не знаю, принят ли он. Возможно, "
-        "за него уже списаны средства, но отследить его я не могу, так что видео по нему не "
-        "придёт. Если пришлёте фото ещё раз, это будет новое видео, оплаченное отдельно: "
-        "решать вам."
-    )
-
-    INTERRUPTED = (
-        "⚠️ Я потерял ваш запрос, пока отправлял его в видеосервис (бот перезапустился или "
-        "столкнулся с ошибкой), поэтому не знаю, дошёл ли он. Возможно, за него уже списаны "
-        "средства, но видео по нему не придёт. Если пришлёте фото ещё раз, это будет новое "
-        "видео, оплаченное отдельно: решать вам."
-    )
-
-    INTERRUPTED_BEFORE_SUBMIT = (
-        "⚠️ Что-то пошло не так ещё до того, как фото попало в видеосервис, так что ничего "
-        "не списано. Пришлите фото, пожалуйста, ещё раз."
-    )
-
-    def generation_failed(self, reason: str | None) -> str:
-        because = f": {escape(_own_reason_ru(reason))}" if reason else ""
-        return (
-            f"😔 Видеосервис не смог сделать это видео{because}. Можно прислать фото ещё раз — "
-            "с другим описанием или другое фото."
-        )
-
-    def timed_out(self, waited: float) -> str:
-        return (
-            f"⏱ Видеосервис так и не доделал это видео за {self.duration(waited)}, поэтому я "
-            "перестал его ждать; в дневной лимит оно не засчитано. Пришлите фото, пожалуйста, "
-            "ещё раз чуть позже."
-        )
-
-    # --- Progress and delivery --------------------------------------------------------------
-
-    def duration(self, seconds: float) -> str:
-        """A short span for people: "45 с", "3 мин 05 с", "1 ч 02 мин"."""
-        seconds = max(0, round(seconds))
-        if seconds < 60:
-            return f"{seconds} с"
-        minutes, seconds = divmod(seconds, 60)
-        if minutes < 60:
-            return f"{minutes} мин {seconds:02d} с"
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours} ч {minutes:02d} мин"
-
-    def time_left(self, seconds: float) -> str:
-        hours, minutes = hours_minutes(seconds)
-        return f"{hours} ч {minutes} мин" if hours else f"{minutes} мин"
-
-    def video_caption(self, prompt: str, made_in: float | None = None) -> str:
-        tail = f"\n⏱ сделано за {self.duration(made_in)}" if made_in is not None else ""
-        return _caption("🎬 ", prompt, tail)
-
-    def progress_queued(self, elapsed: float, typical: float, *, late: bool = False) -> str:
-        so_far = self.duration(_tens(elapsed))
-        if late:
-            return (
-                f"🕒 Всё ещё в очереди видеосервиса (прошло {so_far}) — дольше обычного: обычно "
-                f"всё занимает {self.about(typical)}. Я слежу за заданием и отвечу на ваше фото."
-            )
-        return (
-            f"🕒 В очереди видеосервиса (прошло {so_far}). Обычно всё занимает "
-            f"{self.about(typical)} — я отвечу на ваше фото."
-        )
-
-    def progress_late(self, elapsed: float) -> str:
-        return (
-            f"🐢 Видео задерживается: прошло {self.duration(_tens(elapsed))}, намного дольше "
-            "обычного. Оно всё ещё в видеосервисе и обязательно придёт: я проверяю его раз в "
-            "несколько минут и отвечу на ваше фото, как только оно будет готово."
-        )
-
-    def progress_generating(self, elapsed: float, typical: float, *, late: bool = False) -> str:
-        so_far = self.duration(_tens(elapsed))
-        if late:
-            return (
-                f"⚙️ Делаю видео: прошло {so_far} — дольше обычного: обычно всё занимает "
-                f"{self.about(typical)}. Я слежу за заданием и отвечу на ваше фото."
-            )
-        return (
-            f"⚙️ Делаю видео: прошло {so_far}, обычно всё занимает {self.about(typical)}. "
-            "Я отвечу на ваше фото."
-        )
-
-    def video_too_large(self, url: str) -> str:
-        return (
-            "🎬 Видео готово, но оно слишком большое, чтобы отправить его сюда. "
-            f'<a href="{escape(url, quote=True)}">Скачайте его</a>; '
-            "ссылка перестанет работать через несколько часов."
-        )
-
-    def video_refused(self, url: str) -> str:
-        return (
-            "🎬 Видео готово, но Telegram не дал мне опубликовать его в этом чате. "
-            f'<a href="{escape(url, quote=True)}">Скачайте его</a>; '
-            "ссылка перестанет работать через несколько часов."
-        )
-
-    # --- /status ----------------------------------------------------------------------------
-
-    NO_JOBS = "У вас пока нет заданий. Пришлите фото с подписью, чтобы начать."
-
-    def state_label(self, state: JobState) -> str:
-        return {
-            JobState.RECEIVED: "проверяю фото",
-            JobState.REJECTED: "фото не подошло",
-            JobState.SUBMITTING: "отправляется",
-            JobState.QUEUED: "в очереди сервиса",
-            JobState.GENERATING: "создаётся",
-            JobState.LATE: "задерживается, но придёт",
-            JobState.COMPLETED: "отправляю видео",
-            JobState.DELIVERED: "готово",
-            JobState.FAILED: "не получилось",
-            JobState.TIMED_OUT: "время вышло",
-            JobState.INTERRUPTED: "прервано",
-            JobState.UNDELIVERABLE: "не доставлено",
-            JobState.WAITING: "ждёт своей очереди",
-            JobState.CANCELLED: "отменено",
-        }[state]
-
-    def failure_reason(self, error: str) -> str:
-        return _own_reason_ru(error)
-
-    def ago(self, seconds: float) -> str:
-        seconds = max(0, int(seconds))
-        if seconds < 60:
-            return "только что"
-        if seconds < 3600:
-            return f"{seconds // 60} мин назад"
-        if seconds < 86400:
-            return f"{seconds // 3600} ч назад"
-        days = seconds // 86400
-        return f"{days} {_plural_ru(days, 'день', 'дня', 'дней')} назад"
-
-    def status_list(
-        self, jobs: Sequence[Job], *, now: float, places: Mapping[int, int] | None = None
-    ) -> str:
-        if not jobs:
-            return self.NO_JOBS
-        places = places or {}
-        lines = ["<b>Ваши задания</b>, сначала новые:"]
-        for job in jobs:
-            detail = self.ago(now - job.created_at)
-            place = places.get(job.id)
-            if job.state is JobState.WAITING and place is not None:
-                detail += f" · {place}-е место в очереди"
-            elif job.state in _AT_THE_SERVICE:
-                detail += f" · идёт {self.duration(_tens(now - _started(job)))}"
-            lines.append(_job_entry(job, self.state_label(job.state), detail, "фото"))
-        return "\n".join(lines)
-
-    def usage_today(self, report: UsageReport) -> str:
-        if not report.allowed:
-            return (
-                "🔒 У вас пока нет доступа к этому боту. Ваш id пользователя — "
-                f"<code>{report.user_id}</code>: отправьте его оператору, чтобы попросить доступ."
-            )
-        active = f"В работе: {report.active} из {report.active_limit} одновременно."
-        if report.admin:
-            return (
-                f"<b>Сегодня</b> (UTC): {report.today} видео, у админов нет дневного лимита. "
-                f"{active}"
-            )
-        left = max(0, report.daily_limit - report.today)
-        return (
-            f"<b>Сегодня</b> (UTC): использовано {report.today} из {report.daily_limit} видео, "
-            f"осталось {left}; счётчик обнулится в 00:00 UTC, через "
-            f"{self.time_left(report.resets_in)}. {active}"
-        )
-
-    # --- Access, budgets and the line -------------------------------------------------------
-
-    def not_allowed(self, user_id: int) -> str:
-        return (
-            "🔒 Извините, этот бот делает видео только для тех, кому разрешил его оператор. "
-            f"Ваш id пользователя — <code>{user_id}</code>: отправьте его оператору, чтобы "
-            "попросить доступ."
-        )
-
-    def too_many_active(self, verdict: TooManyActive) -> str:
-        return (
-            f"✋ У вас уже {verdict.active} видео в работе, а одновременно можно не больше "
-            f"{verdict.limit}. Пришлите это фото ещё раз, когда одно из них будет готово "
-            "(их покажет /status)."
-        )
-
-    def daily_limit_reached(self, verdict: DailyLimitReached) -> str:
-        return (
-            f"✋ Дневной лимит исчерпан: {verdict.used} из {verdict.limit} видео. Счётчик "
-            f"обнулится в 00:00 UTC, через {self.time_left(verdict.resets_in)}. "
-            "Неудавшиеся видео не считаются."
-        )
-
-    def daily_cap_reached(self, verdict: DailyCapReached) -> str:
-        return (
-            f"✋ Бот уже сделал сегодня все видео, какие мог ({verdict.limit}). Ничего не "
-            f"списано. Он снова начнёт в 00:00 UTC, через {self.time_left(verdict.resets_in)}: "
-            "пришлите фото, пожалуйста, тогда."
-        )
-
-    def alert_daily_cap(self, verdict: DailyCapReached) -> str:
-        return (
-            f"⚠️ Для администраторов: бот достиг дневного предела в {verdict.limit} видео "
-            "(DAILY_JOBS_TOTAL). Новые запросы отклоняются до 00:00 UTC, через "
-            f"{self.time_left(verdict.resets_in)}."
-        )
-
-    def alert_out_of_credits(self, reason: str) -> str:
-        return (
-            "⚠️ Для администраторов: видеосервис сообщает, что на счёте закончились кредиты "
-            f"({escape(reason)}). Новые видео не получатся, пока счёт не пополнят."
-        )
-
-    def alert_misconfigured(self, reason: str) -> str:
-        return (
-            "⚠️ Для администраторов: видеосервис не принял ключ или адрес бота "
-            f"({escape(reason)}). Проверьте AIMLAPI_KEY, AIMLAPI_BASE_URL и AIMLAPI_ENDPOINT."
-        )
-
-    def alert_failing(self, count: int, reason: str) -> str:
-        return (
-            f"⚠️ Для администраторов: последние {count} запросов к видеосервису закончились "
-            f"без подтверждённого задания (последний: {escape(reason)}). Подробности в логе бота."
-        )
-
-    def waiting_in_line(self, place: int) -> str:
-        return (
-            "⏳ Сейчас делается много видео, поэтому ваше фото ждёт в очереди: оно "
-            f"<b>{place}-е по счёту</b>. Я отправлю его на анимацию, как только освободится "
-            "место. /cancel бесплатно уберёт его из очереди."
-        )
-
-    def busy_in_line(self, place: int) -> str:
-        return (
-            "⏳ Видеосервис сейчас перегружен и пока не принял ваше фото, поэтому оно ждёт в "
-            f"очереди: оно <b>{place}-е по счёту</b>. Я буду пробовать снова, и ничего не "
-            "спишется, пока сервис его не примет. /cancel уберёт его из очереди."
-        )
-
-    CANCELLED_WAITING = "✖️ Отменено: убрал из очереди. Ничего не списано."
-
-    CANCELLED_SUBMITTED = (
-        "✖️ Отменено: я больше не слежу за этим видео. Видеосервис уже взял его в работу, "
-        "так что кредиты потрачены."
-    )
-
-    def cancel_report(self, cancelled: Cancelled) -> str:
-        lines = []
-        if cancelled.waiting:
-            lines.append(
-                f"✖️ Убрано из очереди: {_jobs_ru(len(cancelled.waiting))}. Ничего не списано."
-            )
-        if cancelled.stopped:
-            lines.append(
-                f"✖️ Уже отправлено в видеосервис, больше не отслеживается: "
-                f"{_jobs_ru(len(cancelled.stopped))}. Сервис не умеет отменять принятые "
-                "задания, так что кредиты потрачены, а присылать эти видео я не буду."
-            )
-        if cancelled.busy:
-            lines.append(
-                f"⏳ Не удалось остановить: {_jobs_ru(cancelled.busy)}. Такие задания прямо "
-                "сейчас отправляются в видеосервис или уже готовы и едут к вам."
-            )
-        return "\n".join(lines) if lines else "Отменять нечего."
-
-    # --- Admins -----------------------------------------------------------------------------
-
-    ADMINS_ONLY = "🔒 Эта команда только для админов бота."
-
-    ALLOW_USAGE = (
-        "Как пользоваться: <code>/allow 123456789</code> — с Telegram id пользователя "
-        "(он видит его, когда бот ему отказывает)."
-    )
-
-    DENY_USAGE = "Как пользоваться: <code>/deny 123456789</code> — с Telegram id пользователя."
-
-    def user_allowed(self, user_id: int, *, was_open: bool) -> str:
-        text = f"✅ Пользователь <code>{user_id}</code> теперь может делать видео."
-        if was_open:
-            text += (
-                "\nОбратите внимание: бот был открыт для всех. Теперь видео могут делать только "
-                "разрешённые пользователи и группы."
-            )
-        return text
-
-    def user_denied(self, user_id: int, *, cancelled: int) -> str:
-        text = (
-            f"🚫 Пользователь <code>{user_id}</code> больше не может делать видео — ни в личных "
-            "сообщениях, ни в группах."
-        )
-        if cancelled:
-            text += f" Убрано из очереди без списания: {_jobs_ru(cancelled)}."
-        return text
-
-    def cannot_deny_admin(self, user_id: int) -> str:
-        return (
-            f"Пользователь <code>{user_id}</code> — админ (ADMIN_USER_IDS), а у админов доступ "
-            "есть всегда. Чтобы закрыть ему доступ, уберите его из настроек."
-        )
-
-    def stats_report(self, report: StatsReport) -> str:
-        def span(value: float | None) -> str:
-            return "–" if value is None else self.duration(value)
-
-        if report.success_rate is None:
-            success = "пока ничего не завершилось"
-        else:
-            success = (
-                f"{report.delivered_week} из {report.finished_week} завершённых "
-                f"({report.success_rate:.0%})"
-            )
-        lines = [
-            "<b>Статистика</b>",
-            f"Сегодня (UTC): запросов — {report.requests_today}, отправлено в видеосервис — "
-            f"{report.submitted_today}",
-            f"За 7 дней: запросов — {report.requests_week}, отправлено — {report.submitted_week}",
-            f"Доставлено (за 7 дней): {success}",
-            f"От отправки до доставки: медиана {span(report.median_seconds)}, "
-            f"p95 {span(report.p95_seconds)}",
-        ]
-        if report.failures:
-            lines.append("<b>Сбои</b> (за 7 дней):")
-            for failure in report.failures:
-                reason = (
-                    escape(shorten(self.failure_reason(failure.error), 80))
-                    if failure.error
-                    else "причина не указана"
-                )
-                lines.append(f"• {self.state_label(failure.state)}: {reason} × {failure.count}")
-        else:
-            lines.append("За последние 7 дней сбоев не было.")
-        lines.append(
-            f"Сейчас: в видеосервисе {report.in_flight} из {report.in_flight_limit}, "
-            f"ждут в очереди — {report.waiting}"
-        )
-        if report.usage_today:
-            spent = ", ".join(
-                self.usage_amount(amount, unit) for unit, amount in report.usage_today.items()
-            )
-            lines.append(f"Расход сегодня по счёту видеосервиса: {spent}")
-        return "\n".join(lines)
-
-    def usage_amount(self, amount: float, unit: str) -> str:
-        forms = {
-            "credits": ("кредит", "кредита", "кредитов"),
-            "tokens": ("токен", "токена", "токенов"),
-        }.get(unit, (unit, unit, unit))
-        # A fractional amount takes the genitive singular: "2,5 кредита".
-        word = _plural_ru(int(amount), *forms) if amount == int(amount) else forms[1]
-        number = f"{amount:,.6g}".replace(",", " ").replace(".", ",")
-        return f"{number} {word}"
-
-    # --- Buttons ----------------------------------------------------------------------------
-
-    BUTTON_AGAIN = "🔁 Ещё раз"
-    BUTTON_RETRY = "🔁 Попробовать снова"
-    BUTTON_CANCEL = "✖️ Отменить"
-
-    NOT_YOUR_BUTTON = "🔒 Эта кнопка работает только для того, кто прислал фото."
-    ON_ITS_WAY = "🔁 Уже делаю!"
-    ALREADY_ON_ITS_WAY = "⏳ Уже в работе."
-    ALREADY_DONE = "✅ Уже готово: видео или объяснение, что пошло не так, — в чате."
-    BUTTON_STOP_PAID = "✖️ Остановить"
-    BUTTON_KEEP_PAID = "✅ Оставить"
-    KEPT_PAID = "✅ Оставил: эти видео всё равно придут вам."
-
-    def ask_stop_paid(self, count: int) -> str:
-        return (
-            f"🎬 Видеосервис уже делает для вас видео: {count}. Они оплачены, и вернуть их "
-            "нельзя: если перестать за ними следить, кредиты пропадут, а видео не придут. "
-            "Остановить их или оставить?"
-        )
-
-    BUTTON_OUTDATED = "Эта кнопка больше не работает."
-    OUT_OF_THE_LINE = "✖️ Убрано из очереди. Ничего не списано."
-    ALREADY_LEFT_THE_LINE = (
-        "Задание уже вышло из очереди и отправляется в видеосервис. "
-        "/cancel остановит слежение за ним."
-    )
-
-    def fix_button(self, fix: Fix) -> str:
-        return {
-            Fix.CROP: "✂️ Обрезать",
-            Fix.PAD: "🖼 Добавить фон",
-            Fix.UPSCALE: "🔍 Увеличить до 720 px",
-        }[fix]
-
-    def fixing(self, fix: Fix) -> str:
-        return {
-            Fix.CROP: "✂️ Обрезаю фото под нужные пропорции…",
-            Fix.PAD: "🖼 Дополняю фото размытым фоном…",
-            Fix.UPSCALE: "🔍 Увеличиваю фото…",
-        }[fix]
-
-    def fix_preview(self, fix: Fix, width: int, height: int) -> str:
-        done = {Fix.CROP: "✂️ Обрезано", Fix.PAD: "🖼 Дополнено", Fix.UPSCALE: "🔍 Увеличено"}[fix]
-        return f"{done} до {width}×{height}: вот что будет оживлено."
-
-    # --- Settings ---------------------------------------------------------------------------
-
-    SETTINGS_IN_PRIVATE = "⚙️ Настройки у каждого свои: отправьте мне /settings в личном чате."
-    NOT_YOUR_SETTINGS = "🔒 Это чужие настройки."
-
-    def settings(self, *, prompt_optimizer: bool, chosen: bool) -> str:
-        default = "" if chosen else " (по умолчанию)"
         if prompt_optimizer:
-            state = (
-                f"<b>Улучшение описаний: включено</b>{default}\n"
-                "Видеосервис переписывает ваше описание, чтобы видео вышло лучше."
-            )
-        else:
-            state = (
-                f"<b>Улучшение описаний: выключено</b>{default}\n"
-                "Ваши описания используются ровно так, как вы их написали."
-            )
-        return (
-            f"⚙️ <b>Настройки</b>\n\n{state}\n\n"
-            "Совет: добавьте в конце описания <code>--exact</code>, чтобы один раз использовать "
-            "его дословно."
-        )
-
-    def optimizer_button(self, prompt_optimizer: bool) -> str:
-        return "✍️ Брать мои слова как есть" if prompt_optimizer else "✨ Пусть сервис улучшает"
+            return self.pgettext("button", "✍️ Use my words exactly")
+        return self.pgettext("button", "✨ Let the service improve them")
 
     def optimizer_saved(self, prompt_optimizer: bool) -> str:
-        return (
-            "✨ Улучшение описаний включено."
-            if prompt_optimizer
-            else "✍️ Улучшение описаний выключено."
-        )
+        if prompt_optimizer:
+            return self._("✨ Prompt optimizer on.")
+        return self._("✍️ Prompt optimizer off.")
+
+
+#: The name callers know the catalog's type by.
+English = Words
 
 
 # --- Choosing a language ------------------------------------------------------------------
 
-ENGLISH = English()
-RUSSIAN = Russian()
 
-#: The catalogs other than English, by the primary subtag of a Telegram `language_code`.
-TRANSLATIONS: Mapping[str, English] = {"ru": RUSSIAN}
+def compile_catalog(po_file: Path) -> gettext.GNUTranslations:
+    """A .po file compiled in memory, as `msgfmt` would write it: fuzzy and empty
+    translations are left out, so their English shows instead."""
+    with po_file.open("rb") as source:
+        catalog = read_po(source)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
 
 
-def texts_for(language_code: str | None) -> English:
-    """The catalog for a Telegram `language_code` ("ru", "ru-RU", "RU"): a shared instance,
-    English for any language without a translation, and for no code at all."""
+def _load() -> dict[str, Words]:
+    words = {"en": Words(gettext.NullTranslations(), Locale("en"))}
+    for po_file in sorted(LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        name = po_file.parent.parent.name
+        words[name] = Words(compile_catalog(po_file), Locale.parse(name))
+    return words
+
+
+#: Every language the bot speaks, by its locale name ("en", "ru", "pt_BR").
+LANGUAGES: Mapping[str, Words] = _load()
+
+ENGLISH = LANGUAGES["en"]
+RUSSIAN = LANGUAGES["ru"]
+
+#: The translations (every language but English), by the two-letter code Telegram's command
+#: menus take ("pt" for pt_BR).
+TRANSLATIONS: Mapping[str, Words] = {
+    name.split("_")[0]: words for name, words in LANGUAGES.items() if name != "en"
+}
+
+
+def texts_for(language_code: str | None) -> Words:
+    """The words for a Telegram `language_code` ("ru", "ru-RU", "pt-br", "RU"): a shared
+    instance, for the exact locale where there is one ("pt-br" → pt_BR), else for its
+    language ("ru-RU" → ru, "pt" → pt_BR); English for any other language and for no code."""
     if not language_code:
         return ENGLISH
-    primary = language_code.replace("_", "-").split("-", 1)[0].lower()
-    return TRANSLATIONS.get(primary, ENGLISH)
+    language, _, region = language_code.replace("_", "-").partition("-")
+    language = language.lower()
+    exact = f"{language}_{region.split('-')[0].upper()}" if region else language
+    return LANGUAGES.get(exact) or TRANSLATIONS.get(language) or ENGLISH

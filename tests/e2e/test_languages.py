@@ -1,4 +1,5 @@
-"""Each user reads the bot in their Telegram language: Russian for "ru", English for the rest.
+"""Each user reads the bot in their Telegram language: Russian for "ru", English for a language
+without a catalog ("de").
 
 A job remembers its user's language, so what the tick sends later (progress, the video, a
 failure notice) speaks it too, with no update from the user to read it from.
@@ -16,7 +17,7 @@ from bot.app import BotApp
 from bot.durations import USUAL_SECONDS
 from bot.firstframe import ImageProblem, ImageRejected
 from bot.imagefix import fix_for
-from bot.texts import ENGLISH, RUSSIAN
+from bot.texts import ENGLISH, RUSSIAN, TRANSLATIONS
 from tests.conftest import FAST, TestClock, make_settings, running_bot, send_photo
 from tests.e2e.chat import command, replies_to
 from tests.e2e.taps import bot_message, buttons, saying, tap
@@ -112,13 +113,14 @@ async def test_the_ticks_failure_notice_for_a_russian_users_job_is_russian(
     assert [label for label, _ in buttons(notice)] == [RUSSIAN.BUTTON_RETRY]
 
 
-async def test_command_menus_are_registered_in_english_and_in_russian(
+async def test_command_menus_are_registered_in_english_and_in_every_translation(
     bot: BotApp, telegram: TelegramEmulator
 ) -> None:
     calls = telegram.calls_to("setMyCommands")
     registered = {(str(call.params["scope"]), call.params.get("language_code")) for call in calls}
-    assert len(registered) == len(calls) == 4
-    for language_code, words in ((None, ENGLISH), ("ru", RUSSIAN)):
+    assert len(registered) == len(calls) == 2 * (1 + len(TRANSLATIONS))
+    assert "ru" in TRANSLATIONS
+    for language_code, words in ((None, ENGLISH), *TRANSLATIONS.items()):
         for scope, menu in (
             (BotCommandScopeAllPrivateChats(), words.PRIVATE_COMMANDS),
             (BotCommandScopeAllGroupChats(), words.GROUP_COMMANDS),
