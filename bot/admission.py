@@ -122,6 +122,8 @@ async def readmit_rejected(
             error=None,
             image_fix=image_fix,
             language=language,
+            next_poll_at=None,
+            pending_status=None,
         )
     if reopened is not None:
         log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)

@@ -82,8 +82,11 @@ async def advance_job(bot: Bot, services: Services, job: Job) -> None:
         )
         return
     if job.state in (JobState.QUEUED, JobState.GENERATING, JobState.LATE):
+        was_late = job.state is JobState.LATE
         job = await _poll(services, job)
-        job = await refresh_progress(bot, services, job)
+        # Turning late is told at once: the next chance may be a slow check away.
+        turned_late = job.state is JobState.LATE and not was_late
+        job = await refresh_progress(bot, services, job, at_once=turned_late)
     if job.state is JobState.COMPLETED:
         await _deliver(bot, services, job)
     elif job.state in _NOTICE_STATES and job.next_poll_at is not None:

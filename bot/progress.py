@@ -126,9 +126,10 @@ def progress_text(job: Job, times: GenerationTimes, *, now: float) -> str | None
     return None
 
 
-async def refresh_progress(bot: Bot, services: Services, job: Job) -> Job:
+async def refresh_progress(bot: Bot, services: Services, job: Job, *, at_once: bool = False) -> Job:
     """Edit the job's status message to its current progress, when the text changed and the
-    last edit is old enough for the chat (Telegram's edit limits; groups less often).
+    last edit is old enough for the chat (Telegram's edit limits; groups less often), or
+    `at_once` (news the user must not wait for, such as a video turning late).
     Never raises: progress is a courtesy, the job goes on without it."""
     if job.status_message_id is None and job.state is not JobState.LATE:
         return job  # a late job's user must hear it will still come: a new message, then
@@ -138,7 +139,7 @@ async def refresh_progress(bot: Bot, services: Services, job: Job) -> Job:
         return job
     tuning = services.tuning
     interval = tuning.progress_edit_private if job.chat_id > 0 else tuning.progress_edit_group
-    if job.status_edited_at is not None and now - job.status_edited_at < interval:
+    if not at_once and job.status_edited_at is not None and now - job.status_edited_at < interval:
         return job
     try:
         return await show_progress(bot, services, job, text)

@@ -58,8 +58,9 @@ class Services:
     # Held while a request is judged against the budgets and recorded, and while the line
     # takes free slots, so that two at once cannot both take the last slot.
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Jobs a tick is working on. Ticks overlap (one slow job must not hold up the next tick),
-    # so each takes only jobs no other tick has, and all share POLL_CONCURRENCY slots.
+    # Jobs a tick, or a check and submission (`bot.pipeline`), is working on: each takes only
+    # jobs no other has. Ticks overlap (one slow job must not hold up the next tick), and all
+    # share POLL_CONCURRENCY slots.
     in_flight: set[int] = field(default_factory=set)
     # How long videos have recently taken at the API: what users are told to expect.
     generation_times: GenerationTimes = field(default_factory=GenerationTimes)

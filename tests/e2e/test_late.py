@@ -89,3 +89,17 @@ async def test_a_video_ready_while_the_bot_was_down_past_the_timeout_is_delivere
         await video_for(telegram, sent)
     assert aiml.charged == 1
     assert not any("stopped waiting" in text for text in status_texts(telegram, 111))
+
+
+async def test_turning_late_is_told_at_once_whatever_the_pace_of_progress_edits(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    # Progress edits so rare that only news told at once can reach the status message.
+    rare_edits = dataclasses.replace(SLOW_CHECKS, progress_edit_private=10**6)
+    settings = make_settings(tmp_path, telegram, aiml, job_timeout_seconds=600)
+    async with running_bot(settings, clock, rare_edits):
+        photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="slow")
+        await created(aiml, "slow")
+        await status_says(telegram, 111, "Queued")
+        clock.advance(601)
+        await status_says(telegram, 111, "Your video is late")
