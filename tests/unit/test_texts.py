@@ -57,7 +57,7 @@ SUPERGROUP = -1001234567890
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The languages the bot speaks, by locale: English (the msgids) and one catalog each.
-SPOKEN = {"en", "ru", "es", "pt_BR", "uk", "id", "tr"}
+SPOKEN = {"en", "ru", "es", "pt_BR", "uk", "id", "tr", "fa"}
 #: Letters each translation must show in every text, where its script tells it from English.
 SCRIPTS = {"ru": "[а-яё]", "uk": "[а-щьюяєіїґ]", "fa": "[\u0600-\u06ff]"}
 
