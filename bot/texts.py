@@ -910,7 +910,9 @@ class Words:
             )
         )
         if report.usage_today:
-            spent = ", ".join(
+            # Translators: between the amounts of two units, as in "126 credits, 1 token".
+            separator = self.pgettext("list separator", ", ")
+            spent = separator.join(
                 self.usage_amount(amount, unit) for unit, amount in report.usage_today.items()
             )
             lines.append(
