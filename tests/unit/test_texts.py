@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -489,6 +490,15 @@ def test_buttons_and_callback_answers_fit(words: Words) -> None:
         assert "<" not in answer
 
 
+def _first_strong_direction(text: str) -> str | None:
+    """How a client lays a line out: by its first letter that has a direction."""
+    for char in text:
+        direction = unicodedata.bidirectional(char)
+        if direction in ("L", "R", "AL"):
+            return "ltr" if direction == "L" else "rtl"
+    return None
+
+
 def test_persian_reads_right_to_left_in_arabic_script() -> None:
     if "fa" not in LANGUAGES:
         pytest.skip("no Persian catalog")
@@ -498,6 +508,18 @@ def test_persian_reads_right_to_left_in_arabic_script() -> None:
         letters = [c for c in plain(text) if c.isalpha()]
         arabic = [c for c in letters if "\u0600" <= c <= "\u06ff"]
         assert len(arabic) > len(letters) / 2, text
+    # Every line opens with a Persian word, so that clients lay it out right to left, even
+    # where a command or a number comes early. Prompts are the user's: their lines are not.
+    for name in CONSTANTS + METHODS:
+        if name == "video_caption":
+            continue
+        for markup, _, _ in _renderings(persian, name):
+            for line in plain(markup).splitlines():
+                if line.strip() and not line.startswith("    "):  # a job's prompt, indented
+                    assert _first_strong_direction(line) == "rtl", (name, line)
+    for name in MENUS:
+        for _, about in getattr(persian, name):
+            assert _first_strong_direction(about) == "rtl", about
 
 
 # --------------------------------------------------------------------------- Russian plurals
