@@ -61,7 +61,7 @@ messages-extract: $(STAMP_DEV)
 
 # Every catalog brought in line with the code: new messages empty, changed ones fuzzy.
 messages-update: messages-extract
-	$(PYBABEL) update -i $(MESSAGES_POT) -d locales --ignore-obsolete
+	$(PYBABEL) update -i $(MESSAGES_POT) -d locales --ignore-obsolete --ignore-pot-creation-date
 
 # A new language: `make messages-init LOCALE=de` makes locales/de/LC_MESSAGES/messages.po.
 messages-init: messages-extract
