@@ -196,15 +196,17 @@ def test_catalog_has_every_message_of_the_code_translated_and_no_other(language:
     stale = sorted(str(key) for key in entries.keys() - extracted.keys())
     assert stale == [], f"no longer in the code (`make messages-update`): {stale}"
     assert not catalog.fuzzy, "the header is marked fuzzy"
+    to_translate = []  # every entry a translator must see to, listed at once
     for key, entry in entries.items():
         plural = extracted[key]
         assert entry.pluralizable is (plural is not None), key
         if plural is not None:
             assert entry.id[1] == plural, key
-        assert not entry.fuzzy, f"fuzzy: {key}"
         forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         assert len(forms) == (catalog.num_plurals if plural else 1), key
-        assert all(form.strip() for form in forms), f"empty: {key}"
+        if entry.fuzzy or not all(form.strip() for form in forms):
+            to_translate.append(f"{'fuzzy' if entry.fuzzy else 'empty'}: {key}")
+    assert to_translate == [], f"translate in locales/{language}: {to_translate}"
 
 
 @EACH_TRANSLATION
