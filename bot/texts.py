@@ -1096,8 +1096,13 @@ def compile_catalog(po_file: Path) -> gettext.GNUTranslations:
 
 
 def _load() -> dict[str, Words]:
+    po_files = sorted(LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    if not po_files:
+        # The catalogs sit beside the packages, in the checkout: an install that copied only
+        # the packages would speak English alone, without a word about it.
+        raise RuntimeError(f"no catalogs in {LOCALES_DIR}: install from the checkout (-e)")
     words = {"en": Words(gettext.NullTranslations(), Locale("en"))}
-    for po_file in sorted(LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+    for po_file in po_files:
         name = po_file.parent.parent.name
         words[name] = Words(compile_catalog(po_file), Locale.parse(name))
     return words
