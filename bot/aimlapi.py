@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -100,26 +100,44 @@ class Generation:
     usage: Usage | None = None
 
 
-class _Video(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    url: str | None = None
-    duration: float | None = None
+# Answers are read field by field, not validated as a whole: the API documents few fields as
+# sure, and one odd optional field (a video given as a bare link or a list, a duration as
+# "6s") must never hide a paid generation's id or its video.
 
 
-class _Answer(BaseModel):
-    """Every field any documented answer of either endpoint carries; all optional here, the
-    rules of what must be there are in `_read_created` and `_read_status`."""
+def _text(value: Any) -> str | None:
+    """A non-empty string, or a number written as one (ids come both ways)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
-    model_config = ConfigDict(extra="ignore")
 
-    id: str | int | None = None
-    generation_id: str | int | None = None
-    status: str | None = None
-    video: _Video | None = None
-    duration: float | None = None
-    error: Any = None
-    meta: Any = None
+def _seconds(value: Any) -> float | None:
+    """A positive length in seconds, from a number or a numeric string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().removesuffix("s"))
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+        return float(value)
+    return None
+
+
+def _video_of(value: Any) -> tuple[str | None, float | None]:
+    """The video's link and length, from `{"url", "duration"}`, a list of those, or a link."""
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, str):
+        url = _text(value)
+        return (url if url and url.startswith(("http://", "https://")) else None), None
+    if isinstance(value, dict):
+        return _text(value.get("url")), _seconds(value.get("duration"))
+    return None, None
 
 
 def _usage_of(meta: Any) -> Usage | None:
@@ -135,37 +153,27 @@ def _usage_of(meta: Any) -> Usage | None:
     return None
 
 
-def _generation_of(answer: _Answer, generation_id: str, endpoint: Endpoint) -> Generation:
-    video = answer.video
-    url = video.url if video is not None and video.url else None
-    duration = video.duration if video is not None and video.duration else answer.duration
+def _generation_of(data: dict[str, Any], generation_id: str, endpoint: Endpoint) -> Generation:
+    url, duration = _video_of(data.get("video"))
     return Generation(
         id=generation_id,
         endpoint=endpoint,
-        status=answer.status,
+        status=_text(data.get("status")),
         video_url=url,
-        duration=duration,
-        error=answer.error,
-        usage=_usage_of(answer.meta),
+        duration=duration if duration is not None else _seconds(data.get("duration")),
+        error=data.get("error"),
+        usage=_usage_of(data.get("meta")),
     )
-
-
-def _parsed(data: Any) -> _Answer | None:
-    try:
-        return _Answer.model_validate(data)
-    except ValidationError:
-        return None
 
 
 def _read_created(data: Any, endpoint: Endpoint) -> Generation:
     """A create answer: the seed's `{generation_id, status}`, or the schema's and universal
     endpoint's poll object with `id`. Raises ApiOutcomeUnknown when no id can be read: the
     job was most likely made, and must not be asked for again."""
-    answer = _parsed(data)
-    if answer is None:
+    if not isinstance(data, dict):
         raise ApiOutcomeUnknown("the API accepted the request with an unreadable answer")
-    named, plain = answer.generation_id, answer.id
-    if named is not None and plain is not None and str(named) != str(plain):
+    named, plain = _text(data.get("generation_id")), _text(data.get("id"))
+    if named is not None and plain is not None and named != plain:
         log.warning(
             "the API's create answer names two ids, generation_id %s and id %s; "
             "following generation_id",
@@ -173,17 +181,16 @@ def _read_created(data: Any, endpoint: Endpoint) -> Generation:
             plain,
         )
     found = named if named is not None else plain
-    if found is None or not str(found).strip():
+    if found is None:
         raise ApiOutcomeUnknown("the API answered without a generation id")
-    return _generation_of(answer, str(found).strip(), endpoint)
+    return _generation_of(data, found, endpoint)
 
 
 def _read_status(data: Any, generation_id: str, endpoint: Endpoint) -> Generation:
     """A status answer; raises ApiBadResponse when it has no status."""
-    answer = _parsed(data)
-    if answer is None or not answer.status:
+    if not isinstance(data, dict) or _text(data.get("status")) is None:
         raise ApiBadResponse("the status answer has no status")
-    return _generation_of(answer, generation_id, endpoint)
+    return _generation_of(data, generation_id, endpoint)
 
 
 class Progress(Enum):
@@ -468,17 +475,21 @@ class AimlApiClient:
         try:
             data = await self._create_on(endpoint, prompt, first_frame_image, prompt_optimizer)
         except ApiNotFound as error:
-            if self._moved or not _route_unknown(error):
+            if not _route_unknown(error):
                 raise
-            # Nothing was made on a route that does not exist: the other one may be asked.
-            endpoint = self._endpoint = endpoint.other
-            self._moved = True
-            log.warning(
-                "the AI/ML API has no %s endpoint here (%s); using the %s endpoint from now on",
-                endpoint.other,
-                error.message,
-                endpoint,
-            )
+            if self._endpoint is endpoint:
+                if self._moved:
+                    raise  # neither endpoint exists here: the base URL is wrong
+                # Nothing was made on a route that does not exist: the other one may be asked.
+                self._endpoint, self._moved = endpoint.other, True
+                log.warning(
+                    "the AI/ML API has no %s endpoint here (%s); using the %s endpoint from now on",
+                    endpoint,
+                    error.message,
+                    endpoint.other,
+                )
+            # Else another create moved while this one was out: follow it.
+            endpoint = self._endpoint
             data = await self._create_on(endpoint, prompt, first_frame_image, prompt_optimizer)
         return _read_created(data, endpoint)
 

@@ -16,6 +16,8 @@ PAID_CREATES_PER_MINUTE = 20.0
 FREE_CREATES_PER_MINUTE = 5.0
 #: How long every create waits after a busy answer that named no time.
 DEFAULT_PAUSE_SECONDS = 5.0
+#: The longest pause any one busy answer imposes on every create.
+MAX_PAUSE_SECONDS = 300.0
 
 
 class CreatePacer:
@@ -49,12 +51,15 @@ class CreatePacer:
         return self._clock() >= max(self._next_at, self._paused_until)
 
     async def turn(self) -> None:
-        """Wait for this create's turn, and take it: turns are handed out in call order."""
+        """Wait for this create's turn, and take it: turns are handed out in call order, and
+        a pause the API asks for meanwhile holds back the turns already handed out too."""
         now = self._clock()
         at = max(now, self._next_at, self._paused_until)
         self._next_at = at + (60.0 / self._rate if self._rate else 0.0)
-        if at > now:
+        while at > now:
             await self._sleep(at - now)
+            now = self._clock()
+            at = max(at, self._paused_until)
 
     def busy(self, *, rate_limited: bool, retry_after: float | None) -> float:
         """Note a busy answer (a 429 when `rate_limited`); returns how long every create now
@@ -67,5 +72,8 @@ class CreatePacer:
             self._rate = max(min(FREE_CREATES_PER_MINUTE, self._paced_rate), self._rate / 2)
             self._rate_set_at = now
         pause = retry_after if retry_after is not None else self._pause_seconds
+        # A server's wish is honoured up to a point: a day's Retry-After would stall every
+        # photo that long, for nothing the busy line could not do better.
+        pause = min(pause, MAX_PAUSE_SECONDS)
         self._paused_until = max(self._paused_until, now + pause)
         return pause

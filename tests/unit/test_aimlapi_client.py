@@ -3,6 +3,7 @@ API's statuses and error shapes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 from collections.abc import AsyncIterator
@@ -585,3 +586,45 @@ async def test_when_neither_endpoint_exists_the_client_stops_after_one_move(
     finally:
         await api.close()
     assert len(aiml.creates) == 3 and aiml.charged == 0
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"video": "https://cdn.example/v.mp4"},
+        {"video": [{"url": "https://cdn.example/v.mp4"}]},
+        {"duration": "6s"},
+        {"video": {"url": 7}},
+        {"meta": {"usage": {"credits_used": "x"}}},
+    ],
+    ids=["video-as-link", "video-as-list", "duration-as-text", "url-as-number", "odd-usage"],
+)
+async def test_one_odd_optional_field_never_hides_the_id_or_the_video(
+    client: AimlApiClient, aiml: AimlApiEmulator, odd: dict[str, Any]
+) -> None:
+    aiml.create_response = lambda job: (200, {"id": job.generation_id, "status": "queued"} | odd)
+    created = await client.create_generation(
+        prompt="p", first_frame_image=FRAME, prompt_optimizer=True
+    )
+    assert created.id in aiml.jobs  # read, and so followed: never a lost paid job
+    aiml.poll_response = lambda job, body: (200, body | {"status": "completed"} | odd)
+    status = await client.get_generation(created.id)
+    assert status.status == "completed"
+    if "video" in odd and odd["video"] != {"url": 7}:
+        assert status.video_url == "https://cdn.example/v.mp4"
+    if "duration" in odd:
+        assert status.duration == 6.0
+
+
+async def test_creates_out_together_when_the_route_is_missing_all_follow_the_move(
+    aiml: AimlApiEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    aiml.missing_endpoints.add("legacy")
+    aiml.set_delay("create", 0.2)  # both are out before either is answered
+    api = AimlApiClient(aiml.base_url, API_KEY)
+    try:
+        made = await asyncio.gather(create(api, "one"), create(api, "two"))
+    finally:
+        await api.close()
+    assert set(made) <= set(aiml.jobs) and aiml.charged == 2
+    assert caplog.text.count("from now on") == 1
