@@ -52,9 +52,10 @@ class AdminAlerts:
         return True
 
     def note_submission(self, *, confirmed: bool) -> bool:
-        """Count a submission's end; True when it makes the API count as failing."""
+        """Count a submission's end; True while the API counts as failing (the hourly limit
+        of `raise_alert` keeps a long outage to one message an hour)."""
         self.failures_in_a_row = 0 if confirmed else self.failures_in_a_row + 1
-        return self.failures_in_a_row == FAILING_STREAK
+        return self.failures_in_a_row >= FAILING_STREAK
 
 
 async def send_alerts(bot: Bot, alerts: AdminAlerts, admins: list[int]) -> int:

@@ -25,7 +25,9 @@ RETRY_PATTERN = re.compile(r"^retry:(?P<job>\d+)$")
 CANCEL_PATTERN = re.compile(r"^cancel:(?P<job>\d+)$")
 FIX_PATTERN = re.compile(rf"^fix:(?P<job>\d+):(?P<fix>{'|'.join(fix.value for fix in Fix)})$")
 OPTIMIZER_PATTERN = re.compile(r"^opt:(?P<value>on|off)$")
-STOP_PAID_PATTERN = re.compile(r"^(?P<choice>stop|keep):(?P<user>\d+):(?P<chat>-?\d+)$")
+STOP_PAID_PATTERN = re.compile(
+    r"^(?P<choice>stop|keep):(?P<user>\d+):(?P<chat>-?\d+):(?P<up_to>\d+)$"
+)
 
 
 def _one(text: str, data: str) -> InlineKeyboardMarkup:
@@ -60,10 +62,13 @@ def fix_markup(job: Job, fixes: Sequence[Fix]) -> InlineKeyboardMarkup:
     )
 
 
-def stop_paid_markup(user_id: int, chat_id: int | None, words: English) -> InlineKeyboardMarkup:
+def stop_paid_markup(
+    user_id: int, chat_id: int | None, up_to: int, words: English
+) -> InlineKeyboardMarkup:
     """Under /cancel's question about videos already paid for: stop following them, or keep
-    them. `chat_id` 0 (None) means all the user's chats, as /cancel in private."""
-    scope = f"{user_id}:{chat_id or 0}"
+    them. `chat_id` 0 (None) means all the user's chats, as /cancel in private; `up_to` is
+    the newest job the question is about, so a late tap never stops a video asked for since."""
+    scope = f"{user_id}:{chat_id or 0}:{up_to}"
     return InlineKeyboardMarkup(
         [
             [

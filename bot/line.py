@@ -157,10 +157,12 @@ async def cancel_jobs(
     chat_id: int | None,
     stop_submitted: bool,
     job_id: int | None = None,
+    up_to: int | None = None,
 ) -> Cancelled:
     """Cancel a user's jobs waiting in line (never charged) and, with `stop_submitted`, stop
     following those the paid API already has (their credits are spent); only the jobs of
-    `chat_id` when given, only the job `job_id` when given. Each cancelled job's status message
+    `chat_id` when given, only the job `job_id` when given, none newer than the job `up_to`
+    when given. Each cancelled job's status message
     says so, in the job's language. Returns what was done.
     """
     cancelled = await LineStore.of(services.store).cancel(
@@ -169,6 +171,7 @@ async def cancel_jobs(
         stop_submitted=stop_submitted,
         now=services.clock(),
         job_id=job_id,
+        up_to=up_to,
     )
     for job_id in (*cancelled.waiting, *cancelled.stopped):
         try:

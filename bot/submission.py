@@ -78,8 +78,12 @@ def _alert_if_needed(services: Services, submission: Submission) -> None:
         alerts.raise_alert(Alert.OUT_OF_CREDITS, words.alert_out_of_credits(reason), now=now)
     elif outcome is SubmitOutcome.MISCONFIGURED:
         alerts.raise_alert(Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now)
-    if outcome is SubmitOutcome.BUSY:
-        return  # paced and tried again: not a failure yet
+    if outcome in (
+        SubmitOutcome.BUSY,  # paced and tried again: not a failure yet
+        SubmitOutcome.OUT_OF_CREDITS,  # told apart above: they say nothing of the API's health
+        SubmitOutcome.MISCONFIGURED,
+    ):
+        return
     unconfirmed = outcome in (SubmitOutcome.UNKNOWN, SubmitOutcome.STAYED_BUSY)
     if alerts.note_submission(confirmed=not unconfirmed):
         alerts.raise_alert(Alert.FAILING, words.alert_failing(FAILING_STREAK, reason), now=now)

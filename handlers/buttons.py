@@ -148,6 +148,7 @@ async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             query.from_user.id,
             chat_id=chat or None,
             stop_submitted=True,
+            up_to=int(match.group("up_to")),
         )
         text = words.cancel_report(cancelled)
     try:

@@ -62,9 +62,10 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer(message, words.cancel_report(cancelled))
         return
     report = words.cancel_report(cancelled) if cancelled.waiting or cancelled.busy else ""
+    [newest] = await services.store.jobs_for_user(user.id, chat_id=only_chat, limit=1)
     question = words.ask_stop_paid(cancelled.at_service)
     await answer(
         message,
         f"{report}\n\n{question}" if report else question,
-        reply_markup=stop_paid_markup(user.id, only_chat, words),
+        reply_markup=stop_paid_markup(user.id, only_chat, newest.id, words),
     )

@@ -195,8 +195,9 @@ class JobStore:
             db = await aiosqlite.connect(path)
             try:
                 await db.execute("PRAGMA journal_mode=WAL")
-                # NORMAL under WAL survives a process crash; only a power cut loses the last commit.
-                await db.execute("PRAGMA synchronous=NORMAL")
+                # FULL, not NORMAL: a power cut must never undo the SUBMITTING written just
+                # before a paid create, or the restart would send that create again.
+                await db.execute("PRAGMA synchronous=FULL")
                 await db.execute("PRAGMA busy_timeout=5000")
                 await migrate(db)
             except BaseException:

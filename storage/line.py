@@ -143,10 +143,13 @@ class LineStore:
         stop_submitted: bool,
         now: float,
         job_id: int | None = None,
+        up_to: int | None = None,
     ) -> Cancelled:
         """Cancel a user's waiting jobs (and, with `stop_submitted`, stop following those at
         the API); only those of `chat_id` (or of a group that became it) when given, only
-        `job_id` when given. Cancelled jobs are never touched again."""
+        `job_id` when given, only those up to the job id `up_to` when given (the jobs a
+        question was about, not those asked for since). Cancelled jobs are never touched
+        again."""
         where = "user_id = ?"
         params: list[object] = [user_id]
         if chat_id is not None:
@@ -155,6 +158,9 @@ class LineStore:
         if job_id is not None:
             where += " AND id = ?"
             params.append(job_id)
+        if up_to is not None:
+            where += " AND id <= ?"
+            params.append(up_to)
         cancel = (
             f"UPDATE jobs SET state = '{JobState.CANCELLED.value}', next_poll_at = NULL, "
             f"updated_at = ? WHERE {where} AND state IN "

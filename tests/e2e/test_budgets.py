@@ -340,3 +340,20 @@ async def test_cancel_keeps_paid_jobs_when_their_user_says_so_and_the_video_stil
     await status_says(telegram, 111, "Kept: those videos will still come to you.")
     aiml.complete_now(generation)
     await video_for(telegram, sent)
+
+
+async def test_a_late_stop_under_cancels_question_never_stops_a_video_asked_for_since(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.queued_polls = FOREVER
+    photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="asked about")
+    await created(aiml, "asked about")
+    await command(telegram, chat=ANN_CHAT, sender=ANN, text="/cancel")
+    asked = await bot_message(telegram, 111, saying("Stop them, or keep them?"), "the question")
+    later = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="asked for since")
+    since = await created(aiml, "asked for since")
+    stop, _ = (data for _, data in buttons(asked))
+    await tap(telegram, sender=ANN, message=asked, data=stop)
+    await status_says(telegram, 111, "Stopped following 1 job")
+    aiml.complete_now(since)
+    await video_for(telegram, later)
