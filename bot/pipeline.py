@@ -66,8 +66,11 @@ async def check_and_submit(
     """
     if not claimed:
         if job.id in services.in_flight:
-            log.info("job %s: already being taken on; leaving it to that", job.id)
-            return job
+            # Held by the tick (retelling its refusal, say): the tick takes it on once free.
+            log.info("job %s: already being taken on; the tick goes on with it", job.id)
+            return await services.store.update(
+                job.id, now=services.clock(), next_poll_at=services.clock()
+            )
         services.in_flight.add(job.id)
     try:
         if job.pending_status is not None or job.next_poll_at is not None:
@@ -191,7 +194,7 @@ async def show_pending_outcome(bot: Bot, services: Services, job: Job) -> Job:
     fixes: list[Fix] = []
     if job.state is JobState.REJECTED and job.error in _IMAGE_PROBLEMS:
         fixes = _fixes_offered(job, ImageProblem(job.error))
-    job = await show_progress(
+    shown = await show_progress(
         bot,
         services,
         job,
@@ -199,9 +202,12 @@ async def show_pending_outcome(bot: Bot, services: Services, job: Job) -> Job:
         reply_markup=fix_markup(job, fixes) if fixes else None,
         anew_on_failure=True,
     )
-    return await services.store.update(
-        job.id, now=services.clock(), pending_status=None, next_poll_at=None
+    # Only while it is still the job that was told: one taken up again meanwhile (a fix
+    # tapped under the refusal) keeps the next step it was given.
+    done = await services.store.update_if(
+        job.id, job.state, now=services.clock(), pending_status=None, next_poll_at=None
     )
+    return done if done is not None else await services.store.get(shown.id)
 
 
 _IMAGE_PROBLEMS = frozenset(problem.value for problem in ImageProblem)

@@ -264,8 +264,8 @@ async def _tell_pending(bot: Bot, services: Services, job: Job) -> None:
         # Blocked, or a message Telegram will never take. The job keeps its state (never
         # UNDELIVERABLE, which counts as charged): it ended as it did, unheard.
         log.warning("job %s: Telegram will not take its outcome (%s)", job.id, error.message)
-        await services.store.update(
-            job.id, now=services.clock(), pending_status=None, next_poll_at=None
+        await services.store.update_if(
+            job.id, job.state, now=services.clock(), pending_status=None, next_poll_at=None
         )
 
 

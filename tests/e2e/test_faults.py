@@ -501,3 +501,33 @@ async def test_status_of_a_group_that_became_a_supergroup_lives_in_the_supergrou
     edits = telegram.calls_to("editMessageText")
     assert edits and {c.params["chat_id"] for c in edits} == {-1009999}
     assert not bot_messages(telegram, -1009999, lambda message: "text" in message)
+
+
+async def test_fix_tapped_while_the_tick_is_retelling_its_refusal_still_makes_the_video(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    # The refusal gets no answer at first; when the tick tells it again, Telegram is slow to
+    # answer, and the user taps the fix meanwhile.
+    aiml.queued_polls = aiml.generating_polls = 0
+    for method in ("editMessageText", "sendMessage"):
+        telegram.fail(method, 502, "Bad Gateway", times=1, when=_saying("fix the photo"))
+    sent = send_photo(
+        telegram,
+        chat=ANN_CHAT,
+        sender=ANN,
+        caption="waves",
+        image=make_image(600, 300),
+        size=(600, 300),
+    )
+    await telegram.wait_for("sendMessage", where=lambda c: "fix the photo" in c.params["text"])
+    telegram.set_delay("editMessageText", 1.5)
+    mark = telegram.mark()
+    # The tick's retelling is under way (and held for 1.5 s) when the tap comes.
+    await telegram.wait_for(
+        "editMessageText", where=lambda c: "fix the photo" in c.params["text"], since=mark
+    )
+    [status] = bot_messages(telegram, 111, saying("Got it"))
+    await tap(telegram, sender=ANN, message=status, data="fix:1:upscale")
+    telegram.set_delay("editMessageText", 0)
+    await video_for(telegram, sent)
+    assert len(aiml.creates) == 1
