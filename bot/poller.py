@@ -140,7 +140,12 @@ async def _poll(services: Services, job: Job) -> Job:
         log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
         return await _back_off(services, job)
     except AimlApiError as error:
-        if clock() - started > tuning.late_patience_seconds:
+        if (
+            clock() - started > tuning.late_patience_seconds
+            and job.poll_failures + 1 >= tuning.missing_generation_polls
+        ):
+            # Past the patience, and asked in vain a few times: one failed call alone never
+            # gives up a video that may be ready.
             return await _give_up(services, job, started)
         log.info("job %s: status call failed (%s), backing off", job.id, error.message)
         return await _back_off(services, job)
@@ -245,6 +250,12 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
 async def _notify(bot: Bot, services: Services, job: Job) -> None:
     try:
         await send_notice(bot, services, job)
+    except (Forbidden, BadRequest) as error:
+        # Blocked, or a notice Telegram will never take: the job keeps how it ended (never
+        # UNDELIVERABLE, which counts as a video made), unheard.
+        log.warning("job %s: Telegram will not take its notice (%s)", job.id, error.message)
+        await services.store.update(job.id, now=services.clock(), next_poll_at=None)
+        return
     except Exception as error:
         await _after_telegram_error(bot, services, job, error)
         return

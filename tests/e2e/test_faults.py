@@ -511,6 +511,7 @@ async def test_fix_tapped_while_the_tick_is_retelling_its_refusal_still_makes_th
     aiml.queued_polls = aiml.generating_polls = 0
     for method in ("editMessageText", "sendMessage"):
         telegram.fail(method, 502, "Bad Gateway", times=1, when=_saying("fix the photo"))
+    telegram.set_delay("editMessageText", 1.5, when=_saying("fix the photo"))
     sent = send_photo(
         telegram,
         chat=ANN_CHAT,
@@ -519,15 +520,32 @@ async def test_fix_tapped_while_the_tick_is_retelling_its_refusal_still_makes_th
         image=make_image(600, 300),
         size=(600, 300),
     )
-    await telegram.wait_for("sendMessage", where=lambda c: "fix the photo" in c.params["text"])
-    telegram.set_delay("editMessageText", 1.5)
-    mark = telegram.mark()
-    # The tick's retelling is under way (and held for 1.5 s) when the tap comes.
+    # The first edit fails, then the new message; the tick's retelling edit is the second,
+    # under way (and held for 1.5 s) when the tap comes.
     await telegram.wait_for(
-        "editMessageText", where=lambda c: "fix the photo" in c.params["text"], since=mark
+        "editMessageText", 2, where=lambda c: "fix the photo" in c.params["text"]
     )
     [status] = bot_messages(telegram, 111, saying("Got it"))
     await tap(telegram, sender=ANN, message=status, data="fix:1:upscale")
     telegram.set_delay("editMessageText", 0)
     await video_for(telegram, sent)
     assert len(aiml.creates) == 1
+
+
+async def test_a_failure_notice_a_blocked_chat_refuses_keeps_the_day_count_given_back(
+    bot: BotApp, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    aiml.queued_polls = aiml.generating_polls = 0
+    aiml.fail_next_job()
+    telegram.fail(
+        "sendMessage", 403, "Forbidden: bot was blocked by the user", when=_saying("could not")
+    )
+    send_photo(telegram, chat=ANN_CHAT, sender=ANN, caption="flagged")
+    await telegram.wait_for("sendMessage", where=lambda c: "could not" in c.params["text"])
+    await two_quiet_polls(telegram, since=telegram.mark())
+    store = services(bot).store
+    [job] = await store.jobs_for_user(111)
+    counts = await AccessStore.of(store).user_counts(111, since=0)
+    # It failed, uncharged for a video: blocked or not, it does not count as one made.
+    assert job.state is JobState.FAILED and job.next_poll_at is None
+    assert counts.today == 0

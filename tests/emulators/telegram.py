@@ -545,7 +545,7 @@ class TelegramEmulator:
         self._files: dict[str, _StoredFile] = {}
         self._paths: dict[str, str] = {}
         self._failures: dict[str, list[_Failure]] = defaultdict(list)
-        self._delays: dict[str, float] = {}
+        self._delays: dict[str, tuple[float, Callable[[dict[str, Any]], bool] | None]] = {}
         self._next_message_id: dict[int, int] = defaultdict(lambda: 1)
         self._chats: dict[int, JSONDict] = {}
         self._user_messages: set[tuple[int, int]] = set()
@@ -718,10 +718,17 @@ class TelegramEmulator:
         chat fails with its new id (`migrate_to_chat_id`)."""
         self._migrated[chat_id] = new_chat_id
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Answer ``method`` only after ``seconds`` (0 removes the delay)."""
+    def set_delay(
+        self,
+        method: str,
+        seconds: float,
+        *,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Answer ``method`` only after ``seconds`` (0 removes the delay); with ``when``, only
+        the calls whose parameters it holds for."""
         if seconds > 0:
-            self._delays[method.lower()] = seconds
+            self._delays[method.lower()] = (seconds, when)
         else:
             self._delays.pop(method.lower(), None)
 
@@ -818,7 +825,8 @@ class TelegramEmulator:
         if moved_to is not None:
             return self._error(400, UPGRADED, {"migrate_to_chat_id": moved_to})
         failure = self._take_failure(key, req.params)
-        delay = self._delays.get(key)
+        seconds, when = self._delays.get(key, (0.0, None))
+        delay = seconds if when is None or when(req.params) else 0.0
         if delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing_event.wait(), delay)
