@@ -108,14 +108,20 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if admission.refused:
         await answer_tap(query)
         if admission.reply is not None:  # the buttons stay, for when the budget allows
-            await context.bot.send_message(
-                job.chat_id,
-                admission.reply,
-                message_thread_id=job.thread_id,
-                reply_parameters=ReplyParameters(
-                    message_id=message.message_id, allow_sending_without_reply=True
-                ),
-            )
+            # Under the message the button is in: its chat is the job's, or the supergroup
+            # the job's group became.
+            here = message.chat.id
+            try:
+                await context.bot.send_message(
+                    here,
+                    admission.reply,
+                    message_thread_id=job.thread_id if here == job.chat_id else None,
+                    reply_parameters=ReplyParameters(
+                        message_id=message.message_id, allow_sending_without_reply=True
+                    ),
+                )
+            except TelegramError as error:
+                log.warning("job %s: could not say why the fix waits (%s)", job.id, error)
         return
     if admission.job is None:  # the job went on with a fix already
         await answer_tap(query, _progress_of(await services.store.get(job.id), words))
