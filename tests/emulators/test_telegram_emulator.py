@@ -30,6 +30,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from tests.emulators.conftest import TOKEN
 from tests.emulators.telegram import (
     CALLBACK_ANSWER_WINDOW,
     MAX_UPLOAD_SIZE,
@@ -48,20 +49,7 @@ from tests.emulators.telegram import (
 
 pytestmark = pytest.mark.asyncio
 
-TOKEN = "123456:TEST-emulator-token"
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"v" * 5000
-
-
-@pytest_asyncio.fixture
-async def emu() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator(TOKEN) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture
-async def bot(emu: TelegramEmulator) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url) as the_bot:
-        yield the_bot
 
 
 @pytest_asyncio.fixture

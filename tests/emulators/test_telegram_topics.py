@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from telegram import Bot, ReplyParameters
 from telegram.error import BadRequest
@@ -16,20 +14,7 @@ from tests.emulators.telegram import (
     user,
 )
 
-TOKEN = "123456:TEST-emulator-token"
 FORUM = -100700
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator(TOKEN) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def bot(emu: TelegramEmulator) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url) as the_bot:
-        yield the_bot
 
 
 async def test_a_deleted_topic_refuses_sends_and_loses_its_messages(
