@@ -74,7 +74,7 @@ messages-compile: $(STAMP_DEV)
 
 # Fails when a catalog misses a message of the code, or has one fuzzy, empty or broken.
 messages-check: $(STAMP_DEV)
-	$(BIN)/python -m pytest tests/unit/test_texts.py -q -k catalog
+	$(BIN)/python -m pytest tests/unit/words/test_texts.py -q -k catalog
 
 clean:
 	rm -rf $(VENV) build *.egg-info

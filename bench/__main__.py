@@ -22,7 +22,7 @@ from typing import Any
 from bench.harness import Outcome, outcome_from_json
 from bench.report import table
 
-BENCHMARKS = ("poll_tick", "intake", "heavy_images", "storage", "schedule", "burst")
+BENCHMARKS = ("poll_tick", "photo_intake", "heavy_images", "store_load", "poll_schedule", "burst")
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 

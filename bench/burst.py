@@ -21,9 +21,9 @@ from pathlib import Path
 
 from bench.emulator_host import EmulatorHost
 from bench.harness import Figure, Outcome, run_module, wait_until
-from bench.images import photos
+from bench.sample_photos import photos
 from bench.setup import clean_environment, running_app
-from bot.services import Tuning
+from bot.wiring.services import Tuning
 
 SCALE = 10.0  # life's seconds per benchmark second
 USERS = 30

@@ -23,10 +23,10 @@ from typing import Any, Self
 
 from PIL import Image
 
-from bot.settings import Settings
+from bot.wiring.settings import Settings
 from tests.conftest import API_KEY, TOKEN
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     RecordedCall,
     TelegramEmulator,
     document_message,

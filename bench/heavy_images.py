@@ -28,7 +28,7 @@ from bench.harness import (
     run_module,
     wait_until,
 )
-from bench.images import heavy_pngs, photos
+from bench.sample_photos import heavy_pngs, photos
 from bench.setup import clean_environment, running_app
 
 IMAGES = 10

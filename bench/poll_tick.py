@@ -17,12 +17,12 @@ from pathlib import Path
 
 from bench.emulator_host import EmulatorHost
 from bench.harness import Figure, Outcome, run_module
-from bench.images import small_jpeg
+from bench.sample_photos import small_jpeg
 from bench.setup import clean_environment, initialized_app
-from bot.aimlapi import AimlApiClient
-from bot.poller import advance_due_jobs, advance_job
-from bot.services import services_of
-from bot.settings import Settings
+from bot.aimlapi.client import AimlApiClient
+from bot.engine.poller import advance_due_jobs, advance_job
+from bot.wiring.services import services_of
+from bot.wiring.settings import Settings
 from storage import JobState, JobStore, NewJob
 
 JOBS = 1000

@@ -7,9 +7,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.app import BotApp, build_application
-from bot.services import Tuning
-from bot.settings import Settings
+from bot.wiring.application import BotApp, build_application
+from bot.wiring.services import Tuning
+from bot.wiring.settings import Settings
 from tests.conftest import TestClock, running_bot
 
 

@@ -9,9 +9,9 @@ from pydantic import ValidationError
 from telegram import Update
 from telegram.error import InvalidToken
 
-from bot.app import build_application
-from bot.logs import setup_logging
-from bot.settings import Settings, describe_settings_error
+from bot.wiring.application import build_application
+from bot.wiring.logs import setup_logging
+from bot.wiring.settings import Settings, describe_settings_error
 from storage import DatabaseInUse
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.access import DAY_SECONDS, AccessRules, day_start, parse_user_id
-from bot.admission import set_user_access
-from bot.line import cancel_jobs
-from bot.services import Services, services_of
-from bot.stats import summarize
-from bot.texts import English
+from bot.engine.line import cancel_jobs
+from bot.policy.access import DAY_SECONDS, AccessRules, day_start, parse_user_id
+from bot.policy.admission import set_user_access
+from bot.policy.stats import summarize
+from bot.wiring.services import Services, services_of
+from bot.words.texts import English
 from handlers.intake import answer, words_of
-from storage.access import AccessStore
+from storage.counts import AccessStore
 
 
 async def _admin_request(

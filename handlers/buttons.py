@@ -3,7 +3,7 @@
 Every callback query is answered, so the button stops spinning, in the presser's language; an
 answer Telegram no longer takes never stops what the tap does. A job's button acts only for
 the person who sent the job: anyone else gets a short alert, and nothing changes. The buttons
-themselves and their callback data are in `bot.keyboards`.
+themselves and their callback data are in `bot.engine.keyboards`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.admission import readmit_rejected
-from bot.imagefix import Fix
-from bot.line import cancel_jobs
-from bot.services import Services, services_of
-from bot.texts import English
+from bot.engine.line import cancel_jobs
+from bot.image.fixes import Fix
+from bot.policy.admission import readmit_rejected
+from bot.wiring.services import Services, services_of
+from bot.words.texts import English
 from handlers.intake import admit_job, answer_tap, start_job, words_of
 from storage import Job, JobState, NewJob
-from storage.access import AccessStore
+from storage.counts import AccessStore
 
 if TYPE_CHECKING:
     from telegram import MaybeInaccessibleMessage

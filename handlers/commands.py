@@ -6,12 +6,12 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.admission import usage_report
-from bot.keyboards import stop_paid_markup
-from bot.line import cancel_jobs
-from bot.services import services_of
+from bot.engine.keyboards import stop_paid_markup
+from bot.engine.line import cancel_jobs
+from bot.policy.admission import usage_report
+from bot.wiring.services import services_of
 from handlers.intake import answer, words_of
-from storage.line import LineStore
+from storage.waiting import LineStore
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

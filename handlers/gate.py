@@ -6,9 +6,9 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.access import Access
-from bot.admission import load_rules
-from bot.services import services_of
+from bot.policy.access import Access
+from bot.policy.admission import load_rules
+from bot.wiring.services import services_of
 
 
 async def keep_strangers_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,10 +1,10 @@
 """Intake: decide which messages are requests, record them, and start them on their way.
 
 A request is judged against access and budgets and recorded before anything is charged
-(`bot.admission`), acknowledged in its status message, then checked and submitted
-(`bot.pipeline`), or shown its place in the line (`bot.line`). Also the small helpers the other
-handlers share: the sender's texts (`words_of`), a reply in the chat and topic (`answer`) and
-the answer to a button's tap (`answer_tap`).
+(`bot.policy.admission`), acknowledged in its status message, then checked and submitted
+(`bot.engine.pipeline`), or shown its place in the line (`bot.engine.line`). Also the small
+helpers the other handlers share: the sender's texts (`words_of`), a reply in the chat and
+topic (`answer`) and the answer to a button's tap (`answer_tap`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.admission import Admission, admit_request
-from bot.aimlapi import MAX_PROMPT_CHARS
-from bot.delivery import in_chat, reply_in
-from bot.line import show_place_in_line
-from bot.pipeline import check_and_submit
-from bot.prefs import prefs_of
-from bot.progress import show_progress
-from bot.services import Services, services_of
-from bot.texts import English, texts_for
+from bot.aimlapi.client import MAX_PROMPT_CHARS
+from bot.engine.delivery import in_chat, reply_in
+from bot.engine.line import show_place_in_line
+from bot.engine.pipeline import check_and_submit
+from bot.engine.progress import show_progress
+from bot.policy.admission import Admission, admit_request
+from bot.policy.preferences import prefs_of
+from bot.wiring.services import Services, services_of
+from bot.words.texts import English, texts_for
 from storage import Job, JobState, NewJob
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ async def take_request(
 
 async def admit_job(bot: Bot, services: Services, request: NewJob, *, private: bool) -> Admission:
     """Judge a request against access and budgets and record it, in one step
-    (bot/admission.py); a refusal is told to the user as a reply to the request's message.
+    (bot/policy/admission.py); a refusal is told to the user as a reply to the request's message.
     Returns the admission: `job` set when the job may go on (then pass it to `start_job`),
     `job` None and `refused` False when that message already is a job (a redelivered update,
     a second tap on a button)."""
@@ -268,10 +268,12 @@ async def start_job(
     """Carry an admitted job on: one waiting in the line is shown its place (the line submits
     it later); any other is acknowledged with `ack` (by default RECEIVED, in the job's
     language) in its status message (a reply to its request, or the message it already has),
-    then checked and submitted (`bot.pipeline.check_and_submit`). Returns the job as it ends
+    then checked and submitted (`bot.engine.pipeline.check_and_submit`). Returns the job as it ends
     up. The job's own failures never raise (see `check_and_submit`); a place in line
     that cannot be shown raises its Telegram error, and the line's tick shows it again."""
-    if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: bot/line.py submits it
+    if (
+        job.state is JobState.WAITING
+    ):  # the bot is at MAX_ACTIVE_JOBS: bot/engine/line.py submits it
         return await show_place_in_line(bot, services, job)
     try:
         job = await show_progress(bot, services, job, ack or texts_for(job.language).RECEIVED)

@@ -38,7 +38,7 @@ class JobState(StrEnum):
 
 
 #: Jobs not yet finished (`JobState.in_progress`): a user's count against
-#: MAX_ACTIVE_JOBS_PER_USER (`storage.access`).
+#: MAX_ACTIVE_JOBS_PER_USER (`storage.counts`).
 ACTIVE_STATES = (
     JobState.WAITING,
     JobState.RECEIVED,
@@ -54,7 +54,7 @@ NOT_SUBMITTED = "stopped before submitting"
 #: `error` of a job cut off by a restart while the paid API was being asked.
 RESTARTED_DURING_SUBMIT = "restarted while submitting"
 #: `error` of a failed job whose generation the paid API no longer knows. Shown to the user,
-#: as are the API's own reasons: `bot.texts` words it in each language.
+#: as are the API's own reasons: `bot.words.texts` words it in each language.
 GENERATION_LOST = "the video service lost track of this job"
 #: `error` of a failed job whose finished video's link died before it was sent (shown, too).
 VIDEO_EXPIRED = "the finished video expired before it could be sent"
@@ -216,7 +216,7 @@ class JobStore:
 
     @property
     def db(self) -> aiosqlite.Connection:
-        """The open connection, shared with the other tables' stores (storage.access, .line)."""
+        """The open connection, shared with the other tables' stores (storage.counts, .line)."""
         return self._db
 
     async def record_request(

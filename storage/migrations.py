@@ -45,7 +45,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (chat_id, media_group_id)
     );
     """,
-    # 2: access control and the local line (storage/access.py, storage/line.py).
+    # 2: access control and the local line (storage/counts.py, storage/waiting.py).
     """
     -- /allow and /deny at run time, on top of the settings' lists.
     CREATE TABLE access_overrides (

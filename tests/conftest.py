@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp, build_application
-from bot.services import SERVICES_KEY, Services, Tuning
-from bot.settings import Settings
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from bot.wiring.application import BotApp, build_application
+from bot.wiring.services import SERVICES_KEY, Services, Tuning
+from bot.wiring.settings import Settings
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     message_update,
     photo_message,

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import API_KEY, TOKEN
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator
 
 REPO = Path(__file__).resolve().parents[1]
 

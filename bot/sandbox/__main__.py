@@ -9,9 +9,9 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.logs import setup_logging
 from bot.sandbox.render import PLACEHOLDER, VideoSpec, encoder, pyav_version
 from bot.sandbox.server import DEFAULT_PORT, SandboxConfig, SandboxServer
+from bot.wiring.logs import setup_logging
 
 log = logging.getLogger("bot.sandbox")
 

@@ -2,10 +2,11 @@
 carry, what the API answers, and its error bodies.
 
 Both stand-ins of the API use it: the sandbox (``python -m bot.sandbox``) and the test
-emulator (``tests/emulators/aimlapi.py``). It follows ``shared/seed/video-01-live2d.txt`` and
-``shared/reference/aimlapi.md``, and deliberately repeats the limits instead of importing
-them from ``bot.aimlapi`` or ``bot.firstframe``: the stand-ins must check the client against
-the API's rules, not against the client's own idea of them.
+emulator (``tests/emulators/aimlapi_emulator.py``). It follows
+``shared/seed/video-01-live2d.txt`` and ``shared/reference/aimlapi.md``, and deliberately
+repeats the limits instead of importing them from ``bot.aimlapi.client`` or
+``bot.image.firstframe``: the stand-ins must check the client against the API's rules,
+not against the client's own idea of them.
 """
 
 from __future__ import annotations

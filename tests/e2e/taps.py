@@ -12,8 +12,8 @@ from PIL import Image
 from telegram import InlineKeyboardMarkup
 
 from tests.conftest import eventually
-from tests.emulators.aimlapi import RecordedRequest
-from tests.emulators.telegram import RecordedCall, TelegramEmulator, callback_update
+from tests.emulators.aimlapi_emulator import RecordedRequest
+from tests.emulators.telegram_emulator import RecordedCall, TelegramEmulator, callback_update
 
 
 def bot_messages(

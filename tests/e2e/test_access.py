@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp
+from bot.wiring.application import BotApp
 from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, services
-from tests.e2e.chat import (
+from tests.e2e.conversation import (
     FOREVER,
     command,
     created,
@@ -23,8 +23,8 @@ from tests.e2e.chat import (
     status_says,
     video_for,
 )
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     group_chat,
     message_update,
@@ -217,7 +217,7 @@ async def test_the_token_and_key_reach_no_log_no_user_and_no_third_party(
     aiml: AimlApiEmulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # As in production (bot/logs.py): these two print every request URL, token included.
+    # As in production (bot/wiring/logs.py): these two print every request URL, token included.
     caplog.set_level(logging.WARNING, logger="httpx")
     caplog.set_level(logging.WARNING, logger="httpcore")
     caplog.set_level(logging.DEBUG)  # last: set_level also sets the capturing handler's level

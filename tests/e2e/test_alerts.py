@@ -6,9 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import TestClock, eventually, make_settings, running_bot
-from tests.e2e.chat import photo, plain, status_says, status_texts, two_quiet_polls, video_for
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.e2e.conversation import (
+    photo,
+    plain,
+    status_says,
+    status_texts,
+    two_quiet_polls,
+    video_for,
+)
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 
 ADMIN = user(999, "Olga")
 ADMIN_CHAT = private_chat(999)

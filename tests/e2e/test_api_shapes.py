@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.aimlapi import Endpoint
+from bot.aimlapi.client import Endpoint
 from storage import JobState, JobStore
-from storage.access import AccessStore
+from storage.counts import AccessStore
 from tests.conftest import TestClock, make_settings, running_bot, services
-from tests.e2e.chat import command, created, photo, status_says, video_for
-from tests.emulators.aimlapi import AimlApiEmulator, CreateShape
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.e2e.conversation import command, created, photo, status_says, video_for
+from tests.emulators.aimlapi_emulator import AimlApiEmulator, CreateShape
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 
 ANN = user(111, "Ann")
 ANN_CHAT = private_chat(111)

@@ -9,12 +9,12 @@ import io
 import pytest
 from PIL import Image
 
-from bot.app import BotApp
-from bot.firstframe import ImageProblem, ImageRejected
-from bot.texts import ENGLISH
+from bot.image.firstframe import ImageProblem, ImageRejected
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH
 from tests.conftest import send_photo
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     RecordedCall,
     TelegramEmulator,
     document_message,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.access import day_start
-from bot.app import BotApp
+from bot.policy.access import day_start
+from bot.wiring.application import BotApp
 from storage import Job, JobState
 from tests.conftest import (
     FAST,
@@ -21,7 +21,7 @@ from tests.conftest import (
     send_photo,
     services,
 )
-from tests.e2e.chat import (
+from tests.e2e.conversation import (
     FOREVER,
     command,
     created,
@@ -33,8 +33,8 @@ from tests.e2e.chat import (
     video_for,
 )
 from tests.e2e.taps import bot_message, bot_messages, buttons, saying, tap
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, group_chat, private_chat, user
 
 ANN, ANN_CHAT = user(111, "Ann"), private_chat(111)
 BOB, BOB_CHAT = user(222, "Bob"), private_chat(222)

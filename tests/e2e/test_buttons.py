@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp
-from bot.imagefix import Fix
-from bot.keyboards import again_markup, cancel_markup, fix_markup, retry_markup
-from bot.texts import ENGLISH
+from bot.engine.keyboards import again_markup, cancel_markup, fix_markup, retry_markup
+from bot.image.fixes import Fix
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH
 from storage import JobState
 from tests.conftest import TestClock, eventually, make_settings, running_bot, send_photo, services
-from tests.e2e.chat import (
+from tests.e2e.conversation import (
     FOREVER,
     created,
     jobs_in_line,
@@ -32,8 +32,8 @@ from tests.e2e.taps import (
     saying,
     tap,
 )
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     callback_update,
     group_chat,

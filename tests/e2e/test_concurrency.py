@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot import firstframe
-from bot.app import BotApp
+from bot.image import firstframe
+from bot.wiring.application import BotApp
 from tests.conftest import FAST, TestClock, eventually, make_settings, running_bot, send_photo
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     message_update,
     private_chat,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
+from bot.wiring.application import BotApp
 from tests.conftest import API_KEY, TestClock, make_settings, running_bot, send_photo
-from tests.emulators.aimlapi import VIDEO_DURATION_SECONDS, AimlApiEmulator
-from tests.emulators.telegram import RecordedCall, TelegramEmulator, private_chat, user
+from tests.emulators.aimlapi_emulator import VIDEO_DURATION_SECONDS, AimlApiEmulator
+from tests.emulators.telegram_emulator import RecordedCall, TelegramEmulator, private_chat, user
 
 ANN = user(111, "Ann")
 ANN_CHAT = private_chat(111)

@@ -10,12 +10,12 @@ from typing import Any
 
 from pytest import MonkeyPatch
 
-from bot import delivery
-from bot.app import BotApp
-from bot.imagefix import Fix
-from bot.texts import ENGLISH
+from bot.engine import delivery
+from bot.image.fixes import Fix
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH
 from storage import JobState
-from storage.access import AccessStore
+from storage.counts import AccessStore
 from tests.conftest import (
     FAST,
     TestClock,
@@ -25,10 +25,10 @@ from tests.conftest import (
     send_photo,
     services,
 )
-from tests.e2e.chat import two_quiet_polls, video_for
+from tests.e2e.conversation import two_quiet_polls, video_for
 from tests.e2e.taps import bot_message, bot_messages, buttons, saying, tap
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, group_chat, private_chat, user
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, group_chat, private_chat, user
 from tests.images import make_image
 
 ANN = user(111, "Ann")

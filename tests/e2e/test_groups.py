@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
-from bot.texts import ENGLISH
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH
 from tests.conftest import Sent, send_photo
-from tests.e2e.chat import FOREVER, created
+from tests.e2e.conversation import FOREVER, created
 from tests.e2e.taps import bot_message, buttons, saying, tap
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     RecordedCall,
     TelegramEmulator,
     group_chat,

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from bot.access import day_start
-from bot.app import BotApp
-from bot.firstframe import MAX_RATIO, MIN_RATIO, MIN_SHORT_SIDE, ImageProblem, ImageRejected
-from bot.imagefix import Fix, fix_for
-from bot.texts import ENGLISH
+from bot.image.firstframe import MAX_RATIO, MIN_RATIO, MIN_SHORT_SIDE, ImageProblem, ImageRejected
+from bot.image.fixes import Fix, fix_for
+from bot.policy.access import day_start
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH
 from storage import JobState
 from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
-from tests.e2e.chat import reply_to, video_for
+from tests.e2e.conversation import reply_to, video_for
 from tests.e2e.taps import bot_message, buttons, first_frame, image_size, saying, tap
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     document_message,
     message_update,

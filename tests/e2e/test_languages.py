@@ -13,16 +13,16 @@ from typing import Any
 
 from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats
 
-from bot.app import BotApp
-from bot.durations import USUAL_SECONDS
-from bot.firstframe import ImageProblem, ImageRejected
-from bot.imagefix import fix_for
-from bot.texts import ENGLISH, RUSSIAN, TRANSLATIONS
+from bot.engine.durations import USUAL_SECONDS
+from bot.image.firstframe import ImageProblem, ImageRejected
+from bot.image.fixes import fix_for
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH, RUSSIAN, TRANSLATIONS
 from tests.conftest import FAST, TestClock, make_settings, running_bot, send_photo
-from tests.e2e.chat import command, replies_to
+from tests.e2e.conversation import command, replies_to
 from tests.e2e.taps import bot_message, buttons, saying, tap
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, parse_html, private_chat, user
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, parse_html, private_chat, user
 
 IVAN, IVAN_CHAT = user(333, "Иван", language_code="ru"), private_chat(333)
 HANS, HANS_CHAT = user(444, "Hans", language_code="de"), private_chat(444)

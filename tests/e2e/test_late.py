@@ -9,11 +9,19 @@ from pathlib import Path
 import pytest
 
 from storage import JobState
-from storage.access import AccessStore
+from storage.counts import AccessStore
 from tests.conftest import FAST, TestClock, make_settings, running_bot, services
-from tests.e2e.chat import FOREVER, command, created, photo, status_says, status_texts, video_for
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.e2e.conversation import (
+    FOREVER,
+    command,
+    created,
+    photo,
+    status_says,
+    status_texts,
+    video_for,
+)
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 
 ANN = user(111, "Ann")
 ANN_CHAT = private_chat(111)

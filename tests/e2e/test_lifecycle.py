@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
-from bot.logs import setup_logging
-from bot.settings import Settings
-from bot.texts import ENGLISH
+from bot.wiring.application import BotApp
+from bot.wiring.logs import setup_logging
+from bot.wiring.settings import Settings
+from bot.words.texts import ENGLISH
 from storage import JobStore
 from storage.migrations import MIGRATIONS
 from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, send_photo
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     RecordedCall,
     TelegramEmulator,
     parse_html,

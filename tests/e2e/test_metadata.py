@@ -10,11 +10,11 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from bot.app import BotApp
+from bot.wiring.application import BotApp
 from tests.conftest import send_photo
 from tests.e2e.taps import first_frame
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     document_message,
     message_update,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import BotApp
+from bot.wiring.application import BotApp
 from storage import JobState
 from tests.conftest import TestClock, make_settings, running_bot, services
-from tests.e2e.chat import command, photo, status_says, status_texts, until, video_for
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.e2e.conversation import command, photo, status_says, status_texts, until, video_for
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 
 ANN = user(111, "Ann")
 ANN_CHAT = private_chat(111)

@@ -7,11 +7,11 @@ import io
 
 from PIL import Image
 
-from bot.app import BotApp
+from bot.wiring.application import BotApp
 from tests.conftest import API_KEY, TOKEN, send_photo
-from tests.e2e.chat import two_quiet_polls
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.e2e.conversation import two_quiet_polls
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     document_message,
     message_update,

@@ -6,11 +6,11 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from bot.durations import MIN_SAMPLES
+from bot.engine.durations import MIN_SAMPLES
 from tests.conftest import FAST, TestClock, make_settings, running_bot, send_photo
-from tests.e2e.chat import status_says, status_texts, video_for
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.e2e.conversation import status_says, status_texts, video_for
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     RecordedCall,
     TelegramEmulator,
     group_chat,

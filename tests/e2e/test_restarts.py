@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import API_KEY, TOKEN, eventually, send_photo
-from tests.e2e.chat import command
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.e2e.conversation import command
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 from tests.process import BotProcess
 
 ANN = user(111, "Ann")

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.aimlapi import (
+from bot.aimlapi.client import (
     AimlApiClient,
     ApiNotFound,
     ApiRejected,
@@ -32,8 +32,8 @@ from bot.sandbox.placeholder import PLACEHOLDER_MP4
 from bot.sandbox.render import VideoSpec, output_size
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from tests.conftest import TestClock, make_settings, running_bot, send_photo
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator, private_chat, user
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 from tests.images import make_image
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import BotApp
-from bot.texts import ENGLISH
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH
 from tests.conftest import TestClock, make_settings, running_bot, send_photo
-from tests.e2e.chat import command, created, reply_to, video_for
+from tests.e2e.conversation import command, created, reply_to, video_for
 from tests.e2e.taps import bot_message, buttons, saying, tap
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     group_chat,
     message_update,

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
-from bot.texts import ENGLISH, shorten
+from bot.wiring.application import BotApp
+from bot.words.texts import ENGLISH, shorten
 from tests.conftest import TestClock, eventually, send_photo
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import (
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     group_chat,
     message_update,

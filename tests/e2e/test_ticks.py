@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.poller import advance_due_jobs
+from bot.engine.poller import advance_due_jobs
 from storage import JobState, NewJob
 from tests.conftest import TestClock, make_settings, running_bot, services
-from tests.emulators.aimlapi import AimlApiEmulator
-from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator
 
 
 async def test_overlapping_ticks_never_work_on_the_same_job_twice(

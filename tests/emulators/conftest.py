@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator
 
 TOKEN = "123456:TEST-emulator-token"
 

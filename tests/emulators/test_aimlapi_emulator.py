@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from tests.emulators.aimlapi import (
+from tests.emulators.aimlapi_emulator import (
     GENERATION_PATH,
     MAX_IMAGE_BYTES,
     MODEL,

@@ -31,7 +31,7 @@ from telegram.error import (
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from tests.emulators.conftest import TOKEN
-from tests.emulators.telegram import (
+from tests.emulators.telegram_emulator import (
     CALLBACK_ANSWER_WINDOW,
     MAX_UPLOAD_SIZE,
     NOT_MODIFIED,

@@ -6,7 +6,7 @@ import pytest
 from telegram import Bot, ReplyParameters
 from telegram.error import BadRequest
 
-from tests.emulators.telegram import (
+from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     group_chat,
     message_update,

@@ -6,7 +6,7 @@ import pytest
 from telegram import Bot
 from telegram.error import ChatMigrated
 
-from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator
 
 
 async def test_an_upgraded_group_answers_every_call_with_its_new_id(

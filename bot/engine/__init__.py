@@ -1,0 +1,1 @@
+"""The job engine: submit, the line, the poll tick, progress and delivery."""

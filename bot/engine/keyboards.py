@@ -1,0 +1,87 @@
+"""Inline keyboards: the buttons under the bot's messages, and the callback data they carry.
+
+Callback data is short (Telegram allows 64 bytes): an action and a job id (`again:42`,
+`retry:42`, `cancel:42`), a job id and a fix (`fix:42:crop`), or a setting (`opt:off`). The
+patterns here are the ones `bot/wiring/application.py` routes on, so the format lives in one place.
+
+Telegram reply markup, used alike by the pipeline's steps (the check's fix buttons, the line's
+cancel button, delivery's again and retry buttons) and by the handlers in `handlers/` that act
+on the taps. A job's buttons speak the job's language (the one its user had when asking).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.image.fixes import Fix
+from bot.words.texts import English, texts_for
+from storage import Job
+
+AGAIN_PATTERN = re.compile(r"^again:(?P<job>\d+)$")
+RETRY_PATTERN = re.compile(r"^retry:(?P<job>\d+)$")
+CANCEL_PATTERN = re.compile(r"^cancel:(?P<job>\d+)$")
+FIX_PATTERN = re.compile(rf"^fix:(?P<job>\d+):(?P<fix>{'|'.join(fix.value for fix in Fix)})$")
+OPTIMIZER_PATTERN = re.compile(r"^opt:(?P<value>on|off)$")
+STOP_PAID_PATTERN = re.compile(
+    r"^(?P<choice>stop|keep):(?P<user>\d+):(?P<chat>-?\d+):(?P<up_to>\d+)$"
+)
+
+
+def _one(text: str, data: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data)]])
+
+
+def again_markup(job: Job) -> InlineKeyboardMarkup:
+    """The button "🔁 Again", under a delivered video: the same photo and prompt, anew."""
+    return _one(texts_for(job.language).BUTTON_AGAIN, f"again:{job.id}")
+
+
+def retry_markup(job: Job) -> InlineKeyboardMarkup:
+    """The button "🔁 Try again", under a failure or timeout notice: the same job anew."""
+    return _one(texts_for(job.language).BUTTON_RETRY, f"retry:{job.id}")
+
+
+def cancel_markup(job: Job) -> InlineKeyboardMarkup:
+    """The "✖️ Cancel" button under the status message of a job waiting in the line."""
+    return _one(texts_for(job.language).BUTTON_CANCEL, f"cancel:{job.id}")
+
+
+def fix_markup(job: Job, fixes: Sequence[Fix]) -> InlineKeyboardMarkup:
+    """One button per fix, in the order given (best first), under an image's refusal."""
+    words = texts_for(job.language)
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(words.fix_button(fix), callback_data=f"fix:{job.id}:{fix}")
+                for fix in fixes
+            ]
+        ]
+    )
+
+
+def stop_paid_markup(
+    user_id: int, chat_id: int | None, up_to: int, words: English
+) -> InlineKeyboardMarkup:
+    """Under /cancel's question about videos already paid for: stop following them, or keep
+    them. `chat_id` 0 (None) means all the user's chats, as /cancel in private; `up_to` is
+    the newest job the question is about, so a late tap never stops a video asked for since."""
+    scope = f"{user_id}:{chat_id or 0}:{up_to}"
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(words.BUTTON_STOP_PAID, callback_data=f"stop:{scope}"),
+                InlineKeyboardButton(words.BUTTON_KEEP_PAID, callback_data=f"keep:{scope}"),
+            ]
+        ]
+    )
+
+
+def settings_markup(prompt_optimizer: bool, words: English) -> InlineKeyboardMarkup:
+    """The /settings button that switches the prompt optimizer to the other value, in the
+    language of `words` (the user's)."""
+    return _one(
+        words.optimizer_button(prompt_optimizer), f"opt:{'off' if prompt_optimizer else 'on'}"
+    )

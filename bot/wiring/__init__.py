@@ -1,0 +1,1 @@
+"""Wiring: the settings, the logs, and the Application that joins the steps together."""

@@ -1,0 +1,265 @@
+"""Wiring: the whole surface of the bot, built in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+)
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.aimlapi.client import AimlApiClient
+from bot.engine.durations import KEEP, GenerationTimes
+from bot.engine.keyboards import (
+    AGAIN_PATTERN,
+    CANCEL_PATTERN,
+    FIX_PATTERN,
+    OPTIMIZER_PATTERN,
+    RETRY_PATTERN,
+    STOP_PAID_PATTERN,
+)
+from bot.engine.line import advance_line, take_from_line
+from bot.engine.poller import advance_due_jobs
+from bot.engine.schedule import tick_interval
+from bot.policy.admission import log_access_mode
+from bot.policy.alerts import send_alerts
+from bot.wiring.services import SERVICES_KEY, Clock, Services, Tuning, services_of
+from bot.wiring.settings import Settings
+from bot.words.texts import ENGLISH, TRANSLATIONS
+from handlers.admin import on_allow, on_deny, on_stats
+from handlers.buttons import (
+    on_again,
+    on_cancel_button,
+    on_fix,
+    on_stop_paid,
+    on_unknown_button,
+)
+from handlers.commands import on_cancel, on_help, on_status
+from handlers.gate import keep_strangers_out
+from handlers.intake import on_animate_command, on_group_image, on_private_image, on_private_text
+from handlers.settings_menu import on_optimizer_button, on_settings
+from storage import JobStore
+
+log = logging.getLogger(__name__)
+
+#: The running bot, as built by `build_application`.
+BotApp = Application[Any, Any, Any, Any, Any, Any]
+
+_IMAGES = filters.PHOTO | filters.Document.ALL
+_NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new request
+_CAPTION_COMMAND = filters.CaptionRegex(r"(?i)^/animate(@\w+)?(\s|$)")
+
+
+def command_menus() -> list[tuple[BotCommandScope, str | None, list[BotCommand]]]:
+    """Every command menu the bot registers: (scope, language code, commands), for private
+    chats and for groups, in English as the default (no language code) and in each
+    translation under its own code. The descriptions come from bot/words/texts.py."""
+    languages = [(None, ENGLISH), *TRANSLATIONS.items()]
+    return [
+        (scope, code, [BotCommand(command, about) for command, about in menu])
+        for code, words in languages
+        for scope, menu in (
+            (BotCommandScopeAllPrivateChats(), words.PRIVATE_COMMANDS),
+            (BotCommandScopeAllGroupChats(), words.GROUP_COMMANDS),
+        )
+    ]
+
+
+async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The JobQueue tick: every due job is polled, delivered or explained.
+
+    The work runs as its own task, so that one slow job (a large upload, a slow API) never
+    makes the next ticks wait; the application awaits such tasks when it stops.
+    """
+    if not context.application.running:
+        return  # stopping: start nothing new
+    context.application.create_task(
+        advance_due_jobs(context.bot, services_of(context.bot_data)), name="advance_due_jobs"
+    )
+
+
+async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The line's tick: waiting jobs go to the paid API in order, as slots free up, and the
+    jobs still waiting are shown their new places.
+
+    Only the taking is awaited here. The submissions and the edits run as their own task, like
+    the poll tick's work: a slow create call never keeps the next tick from filling a slot that
+    frees up meanwhile.
+    """
+    if not context.application.running:
+        return  # stopping: a submission begun now could be cut off halfway
+    services = services_of(context.bot_data)
+    taken = await take_from_line(services)
+    if not context.application.running:
+        return  # it stopped meanwhile: jobs just taken stay RECEIVED, and resume at next start
+    context.application.create_task(advance_line(context.bot, services, taken), name="advance_line")
+
+
+async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The alerts tick: whatever the admins must hear of (`bot.policy.alerts`) goes out to them."""
+    services = services_of(context.bot_data)
+    if services.alerts.outbox:
+        await send_alerts(context.bot, services.alerts, services.settings.admin_user_ids)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log what a handler or the tick raised; users hear about it from the job's own notice."""
+    log.error("unhandled error", exc_info=context.error)
+
+
+def build_application(
+    settings: Settings, *, clock: Clock = time.time, tuning: Tuning | None = None
+) -> BotApp:
+    """The bot as `python -m bot` runs it. Resources open in post_init and close in
+    post_shutdown, so building has no side effects."""
+
+    async def post_init(application: BotApp) -> None:
+        # Whatever fails here, everything opened so far is closed on the way out: post_shutdown
+        # closes only what made it into bot_data, and a database left open keeps its lock.
+        async with contextlib.AsyncExitStack() as opened:
+            services = await open_services(application, opened)
+            await start_services(application, services)
+            application.bot_data[SERVICES_KEY] = services
+            opened.pop_all()  # from here on, post_shutdown closes them
+
+    async def open_services(application: BotApp, opened: contextlib.AsyncExitStack) -> Services:
+        store = await JobStore.open(settings.database_path)
+        opened.push_async_callback(store.close)
+        knobs = tuning or Tuning()
+        api = AimlApiClient(
+            settings.aimlapi_base_url,
+            settings.aimlapi_key.get_secret_value(),
+            endpoint=settings.aimlapi_endpoint,
+            create_timeout=knobs.create_timeout_seconds,
+        )
+        opened.push_async_callback(api.close)
+        downloads = aiohttp.ClientSession()
+        opened.push_async_callback(downloads.close)
+        return Services(
+            settings=settings,
+            store=store,
+            api=api,
+            downloads=downloads,
+            clock=clock,
+            tuning=knobs,
+            bot_username=application.bot.username,
+            image_slots=asyncio.Semaphore(knobs.images_at_once),
+            frame_slots=asyncio.Semaphore(knobs.frames_at_once),
+            generation_times=GenerationTimes(
+                reversed(await store.recent_generation_seconds(limit=KEEP))
+            ),
+        )
+
+    async def start_services(application: BotApp, services: Services) -> None:
+        resumed, interrupted = await services.store.recover_after_restart(now=clock())
+        if resumed or interrupted:
+            log.warning(
+                "after a restart: %d request(s) resume, %d interrupted submission(s) "
+                "will be explained to their users",
+                resumed,
+                interrupted,
+            )
+        assert application.job_queue is not None
+        # The tick runs several times per poll interval: each job's own schedule says when it is
+        # due, and a due job then waits a fraction of an interval, not up to a whole one.
+        application.job_queue.run_repeating(
+            advance_due_jobs_tick,
+            interval=tick_interval(settings.poll_interval_seconds),
+            first=0,
+            name="advance_due_jobs",
+        )
+        await log_access_mode(services)
+        application.job_queue.run_repeating(
+            send_admin_alerts_tick,
+            interval=tick_interval(settings.poll_interval_seconds),
+            first=0,
+            name="send_admin_alerts",
+        )
+        application.job_queue.run_repeating(
+            submit_waiting_jobs_tick,
+            interval=tick_interval(settings.poll_interval_seconds),
+            first=0,
+            name="submit_waiting_jobs",
+        )
+        try:
+            for scope, language_code, commands in command_menus():
+                await application.bot.set_my_commands(
+                    commands, scope=scope, language_code=language_code
+                )
+        except Exception as error:  # the menu is a nicety: never a reason not to start
+            log.warning("could not register the command menu: %s", error)
+        log.info(
+            "bot @%s started; database %s; AI/ML API %s, %s endpoint",
+            application.bot.username,
+            settings.database_path,
+            settings.aimlapi_base_url,
+            settings.aimlapi_endpoint,
+        )
+
+    async def post_shutdown(application: BotApp) -> None:
+        services = application.bot_data.pop(SERVICES_KEY, None)
+        if isinstance(services, Services):
+            await services.close()
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .base_file_url(settings.telegram_base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(True)
+        .media_write_timeout(300)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+
+    private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    # Before everything else: strangers in a group the bot is not allowed in get no answer.
+    application.add_handler(MessageHandler(groups, keep_strangers_out), group=-1)
+    application.add_handler(CommandHandler(["start", "help"], on_help))
+    application.add_handler(CommandHandler("status", on_status))
+    application.add_handler(CommandHandler("cancel", on_cancel))
+    application.add_handler(CommandHandler("stats", on_stats))
+    application.add_handler(CommandHandler("allow", on_allow))
+    application.add_handler(CommandHandler("deny", on_deny))
+    application.add_handler(CommandHandler("settings", on_settings))
+    application.add_handler(CommandHandler("animate", on_animate_command, _NEW_MESSAGES))
+    application.add_handler(MessageHandler(_NEW_MESSAGES & private & _IMAGES, on_private_image))
+    application.add_handler(
+        MessageHandler(_NEW_MESSAGES & groups & _IMAGES & _CAPTION_COMMAND, on_group_image)
+    )
+    application.add_handler(
+        MessageHandler(_NEW_MESSAGES & private & filters.TEXT & ~filters.COMMAND, on_private_text)
+    )
+    # The buttons under the bot's messages (handlers/buttons.py, handlers/settings_menu.py).
+    application.add_handler(CallbackQueryHandler(on_again, pattern=AGAIN_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_again, pattern=RETRY_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_cancel_button, pattern=CANCEL_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_fix, pattern=FIX_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_stop_paid, pattern=STOP_PAID_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_optimizer_button, pattern=OPTIMIZER_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_unknown_button))
+    application.add_error_handler(on_error)
+    return application

@@ -1,0 +1,1 @@
+"""The words a user reads: gettext catalogs in locales/, one message logic for every language."""
