@@ -18,11 +18,11 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from PIL import Image
 
+from bot.sandbox.serving import Lifecycle
 from bot.wiring.settings import Settings
 from tests.conftest import API_KEY, TOKEN
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -235,7 +235,7 @@ async def _serve(config: dict[str, Any]) -> None:
                 _write({"error": f"{type(error).__name__}: {error}"})
 
 
-class EmulatorHost:
+class EmulatorHost(Lifecycle):
     """The parent's handle on a child process that runs both emulators.
 
     `aiml` holds `AimlApiEmulator` keyword arguments (`timeline` as a list).
@@ -247,7 +247,8 @@ class EmulatorHost:
         self._lock = asyncio.Lock()
         self.urls: dict[str, str] = {}
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """Start the child and read the emulators' addresses from it."""
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -259,14 +260,9 @@ class EmulatorHost:
             limit=_LINE_LIMIT,
         )
         self.urls = await self._read()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
+        """Ask the child to quit; kill it when it does not within 10 s."""
         process = self._process
         if process is None:
             return
@@ -277,6 +273,7 @@ class EmulatorHost:
         except TimeoutError:
             process.kill()
             await process.wait()
+        self._process = None
 
     async def _read(self) -> dict[str, Any]:
         assert self._process is not None and self._process.stdout is not None

@@ -1,4 +1,5 @@
-"""What every benchmark shares: figures, percentiles, the event loop's lag and the RSS peak."""
+"""What every benchmark shares: figures, percentiles, the event loop's lag, the RSS peak and
+the jobs the bot under measurement has stored."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import ctypes
 import dataclasses
 import json
 import logging
-import math
+import sqlite3
 import sys
 import threading
 import time
@@ -18,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from bot.policy import stats
+from bot.sandbox.serving import Lifecycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +47,29 @@ class Outcome:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile (`fraction` in 0..1) of a non-empty sample."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
+    """The nearest-rank percentile (`fraction` in 0..1), as /stats reports it, of a sample;
+    ValueError when it is empty."""
+    value = stats.percentile(values, fraction)
+    if value is None:
+        raise ValueError("a percentile of no values")
+    return value
 
 
-class LoopLag:
+def job_states(database: Path) -> dict[str, int]:
+    """How many of the bot's stored jobs are in each state."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+    return {str(state): int(count) for state, count in rows}
+
+
+def count_jobs(database: Path, where: str = "1", params: Sequence[object] = ()) -> int:
+    """How many of the bot's stored jobs match the SQL condition `where`."""
+    with sqlite3.connect(database) as db:
+        (count,) = db.execute(f"SELECT count(*) FROM jobs WHERE {where}", params).fetchone()
+    return int(count)
+
+
+class LoopLag(Lifecycle):
     """A heartbeat that sleeps `period` seconds and records how late each wake-up is.
 
     `worst` is the longest stall of the event loop seen while the block ran.
@@ -71,21 +91,18 @@ class LoopLag:
             await asyncio.sleep(self.period)
             self.lags.append(max(0.0, loop.time() - start - self.period))
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
+        """Start the heartbeat."""
         self._task = asyncio.create_task(self._beat())
         await asyncio.sleep(0)
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def close(self) -> None:
+        """Stop the heartbeat; `lags` keeps what it saw."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
 
 def _status_kib(name: str) -> int:

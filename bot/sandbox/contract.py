@@ -1,8 +1,9 @@
 """The AI/ML API's MiniMax video contract as a server enforces it: what a create call must
 carry, what the API answers, and its error bodies.
 
-Both stand-ins of the API use it: the sandbox (``python -m bot.sandbox``) and the test
-emulator (``tests/emulators/aimlapi_emulator.py``). It follows
+The stand-in server (:mod:`bot.sandbox.standin`) enforces it for both stand-ins of the API,
+the sandbox (``python -m bot.sandbox``) and the test emulator
+(``tests/emulators/aimlapi_emulator.py``). It follows
 ``shared/seed/video-01-live2d.txt`` and ``shared/reference/aimlapi.md``, and deliberately
 repeats the limits instead of importing them from ``bot.aimlapi.client`` or
 ``bot.image.firstframe``: the stand-ins must check the client against the API's rules,

@@ -18,11 +18,12 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from bot.sandbox.serving import LoopbackServer
 
 __all__ = [
     "BUTTON_DATA_INVALID",
@@ -513,8 +514,10 @@ class _Failure:
 _Handler = Callable[[_Request], Awaitable[Any]]
 
 
-class TelegramEmulator:
+class TelegramEmulator(LoopbackServer):
     """A fake Telegram Bot API server for python-telegram-bot."""
+
+    shutdown_timeout = 2.0
 
     def __init__(
         self,
@@ -526,6 +529,7 @@ class TelegramEmulator:
     ) -> None:
         """``callback_answer_window``: seconds after a callback query was pushed within which
         answerCallbackQuery still takes it (Telegram's own limit by default)."""
+        super().__init__()
         self.token = token
         self.bot_username = bot_username
         self.bot_id = bot_id
@@ -534,8 +538,6 @@ class TelegramEmulator:
         self.file_downloads: list[str] = []
         self.messages: dict[tuple[int, int], JSONDict] = {}
         self.reject_video_urls = False
-        self._port: int | None = None
-        self._runner: web.AppRunner | None = None
         self._closing = False
         self._closing_event = asyncio.Event()
         self._updates_event = asyncio.Event()
@@ -577,59 +579,35 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Start serving on a free loopback port."""
-        if self._runner is not None:
-            return
-        self._closing = False
-        self._closing_event = asyncio.Event()
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 16 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        return app
+
+    async def start(self) -> None:
+        """Start serving on a free loopback port (the same one again after a close)."""
+        if not self.serving:
+            self._closing = False
+            self._closing_event = asyncio.Event()
+        await super().start()
 
     async def close(self) -> None:
         """Stop the server; pending long-polls answer at once with []."""
         self._closing = True
         self._closing_event.set()
         self._wake_updates()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> TelegramEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def port(self) -> int:
-        """The bound TCP port."""
-        if self._port is None:
-            raise RuntimeError("TelegramEmulator is not started")
-        return self._port
+        await super().close()
 
     @property
     def base_url(self) -> str:
         """Value for ``ApplicationBuilder().base_url``."""
-        return f"http://127.0.0.1:{self.port}/bot"
+        return f"{self.origin}/bot"
 
     @property
     def base_file_url(self) -> str:
         """Value for ``ApplicationBuilder().base_file_url``."""
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return f"{self.origin}/file/bot"
 
     @property
     def bot_user(self) -> JSONDict:
