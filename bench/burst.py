@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
 from bench.emulator_host import EmulatorHost
-from bench.harness import Figure, Outcome, run_module, wait_until
+from bench.harness import Figure, Outcome, job_states, run_module, wait_until
 from bench.sample_photos import photos
 from bench.setup import clean_environment, running_app
 from bot.wiring.services import Tuning
@@ -40,12 +39,6 @@ TUNING = dataclasses.replace(
     paced_creates_per_minute=RATE_PER_MINUTE * SCALE,
     late_poll_seconds=300.0 / SCALE,
 )
-
-
-def _states(database: Path) -> dict[str, int]:
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
-    return {str(state): int(count) for state, count in rows}
 
 
 async def measure() -> Outcome:
@@ -93,7 +86,7 @@ async def measure() -> Outcome:
                         "saying", methods=["sendMessage", "editMessageText"], words="again"
                     )
                 )["count"]
-            states = await asyncio.to_thread(_states, database)
+            states = await asyncio.to_thread(job_states, database)
 
     # The most creates the API took in any one of its windows: a rate a minute in life.
     busiest = max(sum(1 for at in created if first <= at < first + window) for first in created)

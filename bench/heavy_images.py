@@ -11,7 +11,6 @@ The emulators run in another process: their copies of the images are not the bot
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from bench.harness import (
     LoopLag,
     Outcome,
     RssPeak,
+    count_jobs,
+    job_states,
     release_free_memory,
     rss_mib,
     run_module,
@@ -35,14 +36,6 @@ IMAGES = 10
 _SETTLED = "state NOT IN ('received', 'submitting', 'waiting')"
 
 
-def _settled(database: Path, first_user: int) -> int:
-    with sqlite3.connect(database) as db:
-        (count,) = db.execute(
-            f"SELECT count(*) FROM jobs WHERE user_id >= ? AND {_SETTLED}", (first_user,)
-        ).fetchone()
-    return int(count)
-
-
 async def one_burst(
     host: EmulatorHost, database: Path, files: list[Path], *, first_user: int, batch: str
 ) -> dict[str, Any]:
@@ -52,7 +45,9 @@ async def one_burst(
     await asyncio.sleep(0.5)
 
     async def all_settled() -> bool:
-        return await asyncio.to_thread(_settled, database, first_user) >= len(files)
+        return await asyncio.to_thread(
+            count_jobs, database, f"user_id >= ? AND {_SETTLED}", (first_user,)
+        ) >= len(files)
 
     with RssPeak(0.005) as rss:
         async with LoopLag(0.01) as lag:
@@ -89,7 +84,7 @@ async def measure() -> Outcome:
                 idle_mib = rss_mib()
                 baseline = await one_burst(host, database, light, first_user=700_000, batch="light")
                 measured = await one_burst(host, database, heavy, first_user=800_000, batch="heavy")
-                states = await asyncio.to_thread(_states, database)
+                states = await asyncio.to_thread(job_states, database)
                 counts = await host.call("counts")
 
     outcome = Outcome()
@@ -126,12 +121,6 @@ async def measure() -> Outcome:
         "emulator_counts": counts,
     }
     return outcome
-
-
-def _states(database: Path) -> dict[str, int]:
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
-    return {str(state): int(count) for state, count in rows}
 
 
 if __name__ == "__main__":

@@ -11,14 +11,22 @@ reply that costs no work, through the same framework and the same flood limiter.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.emulator_host import EmulatorHost
-from bench.harness import Figure, LoopLag, Outcome, percentile, run_module, wait_until
+from bench.harness import (
+    Figure,
+    LoopLag,
+    Outcome,
+    count_jobs,
+    job_states,
+    percentile,
+    run_module,
+    wait_until,
+)
 from bench.sample_photos import photos
 from bench.setup import clean_environment, running_app
 
@@ -28,14 +36,8 @@ FLOOD_LIMIT_PER_SECOND = 30  # AIORateLimiter's default overall rate, Telegram's
 _IN_INTAKE = ("received", "submitting")
 
 
-def _count(database: Path, where: str = "1") -> int:
-    with sqlite3.connect(database) as db:
-        (count,) = db.execute(f"SELECT count(*) FROM jobs WHERE {where}").fetchone()
-    return int(count)
-
-
-async def count_jobs(database: Path, where: str = "1") -> int:
-    return await asyncio.to_thread(_count, database, where)
+async def jobs_where(database: Path, where: str = "1") -> int:
+    return await asyncio.to_thread(count_jobs, database, where)
 
 
 async def ack_latencies(host: EmulatorHost, batch: str, *, within: float) -> list[float]:
@@ -83,7 +85,7 @@ async def measure() -> Outcome:
                     )
 
                     async def all_recorded() -> bool:
-                        return await count_jobs(database) >= MESSAGES
+                        return await jobs_where(database) >= MESSAGES
 
                     await wait_until(all_recorded, within=120, what="every request recorded")
                     recorded = time.monotonic() - start
@@ -91,11 +93,11 @@ async def measure() -> Outcome:
                     in_intake = ", ".join(f"'{state}'" for state in _IN_INTAKE)
 
                     async def intake_done() -> bool:
-                        return await count_jobs(database, f"state IN ({in_intake})") == 0
+                        return await jobs_where(database, f"state IN ({in_intake})") == 0
 
                     await wait_until(intake_done, within=120, what="every request settled")
                     settled = time.monotonic() - start
-                states = await asyncio.to_thread(_states, database)
+                states = await asyncio.to_thread(job_states, database)
                 counts = await host.call("counts")
 
     p50, p95 = percentile(acks, 0.5), percentile(acks, 0.95)
@@ -166,12 +168,6 @@ async def measure() -> Outcome:
 
 def _sizes(files: list[str]) -> list[int]:
     return sorted(Path(name).stat().st_size for name in files)
-
-
-def _states(database: Path) -> dict[str, int]:
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
-    return {str(state): int(count) for state, count in rows}
 
 
 if __name__ == "__main__":
