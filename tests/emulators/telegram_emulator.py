@@ -359,6 +359,14 @@ def _base_message(
     return message
 
 
+def _add_caption(message: JSONDict, caption: str | None) -> None:
+    """Give a media message its caption, with a bot_command entity for "/cmd ..."."""
+    if caption is not None:
+        message["caption"] = caption
+        if entities := _command_entities(caption):
+            message["caption_entities"] = entities
+
+
 def photo_message(
     *,
     chat: JSONDict,
@@ -383,10 +391,7 @@ def photo_message(
     message["photo"] = photo
     if media_group_id is not None:
         message["media_group_id"] = media_group_id
-    if caption is not None:
-        message["caption"] = caption
-        if entities := _command_entities(caption):
-            message["caption_entities"] = entities
+    _add_caption(message, caption)
     return message
 
 
@@ -420,10 +425,7 @@ def document_message(
     if mime_type is not None:
         document["mime_type"] = mime_type
     message["document"] = document
-    if caption is not None:
-        message["caption"] = caption
-        if entities := _command_entities(caption):
-            message["caption_entities"] = entities
+    _add_caption(message, caption)
     return message
 
 
