@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, Literal, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.sandbox.contract import (
     CLIENT_MAX_SIZE,
@@ -298,7 +299,7 @@ class ApiStandIn(LoopbackServer, Generic[JobT]):
         """The answer to a request for the video of ``job``, a job this server made."""
         raise NotImplementedError
 
-    def _middlewares(self) -> list[Any]:
+    def _middlewares(self) -> list[Middleware]:
         """Middlewares around every request, before its body is read."""
         return []
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.sandbox.contract import (
     FAILURE_STATUSES,
@@ -399,7 +400,7 @@ class AimlApiEmulator(ApiStandIn[EmulatedJob]):
 
     # ------------------------------------------------------------------ the stand-in's hooks
 
-    def _middlewares(self) -> list[Any]:
+    def _middlewares(self) -> list[Middleware]:
         return [self._record]
 
     @web.middleware
