@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from storage.jobs import ACTIVE_STATES, NOT_SUBMITTED, JobState, JobStore
+from storage.jobs import ACTIVE_STATES, JobState, JobStore
+from storage.reasons import Reason
 
 
 def sql_states(*states: JobState) -> str:
@@ -40,7 +41,7 @@ FINISHED_STATES = (JobState.DELIVERED, *_FAILED_STATES)
 #: cost) credits and made a video. Failed, timed-out, refused and never-sent jobs give it back.
 _COUNTS_TODAY = f"""(
     state IN {sql_states(*ACTIVE_STATES, JobState.DELIVERED, JobState.UNDELIVERABLE)}
-    OR (state = '{JobState.INTERRUPTED.value}' AND COALESCE(error, '') != ?)
+    OR (state = '{JobState.INTERRUPTED.value}' AND COALESCE(reason, '') != ?)
     OR (state = '{JobState.CANCELLED.value}' AND submitted_at IS NOT NULL)
 )"""
 
@@ -70,9 +71,12 @@ class BotCounts:
 
 @dataclass(frozen=True, slots=True)
 class FailureCount:
+    """How many of the week's jobs ended in `state` for `reason` (and the API's words)."""
+
     state: JobState
-    error: str | None
+    reason: Reason | None
     count: int
+    api_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +135,7 @@ class AccessStore:
             f"SELECT COALESCE(SUM(state IN {sql_states(*ACTIVE_STATES)}), 0), "
             f"COALESCE(SUM(created_at >= ? AND {_COUNTS_TODAY}), 0) "
             "FROM jobs WHERE user_id = ?",
-            (since, NOT_SUBMITTED, user_id),
+            (since, Reason.NOT_SUBMITTED.value, user_id),
         ) as cursor:
             row = await cursor.fetchone()
         assert row is not None
@@ -151,7 +155,7 @@ class AccessStore:
         if since is not None:
             async with self._db.execute(
                 f"SELECT COUNT(*) FROM jobs WHERE created_at >= ? AND {_COUNTS_TODAY}",
-                (since, NOT_SUBMITTED),
+                (since, Reason.NOT_SUBMITTED.value),
             ) as cursor:
                 counted = await cursor.fetchone()
             today = int(counted[0]) if counted else 0
@@ -195,14 +199,19 @@ class AccessStore:
         ) as cursor:
             durations = [float(row[0]) for row in await cursor.fetchall()]
         async with self._db.execute(
-            "SELECT state, error, COUNT(*) AS n FROM jobs "
+            "SELECT state, reason, api_reason, COUNT(*) AS n FROM jobs "
             f"WHERE created_at >= ? AND state IN {sql_states(*_FAILED_STATES)} "
-            "GROUP BY state, error ORDER BY n DESC, state, error",
+            "GROUP BY state, reason, api_reason ORDER BY n DESC, state, reason, api_reason",
             (week,),
         ) as cursor:
             failures = [
-                FailureCount(JobState(state), error, int(n))
-                for state, error, n in await cursor.fetchall()
+                FailureCount(
+                    JobState(state),
+                    Reason(reason) if reason is not None else None,
+                    int(n),
+                    api_reason,
+                )
+                for state, reason, api_reason, n in await cursor.fetchall()
             ]
         async with self._db.execute(
             "SELECT usage_unit, SUM(usage_amount) FROM jobs "

@@ -12,6 +12,7 @@ from typing import IO, Any
 import aiosqlite
 
 from storage.migrations import migrate
+from storage.reasons import Reason
 
 
 class JobState(StrEnum):
@@ -48,27 +49,6 @@ ACTIVE_STATES = (
     JobState.LATE,
     JobState.COMPLETED,
 )
-
-#: `error` of an interrupted job that never reached the paid API: nothing was charged.
-NOT_SUBMITTED = "stopped before submitting"
-#: `error` of a job cut off by a restart while the paid API was being asked.
-RESTARTED_DURING_SUBMIT = "restarted while submitting"
-#: `error` of a failed job whose generation the paid API no longer knows. Shown to the user,
-#: as are the API's own reasons: `bot.words.texts` words it in each language.
-GENERATION_LOST = "the video service lost track of this job"
-#: `error` of a failed job whose finished video's link died before it was sent (shown, too).
-VIDEO_EXPIRED = "the finished video expired before it could be sent"
-#: `error` of a job the API reported done without a video in its answer.
-NO_VIDEO = "the video service finished without a video"
-#: `error` of a refused job whose image Telegram would not hand over.
-DOWNLOAD_FAILED = "download failed"
-#: `error` of a job whose submission broke off with no answer on record (maybe charged).
-LOST_WHILE_SUBMITTING = "lost while submitting"
-#: `error` of a failed job: the API stayed too busy to take it for SUBMIT_PATIENCE_SECONDS.
-STAYED_BUSY = "the video service stayed too busy to take it"
-#: `error` of a refused job: the same user's same photo and prompt, in the same chat, was
-#: already on its way.
-SAME_VIDEO_COMING = "the same photo and prompt were already being made"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +94,7 @@ class Job:
     poll_count: int
     poll_failures: int
     video_url: str | None
-    error: str | None
+    reason: Reason | None  # why it was refused, stopped, failed or not delivered
     completed_at: float | None
     delivered_at: float | None
     image_fix: str | None = None
@@ -133,6 +113,9 @@ class Job:
     unanswered_sends: int = 0  # video sends Telegram never answered: maybe posted
     pending_status: str | None = None  # an outcome's text not yet in the chat: the tick shows it
     status_chat_id: int | None = None  # where the status message is; None: in `chat_id`
+    # The API's own words for its refusal or failure (a moderation message, say), shown to
+    # the user beside `reason`; never Telegram's words, which only go to the log.
+    api_reason: str | None = None
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
@@ -141,6 +124,7 @@ _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
 
 
 _STATE_AT, _OPTIMIZER_AT = _COLUMNS.index("state"), _COLUMNS.index("prompt_optimizer")
+_REASON_AT = _COLUMNS.index("reason")
 
 
 def _to_job(row: Any) -> Job:
@@ -148,6 +132,8 @@ def _to_job(row: Any) -> Job:
     values = list(row)
     values[_STATE_AT] = JobState(values[_STATE_AT])
     values[_OPTIMIZER_AT] = bool(values[_OPTIMIZER_AT])
+    if values[_REASON_AT] is not None:
+        values[_REASON_AT] = Reason(values[_REASON_AT])
     return Job(*values)
 
 
@@ -271,8 +257,10 @@ class JobStore:
         unknown = set(changes) - _UPDATABLE
         if unknown:
             raise ValueError(f"not job columns: {sorted(unknown)}")
+        if changes.get("reason") is not None:
+            changes["reason"] = Reason(changes["reason"])  # a sentence is refused here, not read
         changes["updated_at"] = now
-        values = [v.value if isinstance(v, JobState) else v for v in changes.values()]
+        values = [v.value if isinstance(v, StrEnum) else v for v in changes.values()]
         assignments = ", ".join(f"{name} = ?" for name in changes)
         query, params = f"UPDATE jobs SET {assignments} WHERE id = ?", [*values, job_id]
         if expected is not None:
@@ -375,11 +363,11 @@ class JobStore:
             (now, now, JobState.RECEIVED.value),
         )
         interrupted = await self._db.execute(
-            "UPDATE jobs SET state = ?, error = ?, next_poll_at = ?, updated_at = ? "
+            "UPDATE jobs SET state = ?, reason = ?, next_poll_at = ?, updated_at = ? "
             "WHERE state = ?",
             (
                 JobState.INTERRUPTED.value,
-                RESTARTED_DURING_SUBMIT,
+                Reason.RESTARTED_WHILE_SUBMITTING.value,
                 now,
                 now,
                 JobState.SUBMITTING.value,

@@ -100,6 +100,53 @@ MIGRATIONS: tuple[str, ...] = (
     -- The chat the status message is in: the one it was sent to, the job's or its successor.
     ALTER TABLE jobs ADD COLUMN status_chat_id INTEGER;
     """,
+    # 5: reasons as codes (storage.reasons.Reason), the API's own words in a column of their
+    # own. The codes are written out here, not read from the enum: this step must do what
+    # it did when it was released, whatever the enum becomes.
+    """
+    ALTER TABLE jobs RENAME COLUMN error TO reason;
+    ALTER TABLE jobs ADD COLUMN api_reason TEXT;  -- the API's words for its failure, if any
+    -- The bot's own sentences, as every earlier version wrote them.
+    UPDATE jobs SET reason = CASE reason
+        WHEN 'stopped before submitting' THEN 'not_submitted'
+        WHEN 'restarted before submitting' THEN 'not_submitted'
+        WHEN 'restarted while submitting' THEN 'restarted_while_submitting'
+        WHEN 'lost while submitting' THEN 'lost_while_submitting'
+        WHEN 'the video service lost track of this job' THEN 'generation_lost'
+        WHEN 'the finished video expired before it could be sent' THEN 'video_expired'
+        WHEN 'the video service finished without a video' THEN 'no_video'
+        WHEN 'download failed' THEN 'download_failed'
+        WHEN 'the video service stayed too busy to take it' THEN 'stayed_busy'
+        WHEN 'the same photo and prompt were already being made' THEN 'same_video_coming'
+        ELSE reason
+    END
+    WHERE reason IS NOT NULL;
+    -- Any other text was someone else's words: the API's (a failed or interrupted job) or
+    -- Telegram's (a job it would not take the reply of). Image problems are codes already.
+    UPDATE jobs SET api_reason = reason, reason = CASE state
+        WHEN 'failed' THEN 'api_failed'
+        ELSE 'outcome_unknown'
+    END
+    WHERE state IN ('failed', 'interrupted') AND reason NOT IN (
+        'not_submitted', 'restarted_while_submitting', 'lost_while_submitting',
+        'generation_lost', 'video_expired', 'no_video', 'stayed_busy'
+    );
+    -- Telegram's words are not kept: only whether the chat was closed to the bot.
+    UPDATE jobs SET reason = CASE
+        WHEN reason LIKE 'Forbidden%' OR state = 'cancelled' THEN 'chat_closed'
+        ELSE 'reply_refused'
+    END
+    WHERE state IN ('undeliverable', 'cancelled') AND reason IS NOT NULL;
+    -- Nothing else could be worded: a code that is none is dropped rather than misread.
+    UPDATE jobs SET reason = NULL WHERE reason NOT IN (
+        'too_large', 'not_an_image', 'corrupt', 'unsupported_format', 'too_small',
+        'too_tall', 'too_wide', 'too_many_pixels', 'download_failed', 'same_video_coming',
+        'not_submitted', 'restarted_while_submitting', 'lost_while_submitting',
+        'outcome_unknown', 'stayed_busy', 'api_refused', 'out_of_credits', 'misconfigured',
+        'api_failed', 'generation_lost', 'no_video', 'video_expired', 'chat_closed',
+        'reply_refused'
+    );
+    """,
 )
 
 

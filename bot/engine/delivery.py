@@ -24,7 +24,7 @@ from bot.engine.keyboards import again_markup, retry_markup
 from bot.engine.videoshape import VideoShape, read_video_shape
 from bot.wiring.services import Services
 from bot.words.texts import texts_for
-from storage import NOT_SUBMITTED, Job, JobState, NewJob
+from storage import Job, JobState, NewJob, Reason
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +215,10 @@ def notice_for(job: Job, *, waited: float) -> str:
     if job.state is JobState.TIMED_OUT:
         return words.timed_out(waited)
     if job.state is JobState.INTERRUPTED:
-        if job.error == NOT_SUBMITTED:
+        if job.reason is Reason.NOT_SUBMITTED:
             return words.INTERRUPTED_BEFORE_SUBMIT
         return words.INTERRUPTED
-    return words.generation_failed(job.error)
+    return words.generation_failed(job.reason, job.api_reason)
 
 
 async def send_notice(bot: Bot, services: Services, job: Job) -> Message:

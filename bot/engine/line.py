@@ -17,7 +17,7 @@ from bot.engine.pipeline import check_and_submit
 from bot.engine.progress import show_progress
 from bot.wiring.services import Services
 from bot.words.texts import texts_for
-from storage import NOT_SUBMITTED, Job, JobState
+from storage import Job, JobState, Reason
 from storage.waiting import Cancelled, LineStore
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ async def _submit(bot: Bot, services: Services, job_id: int) -> None:
                 job_id,
                 now=services.clock(),
                 state=JobState.INTERRUPTED,
-                error=NOT_SUBMITTED,
+                reason=Reason.NOT_SUBMITTED,
                 next_poll_at=services.clock(),
             )
 
@@ -112,7 +112,7 @@ async def _update_places(bot: Bot, services: Services) -> None:
                 entry.job_id,
                 now=services.clock(),
                 state=JobState.CANCELLED,
-                error=error.message,
+                reason=Reason.CHAT_CLOSED,
                 next_poll_at=None,
             )
         except Exception as error:  # the place is shown again next tick

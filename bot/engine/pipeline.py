@@ -31,14 +31,7 @@ from bot.image.firstframe import (
 from bot.image.fixes import Fix, apply_fix_async, fix_for, preview_async
 from bot.wiring.services import Services
 from bot.words.texts import English, message_link, texts_for
-from storage import (
-    DOWNLOAD_FAILED,
-    LOST_WHILE_SUBMITTING,
-    NOT_SUBMITTED,
-    SAME_VIDEO_COMING,
-    Job,
-    JobState,
-)
+from storage import Job, JobState, Reason
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -94,16 +87,16 @@ async def _checked_and_submitted(
         log.exception("job %s: checking or submitting failed", job.id)
         current = await services.store.get(job.id)
         if current.state is JobState.RECEIVED:
-            error: str | None = NOT_SUBMITTED
+            reason = Reason.NOT_SUBMITTED
         elif current.state is JobState.SUBMITTING:
-            error = current.error or LOST_WHILE_SUBMITTING
+            reason = current.reason or Reason.LOST_WHILE_SUBMITTING
         else:
             return current
         return await services.store.update(
             job.id,
             now=services.clock(),
             state=JobState.INTERRUPTED,
-            error=error,
+            reason=reason,
             next_poll_at=services.clock(),
         )
 
@@ -120,7 +113,7 @@ async def _check_and_submit(
     # slow create holds up only the frames behind it, never another photo's check, and memory
     # stays bounded however many arrive at once. The user hears after the slots are free: a
     # reply may wait on Telegram's flood limit.
-    refusal: tuple[str, str, list[Fix]] | None = None  # error, what the user reads, fixes
+    refusal: tuple[Reason, str, list[Fix]] | None = None  # why, what the user reads, fixes
     ready: FirstFrame | None = None  # checked, encoded, holding a frame slot
     async with services.image_slots:
         try:
@@ -135,10 +128,10 @@ async def _check_and_submit(
         except ImageRejected as rejection:
             fixes = _fixes_offered(job, rejection.problem)
             text = words.image_refused(rejection, fixes=bool(fixes))
-            refusal = (rejection.problem.value, text, fixes)
+            refusal = (Reason(rejection.problem.value), text, fixes)
         except TelegramError as error:
             log.warning("job %s: could not download the image: %s", job.id, error)
-            refusal = (DOWNLOAD_FAILED, words.DOWNLOAD_FAILED, [])
+            refusal = (Reason.DOWNLOAD_FAILED, words.DOWNLOAD_FAILED, [])
         else:
             converted_from, image_format = frame.converted_from, frame.image_format
             if job.retry_of is None:
@@ -155,7 +148,7 @@ async def _check_and_submit(
                 # A double send, or an impatient second try: one video, paid for once.
                 log.info("job %s: the same as job %s, which is on its way", job.id, twin.id)
                 first = message_link(twin.chat_id, twin.photo_message_id, twin.thread_id)
-                refusal = (SAME_VIDEO_COMING, words.same_video_coming(first), [])
+                refusal = (Reason.SAME_VIDEO_COMING, words.same_video_coming(first), [])
     if ready is not None:
         try:
             submission = await submit(services, job, ready)
@@ -164,7 +157,7 @@ async def _check_and_submit(
         del ready
     if refusal is not None:
         reason, text, fixes = refusal
-        job = await store.update(job.id, now=clock(), state=JobState.REJECTED, error=reason)
+        job = await store.update(job.id, now=clock(), state=JobState.REJECTED, reason=reason)
         markup = fix_markup(job, fixes) if fixes else None
         return await show_outcome(bot, services, job, text, reply_markup=markup)
     if submission.outcome in (SubmitOutcome.READY, SubmitOutcome.FAILED):
@@ -192,8 +185,8 @@ async def show_pending_outcome(bot: Bot, services: Services, job: Job) -> Job:
     again later."""
     assert job.pending_status is not None
     fixes: list[Fix] = []
-    if job.state is JobState.REJECTED and job.error in _IMAGE_PROBLEMS:
-        fixes = _fixes_offered(job, ImageProblem(job.error))
+    if job.state is JobState.REJECTED and job.reason in _IMAGE_PROBLEMS:
+        fixes = _fixes_offered(job, ImageProblem(job.reason))
     shown = await show_progress(
         bot,
         services,

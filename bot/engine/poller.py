@@ -31,7 +31,7 @@ from bot.engine.progress import clear_progress, refresh_progress
 from bot.engine.schedule import next_poll_delay
 from bot.engine.submission import generation_facts
 from bot.wiring.services import Services
-from storage import GENERATION_LOST, NO_VIDEO, VIDEO_EXPIRED, Job, JobState
+from storage import Job, JobState, Reason
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ async def _poll(services: Services, job: Job) -> Job:
                 job.id,
                 now=clock(),
                 state=JobState.FAILED,
-                error=GENERATION_LOST,
+                reason=Reason.GENERATION_LOST,
                 next_poll_at=clock(),
             )
         log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
@@ -172,10 +172,11 @@ async def _poll(services: Services, job: Job) -> Job:
             "next_poll_at": now,
         }
     elif progress is Progress.SUCCEEDED or progress is Progress.FAILED:
-        reason = error_reason(status.error)
         if progress is Progress.SUCCEEDED:
-            reason = NO_VIDEO
-        changes |= {"state": JobState.FAILED, "error": reason, "next_poll_at": now}
+            changes |= {"reason": Reason.NO_VIDEO}
+        else:
+            changes |= {"reason": Reason.API_FAILED, "api_reason": error_reason(status.error)}
+        changes |= {"state": JobState.FAILED, "next_poll_at": now}
     elif now - started > tuning.late_patience_seconds:
         return await _give_up(services, job, started)
     else:
@@ -225,7 +226,7 @@ async def _deliver(bot: Bot, services: Services, job: Job) -> None:
             job.id,
             now=clock(),
             state=JobState.FAILED,
-            error=VIDEO_EXPIRED,
+            reason=Reason.VIDEO_EXPIRED,
             next_poll_at=clock(),
         )
         return
@@ -316,7 +317,7 @@ async def _after_telegram_error(bot: Bot, services: Services, job: Job, error: E
             job.id,
             now=clock(),
             state=JobState.UNDELIVERABLE,
-            error=error.message,
+            reason=Reason.CHAT_CLOSED if isinstance(error, Forbidden) else Reason.REPLY_REFUSED,
             next_poll_at=None,
         )
         await clear_progress(bot, services, job)

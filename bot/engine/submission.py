@@ -23,7 +23,7 @@ from bot.image.firstframe import FirstFrame
 from bot.policy.alerts import FAILING_STREAK, Alert
 from bot.wiring.services import Services
 from bot.words.texts import texts_for
-from storage import STAYED_BUSY, Job, JobState
+from storage import Job, JobState, Reason
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,15 @@ def _outcome_of(error: AimlApiError) -> SubmitOutcome:
     if error.surely_not_created:  # 401, 404: the key or the endpoint is wrong
         return SubmitOutcome.MISCONFIGURED
     return SubmitOutcome.UNKNOWN
+
+
+#: What is stored of a create the API answered with an error (never BUSY: that waits in line).
+_REASONS = {
+    SubmitOutcome.REFUSED: Reason.API_REFUSED,
+    SubmitOutcome.OUT_OF_CREDITS: Reason.OUT_OF_CREDITS,
+    SubmitOutcome.MISCONFIGURED: Reason.MISCONFIGURED,
+    SubmitOutcome.UNKNOWN: Reason.OUTCOME_UNKNOWN,
+}
 
 
 async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
@@ -122,7 +131,12 @@ async def _submit(services: Services, job: Job, frame: FirstFrame) -> Submission
             )
         state = JobState.INTERRUPTED if outcome is SubmitOutcome.UNKNOWN else JobState.FAILED
         job = await store.update(
-            job.id, now=clock(), state=state, error=error.message, next_poll_at=None
+            job.id,
+            now=clock(),
+            state=state,
+            reason=_REASONS[outcome],
+            api_reason=error.message,
+            next_poll_at=None,
         )
         return Submission(job, outcome, error.message)
 
@@ -159,7 +173,7 @@ async def _busy(services: Services, job: Job, error: ApiBusy) -> Submission:
             job.id,
             now=now,
             state=JobState.FAILED,
-            error=STAYED_BUSY,
+            reason=Reason.STAYED_BUSY,
             submit_attempts=attempts,
             next_poll_at=None,
         )
@@ -207,7 +221,8 @@ async def _record_created(
         log.info("job %s: the API failed it at once: %s", job.id, created.error)
         changes |= {
             "state": JobState.FAILED,
-            "error": error_reason(created.error),
+            "reason": Reason.API_FAILED,
+            "api_reason": error_reason(created.error),
             "next_poll_at": now,
         }
         outcome = SubmitOutcome.FAILED

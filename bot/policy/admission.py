@@ -119,7 +119,7 @@ async def readmit_rejected(
             JobState.REJECTED,
             now=services.clock(),
             state=state,
-            error=None,
+            reason=None,
             image_fix=image_fix,
             language=language,
             next_poll_at=None,

@@ -36,17 +36,8 @@ from bot.policy.access import (
     hours_minutes,
 )
 from bot.policy.stats import StatsReport
-from storage.jobs import (
-    GENERATION_LOST,
-    LOST_WHILE_SUBMITTING,
-    NO_VIDEO,
-    NOT_SUBMITTED,
-    RESTARTED_DURING_SUBMIT,
-    STAYED_BUSY,
-    VIDEO_EXPIRED,
-    Job,
-    JobState,
-)
+from storage.jobs import Job, JobState
+from storage.reasons import Reason
 from storage.waiting import Cancelled
 
 MAX_CAPTION_CHARS = 1024
@@ -454,10 +445,10 @@ class Words:
             "was charged. Please send the photo again."
         )
 
-    def generation_failed(self, reason: str | None) -> str:
-        """No video: `reason` is the API's own words, quoted as they are, or one of the bot's
-        own reasons (GENERATION_LOST, VIDEO_EXPIRED: stored in English, worded here)."""
-        if not reason:
+    def generation_failed(self, reason: Reason | None, api_reason: str | None = None) -> str:
+        """No video, and why: the API's own words (`api_reason`), quoted as they are, or the
+        words of the bot's own `reason` (GENERATION_LOST, VIDEO_EXPIRED, ...)."""
+        if reason is None or (reason is Reason.API_FAILED and not api_reason):
             return self._(
                 "😔 The video service could not make this video. "
                 "You can send the photo again, maybe with another prompt or another photo."
@@ -465,7 +456,7 @@ class Words:
         return self._(
             "😔 The video service could not make this video: %(reason)s. "
             "You can send the photo again, maybe with another prompt or another photo.",
-            reason=escape(self.failure_reason(reason)),
+            reason=escape(self.failure_reason(reason, api_reason)),
         )
 
     def timed_out(self, waited: float) -> str:
@@ -591,20 +582,31 @@ class Words:
             JobState.CANCELLED: self.pgettext("job state", "cancelled"),
         }[state]
 
-    def failure_reason(self, error: str) -> str:
-        """Why a job ended without a video (plain text): the bot's own reasons (stored in
-        English in `Job.error`) in words, anything else (the API's or Telegram's) as it is."""
-        return {
-            NOT_SUBMITTED: self.pgettext("reason", "stopped before submitting (not charged)"),
-            RESTARTED_DURING_SUBMIT: self.pgettext("reason", "the bot restarted while submitting"),
-            GENERATION_LOST: self.pgettext("reason", "the video service lost track of this job"),
-            VIDEO_EXPIRED: self.pgettext(
+    def failure_reason(self, reason: Reason, api_reason: str | None = None) -> str:
+        """Why a job ended without a video (plain text): the API's own words where it gave
+        any, as they are, else the words of the bot's `reason`."""
+        if api_reason:
+            return api_reason
+        words = {
+            Reason.NOT_SUBMITTED: self.pgettext(
+                "reason", "stopped before submitting (not charged)"
+            ),
+            Reason.RESTARTED_WHILE_SUBMITTING: self.pgettext(
+                "reason", "the bot restarted while submitting"
+            ),
+            Reason.GENERATION_LOST: self.pgettext(
+                "reason", "the video service lost track of this job"
+            ),
+            Reason.VIDEO_EXPIRED: self.pgettext(
                 "reason", "the finished video expired before it could be sent"
             ),
-            NO_VIDEO: self.pgettext("reason", "the video service finished without a video"),
-            LOST_WHILE_SUBMITTING: self.pgettext("reason", "lost while submitting"),
-            STAYED_BUSY: self.pgettext("reason", "the video service stayed too busy to take it"),
-        }.get(error, error)
+            Reason.NO_VIDEO: self.pgettext("reason", "the video service finished without a video"),
+            Reason.LOST_WHILE_SUBMITTING: self.pgettext("reason", "lost while submitting"),
+            Reason.STAYED_BUSY: self.pgettext(
+                "reason", "the video service stayed too busy to take it"
+            ),
+        }
+        return words.get(reason, reason.value)
 
     def ago(self, seconds: float) -> str:
         seconds = max(0, int(seconds))
@@ -894,8 +896,8 @@ class Words:
             lines.append(self._("<b>Failures</b> (7 days):"))
             for failure in report.failures:
                 reason = (
-                    escape(shorten(self.failure_reason(failure.error), 80))
-                    if failure.error
+                    escape(shorten(self.failure_reason(failure.reason, failure.api_reason), 80))
+                    if failure.reason
                     else self._("no reason given")
                 )
                 lines.append(f"• {self.state_label(failure.state)}: {reason} × {failure.count}")

@@ -18,6 +18,7 @@ from bot.image.firstframe import ImageProblem, ImageRejected
 from bot.image.fixes import fix_for
 from bot.wiring.application import BotApp
 from bot.words.texts import ENGLISH, RUSSIAN, TRANSLATIONS
+from storage import Reason
 from tests.conftest import FAST, TestClock, make_settings, running_bot, send_photo
 from tests.e2e.conversation import command, replies_to
 from tests.e2e.taps import bot_message, buttons, saying, tap
@@ -109,7 +110,8 @@ async def test_the_ticks_failure_notice_for_a_russian_users_job_is_russian(
     notice = await bot_message(telegram, 333, saying("не смог сделать"), "the failure notice")
 
     # The API's reason is quoted as it wrote it; the sentence around it is Russian.
-    assert notice["text"] == parse_html(RUSSIAN.generation_failed("no face found in the image"))[0]
+    failed = RUSSIAN.generation_failed(Reason.API_FAILED, "no face found in the image")
+    assert notice["text"] == parse_html(failed)[0]
     assert [label for label, _ in buttons(notice)] == [RUSSIAN.BUTTON_RETRY]
 
 

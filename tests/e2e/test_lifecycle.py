@@ -21,7 +21,7 @@ from bot.wiring.application import BotApp
 from bot.wiring.logs import setup_logging
 from bot.wiring.settings import Settings
 from bot.words.texts import ENGLISH
-from storage import JobStore
+from storage import JobStore, Reason
 from storage.migrations import MIGRATIONS
 from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, send_photo
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -99,7 +99,7 @@ async def test_failed_generation_is_explained_as_a_reply_to_the_photo(
     )
     assert notice.params["chat_id"] == ANN_CHAT["id"]
     assert reply_target(notice) == sent.message_id
-    assert notice.params["text"] == ENGLISH.generation_failed(reason)
+    assert notice.params["text"] == ENGLISH.generation_failed(Reason.API_FAILED, reason)
     plain, _ = parse_html(notice.params["text"])
     assert reason in plain
     assert "send the photo again" in plain

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import RESTARTED_DURING_SUBMIT, JobState, JobStore, NewJob
+from storage import JobState, JobStore, NewJob, Reason
 from storage.migrations import MIGRATIONS
 
 T0 = 1_800_000_000.0
@@ -254,7 +254,7 @@ async def test_recovery_resumes_unsent_requests_and_interrupts_cut_off_submissio
     # The answer to a create call was lost: asking again could charge twice.
     cut_off = await store.get(submitting)
     assert cut_off.state is JobState.INTERRUPTED
-    assert cut_off.error == RESTARTED_DURING_SUBMIT
+    assert cut_off.reason is Reason.RESTARTED_WHILE_SUBMITTING
     assert cut_off.next_poll_at == now
     for job_id, before in untouched.items():
         assert await store.get(job_id) == before

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from storage import JobStore
+from storage import JobStore, Reason
 from storage.migrations import MIGRATIONS
 
 FIXTURES = sorted((Path(__file__).parents[2] / "fixtures").glob("schema-*.sqlite3"))
@@ -61,8 +61,33 @@ async def test_an_old_database_upgrades_in_place_without_losing_a_row(
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     for table, (columns, rows) in before.items():
         new_columns, new_rows = after[table]
-        assert new_columns[: len(columns)] == columns, table
-        # Every old column of every old row is as it was; new columns may follow.
-        assert [row[: len(columns)] for row in new_rows] == rows, table
+        renamed = [RENAMED.get((table, column), column) for column in columns]
+        assert new_columns[: len(columns)] == renamed, table
+        # Every old column of every old row is as it was, but for the reasons turned into
+        # codes (checked below); new columns may follow.
+        kept = [i for i, column in enumerate(columns) if (table, column) not in RENAMED]
+        assert [[row[i] for i in kept] for row in new_rows] == [
+            [row[i] for i in kept] for row in rows
+        ], table
     states = before["jobs"][0].index("state")
     assert [job.state.value for job in jobs] == [row[states] for row in before["jobs"][1]]
+    # Each old reason, a sentence or someone else's words, comes out as its code.
+    errors = before["jobs"][0].index("error")
+    for job, row in zip(jobs, before["jobs"][1], strict=True):
+        assert (job.reason, job.api_reason) == REASONS[row[errors]], (job.state, row[errors])
+
+
+#: Columns an upgrade renamed: (table, old name) -> new name.
+RENAMED = {("jobs", "error"): "reason"}
+
+#: What each `error` written into the fixtures becomes: (reason, api_reason).
+REASONS: dict[str | None, tuple[Reason | None, str | None]] = {
+    None: (None, None),
+    "too_small": (Reason.TOO_SMALL, None),
+    "Content moderation: the image was flagged": (
+        Reason.API_FAILED,
+        "Content moderation: the image was flagged",
+    ),
+    "restarted while submitting": (Reason.RESTARTED_WHILE_SUBMITTING, None),
+    "Forbidden: bot was blocked by the user": (Reason.CHAT_CLOSED, None),
+}

@@ -37,17 +37,7 @@ from bot.words.texts import (
     shorten,
     texts_for,
 )
-from storage import (
-    GENERATION_LOST,
-    LOST_WHILE_SUBMITTING,
-    NO_VIDEO,
-    NOT_SUBMITTED,
-    RESTARTED_DURING_SUBMIT,
-    STAYED_BUSY,
-    VIDEO_EXPIRED,
-    Job,
-    JobState,
-)
+from storage import Job, JobState, Reason
 from storage.counts import FailureCount
 from storage.waiting import Cancelled
 from tests.emulators.telegram_emulator import parse_html
@@ -88,7 +78,7 @@ def make_job(
         poll_count=0,
         poll_failures=0,
         video_url=None,
-        error=None,
+        reason=None,
         completed_at=None,
         delivered_at=None,
     )
@@ -99,15 +89,15 @@ def plain(html: str) -> str:
     return parse_html(html)[0]
 
 
-#: The reasons the bot itself stores in `Job.error` of a job /stats counts as failed.
+#: The bot's own reasons (`Job.reason`) of a job /stats counts as failed.
 OWN_REASONS = [
-    GENERATION_LOST,
-    VIDEO_EXPIRED,
-    NO_VIDEO,
-    NOT_SUBMITTED,
-    RESTARTED_DURING_SUBMIT,
-    LOST_WHILE_SUBMITTING,
-    STAYED_BUSY,
+    Reason.GENERATION_LOST,
+    Reason.VIDEO_EXPIRED,
+    Reason.NO_VIDEO,
+    Reason.NOT_SUBMITTED,
+    Reason.RESTARTED_WHILE_SUBMITTING,
+    Reason.LOST_WHILE_SUBMITTING,
+    Reason.STAYED_BUSY,
 ]
 
 TRANSLATED = sorted(name for name in LANGUAGES if name != "en")
@@ -323,9 +313,10 @@ SAMPLES: dict[str, list[Call]] = {
     "submission_failed": [call(None), injecting(INJECT)],
     "generation_failed": [
         call(None),
-        call(GENERATION_LOST),
-        call(VIDEO_EXPIRED),
-        injecting(INJECT),
+        call(Reason.GENERATION_LOST),
+        call(Reason.VIDEO_EXPIRED),
+        call(Reason.API_FAILED),
+        injecting(Reason.API_FAILED, INJECT),
     ],
     "timed_out": [call(30.0), call(6 * 3600.0)],
     "progress_late": [call(905.0), call(4 * 3600.0)],
@@ -369,8 +360,8 @@ SAMPLES: dict[str, list[Call]] = {
     "stats_report": [
         call(_stats(failures=[], rate=None)),
         call(_stats(failures=[FailureCount(JobState.TIMED_OUT, None, 1)])),
-        call(_stats(failures=[FailureCount(JobState.FAILED, VIDEO_EXPIRED, 2)])),
-        injecting(_stats(failures=[FailureCount(JobState.FAILED, INJECT, 2)])),
+        call(_stats(failures=[FailureCount(JobState.FAILED, Reason.VIDEO_EXPIRED, 2)])),
+        injecting(_stats(failures=[FailureCount(JobState.FAILED, Reason.API_FAILED, 2, INJECT)])),
         call(_stats(failures=[], usage={"credits": 1.0, "tokens": 12345.0})),
     ],
     "usage_amount": [call(1.0, "credits"), call(2.5, "tokens"), call(21.0, "credits")],
@@ -596,12 +587,18 @@ def test_stats_words_every_reason_of_the_bots_own_and_quotes_the_rest() -> None:
             assert worded.strip()
             if words is not ENGLISH:
                 assert worded != ENGLISH.failure_reason(reason), (words.locale, reason)
-        assert words.failure_reason("Content policy violation") == "Content policy violation"
-    # The reasons shown to users read in English as they are stored.
-    for reason in (GENERATION_LOST, VIDEO_EXPIRED, NO_VIDEO, STAYED_BUSY):
-        assert ENGLISH.failure_reason(reason) == reason
+        quoted = words.failure_reason(Reason.API_FAILED, "Content policy violation")
+        assert quoted == "Content policy violation"
+    # The reasons shown to users read in English as they always did.
+    assert [ENGLISH.failure_reason(reason) for reason in OWN_REASONS[:3]] == [
+        "the video service lost track of this job",
+        "the finished video expired before it could be sent",
+        "the video service finished without a video",
+    ]
     # As storage reports them (storage.counts's failures): a restart cut two submissions off.
-    report = _stats(failures=[FailureCount(JobState.INTERRUPTED, RESTARTED_DURING_SUBMIT, 2)])
+    report = _stats(
+        failures=[FailureCount(JobState.INTERRUPTED, Reason.RESTARTED_WHILE_SUBMITTING, 2)]
+    )
     assert "прервано: бот перезапустился во время отправки × 2" in plain(
         RUSSIAN.stats_report(report)
     )
@@ -625,12 +622,13 @@ def test_stats_show_the_days_cost_in_each_unit_the_api_reported() -> None:
 @EVERY_LANGUAGE
 def test_the_api_reason_is_quoted_as_written_and_the_bots_own_is_worded(words: Words) -> None:
     api_reason = "Content policy violation"
-    assert api_reason in plain(words.generation_failed(api_reason))
+    assert api_reason in plain(words.generation_failed(Reason.API_FAILED, api_reason))
     assert api_reason in plain(words.submission_failed(api_reason))
-    for own in (GENERATION_LOST, VIDEO_EXPIRED):
+    for own in (Reason.GENERATION_LOST, Reason.VIDEO_EXPIRED):
         assert words.failure_reason(own) in plain(words.generation_failed(own))
+        assert own.value not in plain(words.generation_failed(own))  # a code is never shown
         if words is not ENGLISH:
-            assert own not in plain(words.generation_failed(own))
+            assert ENGLISH.failure_reason(own) not in plain(words.generation_failed(own))
 
 
 # --------------------------------------------------------------------------- as a person sees it
@@ -666,7 +664,11 @@ def test_video_caption_of_a_2000_char_html_prompt_fits_1024(words: Words) -> Non
 @EVERY_LANGUAGE
 def test_the_longest_texts_fit_with_the_longest_values(words: Words) -> None:
     report = dataclasses.replace(
-        _stats(failures=[FailureCount(state, "x" * 500, 10**6) for state in JobState]),
+        _stats(
+            failures=[
+                FailureCount(state, Reason.API_FAILED, 10**6, "x" * 500) for state in JobState
+            ]
+        ),
         usage_today={"credits": 10.0**9, "tokens": 10.0**9, "x" * 100: 1.5},
     )
     for markup in (
@@ -868,7 +870,7 @@ def test_a_refusal_with_fixes_points_at_the_buttons(words: Words) -> None:
 
 
 def test_failure_texts_escape_the_api_reason() -> None:
-    assert SPECIALS in plain(ENGLISH.generation_failed(SPECIALS))
+    assert SPECIALS in plain(ENGLISH.generation_failed(Reason.API_FAILED, SPECIALS))
     assert SPECIALS in plain(ENGLISH.submission_failed(SPECIALS))
     assert "could not make this video." in plain(ENGLISH.generation_failed(None))
     assert "refused this request: no reason given." in plain(ENGLISH.submission_failed(None))
