@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import aiohttp
 
+from bot.plaintext import shorten
+
 log = logging.getLogger(__name__)
 
 MODEL: Literal["video-01-live2d"] = "video-01-live2d"
@@ -227,16 +229,11 @@ def progress_of(status: str) -> Progress:
 MAX_REASON_CHARS = 300
 
 
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
-
-
 def error_reason(error: Any) -> str | None:
     """A human-readable reason from any of the API's error shapes, at most MAX_REASON_CHARS
     long, or None when there is none."""
     reason = _reason(error)
-    return _clip(reason) if reason else None
+    return shorten(reason, MAX_REASON_CHARS) if reason else None
 
 
 def _reason(error: Any) -> str | None:
@@ -383,7 +380,7 @@ def _message_of(body: Any, fallback: str) -> str:
         if isinstance(message, list):
             message = "; ".join(str(item) for item in message)
         if isinstance(message, str) and message.strip():
-            return _clip(message)
+            return shorten(message, MAX_REASON_CHARS)
         reason = error_reason(body.get("error"))
         if reason:
             return reason

@@ -28,6 +28,7 @@ from babel.numbers import format_decimal, format_percent
 
 from bot.image.firstframe import ImageProblem, ImageRejected
 from bot.image.fixes import Fix
+from bot.plaintext import shorten as shorten  # re-exported: callers know it from here
 from bot.policy.access import (
     DailyCapReached,
     DailyLimitReached,
@@ -71,12 +72,6 @@ _AT_THE_SERVICE = (JobState.QUEUED, JobState.GENERATING, JobState.LATE)
 
 
 # --- Language-neutral helpers -------------------------------------------------------------
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut plain text to at most `limit` characters, with an ellipsis when cut."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def message_link(chat_id: int, message_id: int, thread_id: int | None = None) -> str | None:

@@ -29,6 +29,7 @@ from bot.aimlapi.client import (
     error_reason,
     progress_of,
 )
+from bot.plaintext import shorten
 from tests.conftest import API_KEY
 from tests.emulators.aimlapi_emulator import AimlApiEmulator, CreateShape, EmulatedJob
 from tests.images import make_image
@@ -407,6 +408,7 @@ def test_a_huge_api_message_is_clipped_before_it_reaches_users_or_logs() -> None
     assert reason is not None and len(reason) == MAX_REASON_CHARS
     assert reason.startswith("Body validation error!")
     assert error_reason({"detail": [{"msg": echoed}]}) == reason
+    assert reason == shorten(echoed, MAX_REASON_CHARS)  # cut as the words cut a prompt
 
 
 async def test_a_refusal_that_echoes_the_image_is_clipped(
