@@ -38,7 +38,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP_DEV)
-	$(BIN)/mypy bot handlers storage tests $(wildcard bench)
+	$(BIN)/mypy bot chat handlers storage tests $(wildcard bench)
 
 unit: $(STAMP_DEV)
 	$(BIN)/python -m pytest tests/unit -q

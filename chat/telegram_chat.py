@@ -1,0 +1,231 @@
+"""The job engine's chat port (`bot.engine.chat_port.Chat`) over python-telegram-bot's `Bot`.
+
+Telegram's errors become the port's, and the port's plain keyboards Telegram's inline
+markup. The handlers use `reply_parameters` and `markup_of` from here too, so that a reply and
+a keyboard are built in one place for the whole bot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.engine.chat_port import (
+    AskedToWait,
+    ChatClosed,
+    ChatError,
+    ChatMoved,
+    FileTooBig,
+    Keyboard,
+    MessageNotEditable,
+    MessageRefused,
+    MessageUnchanged,
+    NoAnswer,
+    Posted,
+    TopicGone,
+    Unreachable,
+)
+from bot.engine.videoshape import VideoShape
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+#: Telegram's words for an edit that cannot be made (lower case, as they are matched).
+_NOT_EDITABLE = (
+    "message can't be edited",
+    "message to edit not found",
+    "there is no text in the message to edit",
+    "message_id_invalid",
+)
+
+
+def reply_parameters(message_id: int | None) -> ReplyParameters | None:
+    """A reply to `message_id` in the same chat (None: no reply). A deleted message never
+    blocks a send: the reply then quietly becomes a plain message."""
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+def markup_of(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """Telegram's inline markup for the port's `keyboard` (None: no buttons)."""
+    if keyboard is None:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in keyboard]
+    )
+
+
+def port_error(error: TelegramError) -> ChatError:
+    """The port's error for a Telegram error, keeping Telegram's words for the log."""
+    if isinstance(error, ChatMigrated):
+        return ChatMoved(error.new_chat_id, error.message)
+    if isinstance(error, RetryAfter):
+        wait = error.retry_after
+        seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
+        return AskedToWait(float(seconds), error.message)
+    if isinstance(error, Forbidden):
+        return ChatClosed(error.message)
+    # Before NetworkError: python-telegram-bot makes a bad request a kind of network error.
+    if isinstance(error, BadRequest):
+        words = error.message.lower()
+        if "thread not found" in words:
+            return TopicGone(error.message)
+        if "not modified" in words:
+            return MessageUnchanged(error.message)
+        if any(phrase in words for phrase in _NOT_EDITABLE):
+            return MessageNotEditable(error.message)
+        if "too big" in words:
+            return FileTooBig(None, error.message)
+        return MessageRefused(error.message)
+    if isinstance(error, TimedOut):
+        return NoAnswer(error.message)
+    if isinstance(error, NetworkError):
+        return Unreachable(error.message)
+    return ChatError(error.message)
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Raise the port's error for any Telegram error inside the block."""
+    try:
+        yield
+    except TelegramError as error:
+        raise port_error(error) from error
+
+
+class TelegramChat:
+    """The port over one `Bot`, which carries the application's defaults (HTML, the rate
+    limiter)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def send_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        keyboard: Keyboard | None = None,
+    ) -> Posted:
+        with _translated():
+            message = await self._bot.send_message(
+                chat_id,
+                text,
+                message_thread_id=thread_id,
+                reply_parameters=reply_parameters(reply_to),
+                reply_markup=markup_of(keyboard),
+            )
+        return Posted(message.chat_id, message.message_id)
+
+    async def edit_message(
+        self, chat_id: int, message_id: int, text: str, *, keyboard: Keyboard | None = None
+    ) -> None:
+        with _translated():
+            await self._bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=markup_of(keyboard)
+            )
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        with _translated():
+            await self._bot.delete_message(chat_id, message_id)
+
+    async def send_video(
+        self,
+        chat_id: int,
+        video: str | bytes,
+        *,
+        caption: str,
+        shape: VideoShape,
+        answer_within: float,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        keyboard: Keyboard | None = None,
+    ) -> Posted:
+        # Telegram fetches or receives the file before it answers: the library's default 5 s
+        # would time out a send that succeeds, and the video would be sent again.
+        upload = isinstance(video, bytes)
+        with _translated():
+            message = await self._bot.send_video(
+                chat_id,
+                video=InputFile(video, filename="video.mp4") if upload else video,
+                caption=caption,
+                width=shape.width,
+                height=shape.height,
+                duration=shape.seconds,
+                supports_streaming=True,
+                message_thread_id=thread_id,
+                reply_parameters=reply_parameters(reply_to),
+                reply_markup=markup_of(keyboard),
+                read_timeout=answer_within,
+                write_timeout=answer_within,
+            )
+        return Posted(message.chat_id, message.message_id)
+
+    async def show_uploading(self, chat_id: int, *, thread_id: int | None = None) -> None:
+        with _translated():
+            await self._bot.send_chat_action(
+                chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=thread_id
+            )
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        photo: bytes,
+        *,
+        caption: str,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> Posted:
+        with _translated():
+            message = await self._bot.send_photo(
+                chat_id,
+                photo,
+                caption=caption,
+                message_thread_id=thread_id,
+                reply_parameters=reply_parameters(reply_to),
+            )
+        return Posted(message.chat_id, message.message_id)
+
+    async def fetch_image(self, file_id: str, *, max_bytes: int) -> bytes:
+        with _translated():
+            file = await self._bot.get_file(file_id)
+            if file.file_size is not None and file.file_size > max_bytes:
+                raise FileTooBig(file.file_size)
+            received = _Received()
+            await file.download_to_memory(received)
+        return received.value()
+
+
+class _Received(io.BytesIO):
+    """A download's target that keeps the bytes it is handed instead of copying them: each
+    copy of a 20 MB image would hold the event loop for up to ~30 ms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pieces: list[bytes] = []
+
+    def write(self, buffer: ReadableBuffer, /) -> int:
+        piece = buffer if isinstance(buffer, bytes) else bytes(buffer)
+        self._pieces.append(piece)
+        return len(piece)
+
+    def value(self) -> bytes:
+        """Everything written, as one bytes object (the very one written, when it came whole)."""
+        return self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
