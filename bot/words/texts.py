@@ -578,30 +578,49 @@ class Words:
         }[state]
 
     def failure_reason(self, reason: Reason, api_reason: str | None = None) -> str:
-        """Why a job ended without a video (plain text): the API's own words where it gave
-        any, as they are, else the words of the bot's `reason`."""
+        """Why a job was refused or ended without a video (plain text): the API's own words
+        where it gave any, as they are, else the words of the stored `reason` code."""
         if api_reason:
             return api_reason
-        words = {
-            Reason.NOT_SUBMITTED: self.pgettext(
-                "reason", "stopped before submitting (not charged)"
+        pgettext = self.pgettext
+        return {
+            Reason.TOO_LARGE: pgettext("reason", "the photo file is too large"),
+            Reason.NOT_AN_IMAGE: pgettext("reason", "the file is not a picture"),
+            Reason.CORRUPT: pgettext("reason", "the photo file is damaged"),
+            Reason.UNSUPPORTED_FORMAT: pgettext("reason", "the photo's format is not supported"),
+            Reason.TOO_SMALL: pgettext("reason", "the photo is too small"),
+            Reason.TOO_TALL: pgettext("reason", "the photo is too tall and narrow"),
+            Reason.TOO_WIDE: pgettext("reason", "the photo is too wide"),
+            Reason.TOO_MANY_PIXELS: pgettext("reason", "the photo has too many pixels"),
+            Reason.DOWNLOAD_FAILED: pgettext("reason", "the photo could not be downloaded"),
+            Reason.SAME_VIDEO_COMING: pgettext(
+                "reason", "the same photo and prompt were already on their way"
             ),
-            Reason.RESTARTED_WHILE_SUBMITTING: self.pgettext(
+            Reason.NOT_SUBMITTED: pgettext("reason", "stopped before submitting (not charged)"),
+            Reason.RESTARTED_WHILE_SUBMITTING: pgettext(
                 "reason", "the bot restarted while submitting"
             ),
-            Reason.GENERATION_LOST: self.pgettext(
-                "reason", "the video service lost track of this job"
+            Reason.LOST_WHILE_SUBMITTING: pgettext("reason", "lost while submitting"),
+            Reason.OUTCOME_UNKNOWN: pgettext(
+                "reason", "the video service did not confirm the request"
             ),
-            Reason.VIDEO_EXPIRED: self.pgettext(
+            Reason.STAYED_BUSY: pgettext("reason", "the video service stayed too busy to take it"),
+            Reason.API_REFUSED: pgettext("reason", "the video service refused the request"),
+            Reason.OUT_OF_CREDITS: pgettext(
+                "reason", "the video service account ran out of credits"
+            ),
+            Reason.MISCONFIGURED: pgettext(
+                "reason", "the video service did not accept the bot's key or address"
+            ),
+            Reason.API_FAILED: pgettext("reason", "the video service could not make the video"),
+            Reason.GENERATION_LOST: pgettext("reason", "the video service lost track of this job"),
+            Reason.NO_VIDEO: pgettext("reason", "the video service finished without a video"),
+            Reason.VIDEO_EXPIRED: pgettext(
                 "reason", "the finished video expired before it could be sent"
             ),
-            Reason.NO_VIDEO: self.pgettext("reason", "the video service finished without a video"),
-            Reason.LOST_WHILE_SUBMITTING: self.pgettext("reason", "lost while submitting"),
-            Reason.STAYED_BUSY: self.pgettext(
-                "reason", "the video service stayed too busy to take it"
-            ),
-        }
-        return words.get(reason, reason.value)
+            Reason.CHAT_CLOSED: pgettext("reason", "the chat is closed to the bot"),
+            Reason.REPLY_REFUSED: pgettext("reason", "Telegram would not take the reply"),
+        }[reason]
 
     def ago(self, seconds: float) -> str:
         seconds = max(0, int(seconds))

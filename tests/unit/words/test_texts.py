@@ -354,7 +354,7 @@ SAMPLES: dict[str, list[Call]] = {
     "user_denied": [call(42, cancelled=0), call(42, cancelled=2)],
     "cannot_deny_admin": [call(42)],
     "same_video_coming": [call(None), call("https://t.me/c/777/5"), injecting(INJECT)],
-    "failure_reason": [call(own) for own in OWN_REASONS],
+    "failure_reason": [call(reason) for reason in Reason],
     "help": [call(180.0), call(14.0), call(180.0, group=True)],
     "ask_stop_paid": [call(1), call(3)],
     "stats_report": [
@@ -580,11 +580,11 @@ def test_english_counts_take_the_singular_for_one() -> None:
     assert ENGLISH.usage_amount(3.0, "seconds") == "3 seconds"
 
 
-def test_stats_words_every_reason_of_the_bots_own_and_quotes_the_rest() -> None:
+def test_stats_words_every_reason_code_and_quotes_the_apis_words() -> None:
     for words in LANGUAGES.values():
-        for reason in OWN_REASONS:
+        for reason in Reason:
             worded = words.failure_reason(reason)
-            assert worded.strip()
+            assert worded.strip() and worded != reason.value, (words.locale, reason)
             if words is not ENGLISH:
                 assert worded != ENGLISH.failure_reason(reason), (words.locale, reason)
         quoted = words.failure_reason(Reason.API_FAILED, "Content policy violation")
@@ -605,6 +605,17 @@ def test_stats_words_every_reason_of_the_bots_own_and_quotes_the_rest() -> None:
     assert "interrupted: the bot restarted while submitting × 2" in plain(
         ENGLISH.stats_report(report)
     )
+    # The API's words are quoted beside the state; a chat closed to the bot reads in words.
+    report = _stats(
+        failures=[
+            FailureCount(JobState.FAILED, Reason.API_FAILED, 3, "Content policy violation"),
+            FailureCount(JobState.UNDELIVERABLE, Reason.CHAT_CLOSED, 1),
+        ]
+    )
+    shown = plain(ENGLISH.stats_report(report))
+    assert "failed: Content policy violation × 3" in shown
+    assert "not delivered: the chat is closed to the bot × 1" in shown
+    assert "чат закрыт для бота × 1" in plain(RUSSIAN.stats_report(report))
 
 
 def test_stats_show_the_days_cost_in_each_unit_the_api_reported() -> None:
