@@ -109,17 +109,10 @@ def _job_entry(job: Job, label: str, detail: str, photo: str) -> str:
     return f"{head}\n    <i>{escape(shorten(job.prompt, 60))}</i>"
 
 
-def _image_size(rejection: ImageRejected) -> str | None:
-    if rejection.width is None or rejection.height is None:
-        return None
-    return f"{rejection.width}×{rejection.height} px"
-
-
-def _fill(text: str, values: Mapping[str, object]) -> str:
-    return text % values if values else text
-
-
 # --- The words, in the language of a catalog ----------------------------------------------
+
+#: The digits of the CLDR numbering systems of the languages spoken here, other than Latin.
+_DIGITS = {"arabext": "۰۱۲۳۴۵۶۷۸۹"}
 
 
 class Words:
@@ -127,22 +120,64 @@ class Words:
     Constants are texts without parameters; methods build the texts that have them.
 
     `_`, `ngettext` and `pgettext` translate a message, then fill its `%(name)s`
-    placeholders from their keyword arguments (`ngettext` also fills `count` with `n`).
-    Babel's extractor finds the messages by these names.
+    placeholders from their keyword arguments (`ngettext` also fills `count` with `n`); a
+    number among them is written as `number` writes it. Babel's extractor finds the messages
+    by these names.
     """
 
     def __init__(self, catalog: gettext.NullTranslations, locale: Locale) -> None:
         self.catalog = catalog
         self.locale = locale
+        # Persian writes numbers in its own digits (CLDR's default numbering system "arabext"),
+        # the other languages here in Latin ones, as Python does.
+        own = _DIGITS.get(locale.default_numbering_system)
+        self._digits = str.maketrans("0123456789", own) if own else None
 
     def _(self, message: str, /, **values: object) -> str:
-        return _fill(self.catalog.gettext(message), values)
+        return self._fill(self.catalog.gettext(message), values)
 
     def ngettext(self, singular: str, plural: str, n: int, /, **values: object) -> str:
-        return _fill(self.catalog.ngettext(singular, plural, n), {"count": n, **values})
+        return self._fill(self.catalog.ngettext(singular, plural, n), {"count": n, **values})
 
     def pgettext(self, context: str, message: str, /, **values: object) -> str:
-        return _fill(self.catalog.pgettext(context, message), values)
+        return self._fill(self.catalog.pgettext(context, message), values)
+
+    def _fill(self, text: str, values: Mapping[str, object]) -> str:
+        if not values:
+            return text
+        return text % {
+            name: self.number(value)
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else value
+            for name, value in values.items()
+        }
+
+    def number(self, value: float, *, digits: int = 0) -> str:
+        """`value` as the locale writes it, zero-padded to at least `digits` digits: Babel's
+        formatting in the locale's default numbering system, in its own digits (Persian
+        "۱۲٬۳۴۵"), and Python's plain `str` in the languages written in Latin digits
+        ("12345"), as they always read."""
+        if self._digits is None:
+            return f"{value:0{digits}}" if digits else str(value)
+        return self.digits(
+            format_decimal(
+                value,
+                format="0" * digits if digits else None,
+                locale=self.locale,
+                numbering_system="default",
+            )
+        )
+
+    def digits(self, text: str) -> str:
+        """`text` with its Latin digits written in the locale's own (Babel formats in a
+        numbering system's signs, not its digits)."""
+        return text.translate(self._digits) if self._digits is not None else text
+
+    def _image_size(self, rejection: ImageRejected) -> str | None:
+        if rejection.width is None or rejection.height is None:
+            return None
+        # Unlike a count, a size is written without group separators: "1000×380".
+        return self.digits(f"{rejection.width}×{rejection.height} px")
 
     # --- Commands (plain text, the menus registered at start-up) --------------------------
 
@@ -321,11 +356,16 @@ class Words:
         """Why an image cannot be used, and what would work instead; with `fixes`, a last line
         that points at the buttons under it that can fix the image."""
         # Translators: stands for the image's size in pixels when it is not known.
-        size = _image_size(rejection) or self._("this size")
+        size = self._image_size(rejection) or self._("this size")
         problem = rejection.problem
         if problem is ImageProblem.TOO_LARGE and rejection.size_bytes:
-            megabytes = format_decimal(
-                rejection.size_bytes / (1024 * 1024), format="0.0", locale=self.locale
+            megabytes = self.digits(
+                format_decimal(
+                    rejection.size_bytes / (1024 * 1024),
+                    format="0.0",
+                    locale=self.locale,
+                    numbering_system="default",
+                )
             )
             text = self._(
                 "This file is too large (%(size)s MB). Please send an image of at most 20 MB.",
@@ -472,12 +512,12 @@ class Words:
             return self.pgettext("duration", "%(seconds)s s", seconds=seconds)
         minutes, seconds = divmod(seconds, 60)
         if minutes < 60:
-            padded = f"{seconds:02d}"
+            padded = self.number(seconds, digits=2)
             return self.pgettext(
                 "duration", "%(minutes)s min %(seconds)s s", minutes=minutes, seconds=padded
             )
         hours, minutes = divmod(minutes, 60)
-        padded = f"{minutes:02d}"
+        padded = self.number(minutes, digits=2)
         return self.pgettext("duration", "%(hours)s h %(minutes)s min", hours=hours, minutes=padded)
 
     def time_left(self, seconds: float) -> str:
@@ -660,7 +700,9 @@ class Words:
             return self._(
                 "🔒 You have no access to this bot yet. Your user id is "
                 "<code>%(user_id)s</code>: send it to the operator to ask for access.",
-                user_id=report.user_id,
+                # Ids are text, in Latin digits in every language: they are copied, into
+                # /allow and /deny, not read.
+                user_id=str(report.user_id),
             )
         active = self._(
             "On the way: %(active)s of %(limit)s at once.",
@@ -692,7 +734,7 @@ class Words:
         return self._(
             "🔒 Sorry, this bot makes videos only for people its operator has allowed. Your "
             "user id is <code>%(user_id)s</code>: send it to the operator to ask for access.",
-            user_id=user_id,
+            user_id=str(user_id),
         )
 
     def too_many_active(self, verdict: TooManyActive) -> str:
@@ -842,7 +884,7 @@ class Words:
         return self._("Usage: <code>/deny 123456789</code>, with the person's Telegram user id.")
 
     def user_allowed(self, user_id: int, *, was_open: bool) -> str:
-        text = self._("✅ User <code>%(user_id)s</code> may now make videos.", user_id=user_id)
+        text = self._("✅ User <code>%(user_id)s</code> may now make videos.", user_id=str(user_id))
         if was_open:
             text += "\n" + self._(
                 "Note: the bot was open to everyone. From now on only allowed people and "
@@ -853,7 +895,7 @@ class Words:
     def user_denied(self, user_id: int, *, cancelled: int) -> str:
         text = self._(
             "🚫 User <code>%(user_id)s</code> can no longer make videos, in private or in groups.",
-            user_id=user_id,
+            user_id=str(user_id),
         )
         if cancelled:
             text += " " + self.ngettext(
@@ -867,7 +909,7 @@ class Words:
         return self._(
             "User <code>%(user_id)s</code> is an admin (ADMIN_USER_IDS), and admins always have "
             "access. Remove them from the settings instead.",
-            user_id=user_id,
+            user_id=str(user_id),
         )
 
     def stats_report(self, report: StatsReport) -> str:
@@ -883,7 +925,11 @@ class Words:
                 "%(delivered)s of %(finished)s finished (%(rate)s)",
                 delivered=report.delivered_week,
                 finished=report.finished_week,
-                rate=format_percent(report.success_rate, locale=self.locale),
+                rate=self.digits(
+                    format_percent(
+                        report.success_rate, locale=self.locale, numbering_system="default"
+                    )
+                ),
             )
         lines = [
             self._("<b>Stats</b>"),
@@ -938,7 +984,7 @@ class Words:
 
     def usage_amount(self, amount: float, unit: str) -> str:
         """An amount the API reported, with its unit: "120 credits", "1 token"."""
-        number = format_decimal(amount, locale=self.locale)
+        number = self.digits(format_decimal(amount, locale=self.locale, numbering_system="default"))
         # Plural rules in gettext take whole numbers; a fraction takes the form of 2 in the
         # languages here ("2.5 credits", "2,5 кредита").
         count = int(amount) if float(amount).is_integer() else 2
@@ -1036,7 +1082,8 @@ class Words:
 
     def fix_preview(self, fix: Fix, width: int, height: int) -> str:
         """The caption of the fixed image's preview."""
-        size = {"width": width, "height": height}
+        # A size, not a count: without group separators, as in `_image_size`.
+        size = {"width": self.digits(str(width)), "height": self.digits(str(height))}
         return {
             Fix.CROP: self._(
                 "✂️ Cropped to %(width)s×%(height)s: this is what will be animated.", **size

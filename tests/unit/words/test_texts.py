@@ -377,7 +377,8 @@ SAMPLES: dict[str, list[Call]] = {
     "optimizer_saved": [call(True), call(False)],
 }
 
-_SPECIAL = {"ngettext", "pgettext"}  # the gettext functions, not texts
+#: The gettext functions and the number formatting, not texts.
+_SPECIAL = {"ngettext", "pgettext", "number", "digits"}
 MEMBERS = sorted(name for name in vars(Words) if not name.startswith("_") and name not in _SPECIAL)
 CONSTANTS = [name for name in MEMBERS if isinstance(getattr(ENGLISH, name), str)]
 MENUS = [name for name in MEMBERS if isinstance(getattr(ENGLISH, name), tuple)]
@@ -844,7 +845,7 @@ def test_image_refusal_reads_well_when_nothing_is_known(
     text = plain(words.image_refused(ImageRejected(problem)))
     assert "None" not in text
     for limit in LIMITS[problem]:
-        assert limit in text
+        assert words.digits(limit) in text
     if words is ENGLISH or words is RUSSIAN:
         for remedy in REMEDIES[problem][words is RUSSIAN]:
             assert remedy in text
@@ -853,7 +854,7 @@ def test_image_refusal_reads_well_when_nothing_is_known(
 @EVERY_LANGUAGE
 def test_image_refusal_shows_the_size_it_measured(words: Words) -> None:
     small = ImageRejected(ImageProblem.TOO_SMALL, width=300, height=640)
-    assert "300×640 px" in plain(words.image_refused(small))
+    assert words.digits("300×640 px") in plain(words.image_refused(small))
     rejection = ImageRejected(ImageProblem.UNSUPPORTED_FORMAT, image_format="<svg>&")
     assert "<svg>&" in plain(words.image_refused(rejection))
 
@@ -904,7 +905,7 @@ def test_video_too_large_says_download() -> None:
 @EVERY_LANGUAGE
 def test_prompt_too_long_names_both_numbers(words: Words) -> None:
     text = plain(words.prompt_too_long(2345, 2000))
-    assert "2345" in text and "2000" in text
+    assert words.number(2345) in text and words.number(2000) in text
 
 
 @EVERY_LANGUAGE
@@ -918,3 +919,54 @@ def test_timed_out_names_how_long_the_video_was_followed() -> None:
     assert "за 6 ч 00 мин" in plain(RUSSIAN.timed_out(6 * 3600.0))
     # Never "longer than 0 minutes" under a short timeout.
     assert "in 30 s" in plain(ENGLISH.timed_out(30.0))
+
+
+# --------------------------------------------------------------------------- Persian digits
+
+PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
+
+
+def _latin_digits(text: str) -> list[str]:
+    return [c for c in text if c in "0123456789"]
+
+
+def test_persian_shows_numbers_counts_and_durations_in_persian_digits() -> None:
+    persian = LANGUAGES["fa"]
+    assert persian.number(12345) == "۱۲٬۳۴۵" and persian.number(5, digits=2) == "۰۵"
+    shown = {
+        "duration": persian.duration(3725),
+        "short duration": persian.duration(185),
+        "ago": persian.ago(3 * 3600),
+        "about": persian.about(180),
+        "time left": persian.time_left(43200),
+        "count": persian.waiting_in_line(12),
+        "limit": plain(persian.daily_limit_reached(DailyLimitReached(5, 5, 3600.0))),
+        "image size": plain(
+            persian.image_refused(ImageRejected(ImageProblem.TOO_WIDE, width=1000, height=380))
+        ),
+        "amount": persian.usage_amount(2.5, "credits"),
+        "stats": plain(persian.stats_report(_stats(failures=[], usage={"credits": 126.0}))),
+        "prompt length": plain(persian.prompt_too_long(2048, 2000)),
+    }
+    for what, text in shown.items():
+        assert _latin_digits(text.replace("p95", "")) == [], (what, text)
+        assert any(c in PERSIAN_DIGITS for c in text), (what, text)
+    assert persian.duration(3725) == "۱ ساعت و ۰۲ دقیقه"
+    assert "۱۰۰۰×۳۸۰" in shown["image size"]
+    assert "۱۹۹۹×۸۰۰" in persian.fix_preview(Fix.CROP, 1999, 800)
+    # An id stays as it is typed into /allow and /deny: in Latin digits.
+    assert "123456789" in plain(persian.not_allowed(123456789))
+    assert "123456789" in plain(persian.user_allowed(123456789, was_open=False))
+
+
+def test_languages_written_in_latin_digits_show_numbers_as_before() -> None:
+    assert ENGLISH.duration(3725) == "1 h 02 min" and ENGLISH.duration(185) == "3 min 05 s"
+    assert ENGLISH.number(12345) == "12345"
+    assert "12" in plain(ENGLISH.waiting_in_line(12))
+    assert RUSSIAN.usage_amount(2.5, "credits") == "2,5 кредита"
+    assert "1000×380 px" in plain(
+        ENGLISH.image_refused(ImageRejected(ImageProblem.TOO_WIDE, width=1000, height=380))
+    )
+    for words in LANGUAGES.values():
+        if str(words.locale) != "fa":
+            assert not any(c in PERSIAN_DIGITS for c in words.duration(3725) + words.ago(7200))
