@@ -93,7 +93,8 @@ _ORIENTATIONS: Final[frozenset[int]] = frozenset(range(2, 9))
 
 
 class ImageProblem(StrEnum):
-    """Why an image cannot be used as a first frame (stable values, safe to log)."""
+    """Why an image cannot be used as a first frame (stable values, safe to log). Each value
+    is also a `storage.reasons.Reason`, the code a refused job is stored with."""
 
     # The file (declared or actual) is bigger than MAX_FILE_BYTES.
     TOO_LARGE = "too_large"

@@ -3,11 +3,13 @@ schema 4, with the sentences and foreign words of every earlier version, comes o
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+import storage
 from bot.image.firstframe import ImageProblem
 from storage import JobState, JobStore, NewJob, Reason
 from storage.migrations import MIGRATIONS
@@ -18,6 +20,19 @@ T0 = 1_800_000_000.0
 def test_every_image_problem_is_a_reason_of_the_same_value() -> None:
     for problem in ImageProblem:
         assert Reason(problem.value).value == problem.value
+
+
+def test_storage_imports_nothing_of_the_bot() -> None:
+    for module in Path(storage.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in {"bot", "handlers", "telegram"}, (module, name)
 
 
 def test_codes_are_short_stable_snake_case() -> None:
