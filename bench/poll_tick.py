@@ -20,9 +20,9 @@ from bench.harness import Figure, Outcome, run_module
 from bench.sample_photos import small_jpeg
 from bench.setup import clean_environment, initialized_app
 from bot.aimlapi.client import AimlApiClient
-from bot.engine.poller import advance_due_jobs, advance_job
-from bot.wiring.services import services_of
+from bot.wiring.services import Tuning, services_of
 from bot.wiring.settings import Settings
+from bot.wiring.steps import steps_of
 from storage import JobState, JobStore, NewJob
 
 JOBS = 1000
@@ -88,23 +88,24 @@ async def measure() -> Outcome:
         with tempfile.TemporaryDirectory(prefix="bench-poll-") as folder:
             database = Path(folder) / "bot.sqlite3"
             async with initialized_app(host.settings(database)) as app:
-                services = services_of(app.bot_data)
-                concurrency = services.settings.poll_concurrency
-                ids = await create_generations(services.api, JOBS)
-                await record_submitted_jobs(services.store, ids)
+                steps = steps_of(app.bot_data)
+                poller = steps.poller
+                concurrency = steps.settings.poll_concurrency
+                ids = await create_generations(services_of(app.bot_data).api, JOBS)
+                await record_submitted_jobs(steps.store, ids)
                 await host.call("set_delay", endpoint="poll", seconds=LATENCY)
 
                 async def timed(tick: str) -> float:
                     await asyncio.to_thread(make_all_due, database)
                     start = time.monotonic()
                     if tick == "concurrent":
-                        advanced = await advance_due_jobs(app.bot, services)
+                        advanced = await poller.advance_due_jobs()
                     else:
-                        jobs = await services.store.due_jobs(
-                            now=services.clock(), limit=services.tuning.due_batch
+                        jobs = await steps.store.due_jobs(
+                            now=steps.clock(), limit=Tuning().due_batch
                         )
                         for job in jobs:
-                            await advance_job(app.bot, services, job)
+                            await poller.advance_job(job)
                         advanced = len(jobs)
                     elapsed = time.monotonic() - start
                     assert advanced == JOBS, advanced
@@ -114,10 +115,10 @@ async def measure() -> Outcome:
                 previous: float | None = None
                 if concurrency != PREVIOUS_DEFAULT_CONCURRENCY:
                     # The ticks share one semaphore sized from POLL_CONCURRENCY at start-up.
-                    current = services.poll_slots
-                    services.poll_slots = asyncio.Semaphore(PREVIOUS_DEFAULT_CONCURRENCY)
+                    current = poller.poll_slots
+                    poller.poll_slots = asyncio.Semaphore(PREVIOUS_DEFAULT_CONCURRENCY)
                     previous = await timed("concurrent")
-                    services.poll_slots = current
+                    poller.poll_slots = current
                 sequential = await timed("sequential")
                 counts = await host.call("counts")
 

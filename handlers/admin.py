@@ -5,11 +5,9 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.engine.line import cancel_jobs
 from bot.policy.access import DAY_SECONDS, AccessRules, day_start, parse_user_id
-from bot.policy.admission import set_user_access
 from bot.policy.stats import summarize
-from bot.wiring.services import Services, services_of
+from bot.wiring.steps import Steps, steps_of
 from bot.words.texts import English
 from handlers.intake import answer, words_of
 from storage.counts import AccessStore
@@ -17,18 +15,18 @@ from storage.counts import AccessStore
 
 async def _admin_request(
     update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> tuple[Message, int, Services, English] | None:
-    """The message, the admin's id, the services and the admin's texts; None (after a short
+) -> tuple[Message, int, Steps, English] | None:
+    """The message, the admin's id, the steps and the admin's texts; None (after a short
     refusal to anyone else) when the sender is not an admin."""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return None
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     words = words_of(user)
-    if user.id not in services.settings.admin_user_ids:
+    if user.id not in steps.settings.admin_user_ids:
         await answer(message, words.ADMINS_ONLY)
         return None
-    return message, user.id, services, words
+    return message, user.id, steps, words
 
 
 async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -36,12 +34,12 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     request = await _admin_request(update, context)
     if request is None:
         return
-    message, _, services, words = request
-    now = services.clock()
-    stats = await AccessStore.of(services.store).stats(
+    message, _, steps, words = request
+    now = steps.clock()
+    stats = await AccessStore.of(steps.store).stats(
         today=day_start(now), week=now - 7 * DAY_SECONDS
     )
-    report = summarize(stats, in_flight_limit=services.settings.max_active_jobs)
+    report = summarize(stats, in_flight_limit=steps.settings.max_active_jobs)
     await answer(message, words.stats_report(report))
 
 
@@ -60,28 +58,28 @@ async def on_deny(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     change = await _change_access(update, context, allowed=False)
     if change is None:
         return
-    message, services, words, target, _ = change
-    cancelled = await cancel_jobs(context.bot, services, target, chat_id=None, stop_submitted=False)
+    message, steps, words, target, _ = change
+    cancelled = await steps.line.cancel_jobs(target, chat_id=None, stop_submitted=False)
     await answer(message, words.user_denied(target, cancelled=len(cancelled.waiting)))
 
 
 async def _change_access(
     update: Update, context: ContextTypes.DEFAULT_TYPE, *, allowed: bool
-) -> tuple[Message, Services, English, int, AccessRules] | None:
+) -> tuple[Message, Steps, English, int, AccessRules] | None:
     """What /allow and /deny share: store the admin's change for the user named in the
-    arguments. Returns the message, the services, the admin's texts, the user's id and the
+    arguments. Returns the message, the steps, the admin's texts, the user's id and the
     rules as they were before; None (after answering why) when the sender is not an admin,
     the argument is not a user id, or the user to deny is an admin."""
     request = await _admin_request(update, context)
     if request is None:
         return None
-    message, admin_id, services, words = request
+    message, admin_id, steps, words = request
     target = parse_user_id(context.args or [])
     if target is None:
         await answer(message, words.ALLOW_USAGE if allowed else words.DENY_USAGE)
         return None
-    if not allowed and target in services.settings.admin_user_ids:
+    if not allowed and target in steps.settings.admin_user_ids:
         await answer(message, words.cannot_deny_admin(target))
         return None
-    before = await set_user_access(services, target, allowed=allowed, changed_by=admin_id)
-    return message, services, words, target, before
+    before = await steps.admission.set_user_access(target, allowed=allowed, changed_by=admin_id)
+    return message, steps, words, target, before

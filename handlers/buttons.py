@@ -13,16 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from telegram import CallbackQuery, ReplyParameters, Update
+from telegram import CallbackQuery, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.engine.line import cancel_jobs
 from bot.image.fixes import Fix
-from bot.policy.admission import readmit_rejected
-from bot.wiring.services import Services, services_of
+from bot.wiring.steps import Steps, steps_of
 from bot.words.texts import English
+from chat.telegram_chat import reply_parameters
 from handlers.intake import admit_job, answer_tap, start_job, words_of
 from storage import Job, JobState, NewJob
 from storage.counts import AccessStore
@@ -41,13 +40,12 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tap = await _tap_on_own_job(update, context)
     if tap is None:
         return
-    query, services, job, message, words = tap.query, tap.services, tap.job, tap.message, tap.words
+    query, steps, job, message, words = tap.query, tap.steps, tap.job, tap.message, tap.words
     # Under a video sent after the group became a supergroup, the photo is the old group's
     # message: the new job answers the message the button is under instead.
     moved = message.chat.id != job.chat_id
     admission = await admit_job(
-        context.bot,
-        services,
+        steps,
         NewJob(
             chat_id=message.chat.id,
             request_message_id=message.message_id,
@@ -66,11 +64,11 @@ async def on_again(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if admission.job is None:
         # Refused (the reply says why), or a second tap on the same button: the job the first
         # tap made is on its way, or already done.
-        made = None if admission.refused else await _made_by(services, message)
+        made = None if admission.refused else await _made_by(steps, message)
         await answer_tap(query, None if made is None else _progress_of(made, words))
         return
     await answer_tap(query, words.ON_ITS_WAY)
-    await start_job(context.bot, services, admission.job)
+    await start_job(steps, admission.job)
 
 
 async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -78,11 +76,11 @@ async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     tap = await _tap_on_own_job(update, context)
     if tap is None:
         return
-    query, services, job, words = tap.query, tap.services, tap.job, tap.words
-    cancelled = await cancel_jobs(
-        context.bot, services, job.user_id, chat_id=job.chat_id, stop_submitted=False, job_id=job.id
+    query, steps, job, words = tap.query, tap.steps, tap.job, tap.words
+    cancelled = await steps.line.cancel_jobs(
+        job.user_id, chat_id=job.chat_id, stop_submitted=False, job_id=job.id
     )
-    if cancelled.waiting or (await services.store.get(job.id)).state is JobState.CANCELLED:
+    if cancelled.waiting or (await steps.store.get(job.id)).state is JobState.CANCELLED:
         await answer_tap(query, words.OUT_OF_THE_LINE)
         return
     # It left the line meanwhile: the button is stale, and its next status edit drops it.
@@ -96,10 +94,9 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     tap = await _tap_on_own_job(update, context)
     if tap is None:
         return
-    query, services, job, message, words = tap.query, tap.services, tap.job, tap.message, tap.words
+    query, steps, job, message, words = tap.query, tap.steps, tap.job, tap.message, tap.words
     fix = Fix(tap.match.group("fix"))
-    admission = await readmit_rejected(
-        services,
+    admission = await steps.admission.readmit_rejected(
         job.id,
         private=message.chat.type == ChatType.PRIVATE,
         image_fix=fix.value,
@@ -116,19 +113,17 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     here,
                     admission.reply,
                     message_thread_id=job.thread_id if here == job.chat_id else None,
-                    reply_parameters=ReplyParameters(
-                        message_id=message.message_id, allow_sending_without_reply=True
-                    ),
+                    reply_parameters=reply_parameters(message.message_id),
                 )
             except TelegramError as error:
                 log.warning("job %s: could not say why the fix waits (%s)", job.id, error)
         return
     if admission.job is None:  # the job went on with a fix already
-        await answer_tap(query, _progress_of(await services.store.get(job.id), words))
+        await answer_tap(query, _progress_of(await steps.store.get(job.id), words))
         return
     await answer_tap(query, words.fixing(fix))
     # The status message is the refusal: its next text comes without the buttons.
-    await start_job(context.bot, services, admission.job, ack=words.fixing(fix))
+    await start_job(steps, admission.job, ack=words.fixing(fix))
 
 
 async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -142,15 +137,13 @@ async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if query.from_user.id != int(match.group("user")):
         await answer_tap(query, words.NOT_YOUR_BUTTON, show_alert=True)
         return
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     await answer_tap(query)
     if match.group("choice") == "keep":
         text = words.KEPT_PAID
     else:
         chat = int(match.group("chat"))
-        cancelled = await cancel_jobs(
-            context.bot,
-            services,
+        cancelled = await steps.line.cancel_jobs(
             query.from_user.id,
             chat_id=chat or None,
             stop_submitted=True,
@@ -163,10 +156,10 @@ async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         log.info("could not answer /cancel's question in place (%s)", error)
 
 
-async def _made_by(services: Services, message: MaybeInaccessibleMessage) -> Job | None:
+async def _made_by(steps: Steps, message: MaybeInaccessibleMessage) -> Job | None:
     """The job a button's first tap made (keyed by the message the button is under)."""
-    made = await AccessStore.of(services.store).recorded_id(message.chat.id, message.message_id)
-    return None if made is None else await services.store.get(made)
+    made = await AccessStore.of(steps.store).recorded_id(message.chat.id, message.message_id)
+    return None if made is None else await steps.store.get(made)
 
 
 def _progress_of(job: Job | None, words: English) -> str:
@@ -188,7 +181,7 @@ class _Tap:
 
     query: CallbackQuery
     match: re.Match[str]  # the callback data against the handler's pattern
-    services: Services
+    steps: Steps
     job: Job
     message: MaybeInaccessibleMessage  # the message the button is under
     words: English  # the presser's texts
@@ -202,13 +195,13 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     match = context.matches[0] if context.matches else None
     if query is None or match is None:
         return None
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     message, words = query.message, words_of(query.from_user)
     try:
-        job = await services.store.get(int(match.group("job")))
+        job = await steps.store.get(int(match.group("job")))
     except KeyError:
         job = None
-    if job is None or message is None or not await _in_jobs_chat(services, job, message):
+    if job is None or message is None or not await _in_jobs_chat(steps, job, message):
         await answer_tap(query, words.BUTTON_OUTDATED)
         return None
     if query.from_user.id != job.user_id:
@@ -221,12 +214,12 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         )
         await answer_tap(query, words.NOT_YOUR_BUTTON, show_alert=True)
         return None
-    return _Tap(query, match, services, job, message, words)
+    return _Tap(query, match, steps, job, message, words)
 
 
-async def _in_jobs_chat(services: Services, job: Job, message: MaybeInaccessibleMessage) -> bool:
+async def _in_jobs_chat(steps: Steps, job: Job, message: MaybeInaccessibleMessage) -> bool:
     """Whether `message` is in the job's chat, or in the supergroup that chat became (where
     what was sent for the job since went)."""
     if message.chat.id == job.chat_id:
         return True
-    return await services.store.current_chat(job.chat_id) == message.chat.id
+    return await steps.store.current_chat(job.chat_id) == message.chat.id

@@ -7,9 +7,7 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.engine.keyboards import stop_paid_markup
-from bot.engine.line import cancel_jobs
-from bot.policy.admission import usage_report
-from bot.wiring.services import services_of
+from bot.wiring.steps import steps_of
 from handlers.intake import answer, words_of
 from storage.waiting import LineStore
 
@@ -18,7 +16,7 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start and /help: what the bot does and the image rules."""
     message, chat = update.effective_message, update.effective_chat
     if message is not None:
-        typical = services_of(context.bot_data).generation_times.typical
+        typical = steps_of(context.bot_data).generation_times.typical
         group = chat is not None and chat.type != ChatType.PRIVATE
         await answer(message, words_of(update.effective_user).help(typical, group=group))
 
@@ -28,18 +26,18 @@ async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     # In a group, show only this group's jobs: prompts sent in private stay private.
     only_chat = None if chat.type == ChatType.PRIVATE else chat.id
-    jobs = await services.store.jobs_for_user(user.id, chat_id=only_chat, limit=10)
-    places = {entry.job_id: entry.place for entry in await LineStore.of(services.store).places()}
-    usage = await usage_report(
-        services, user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE
+    jobs = await steps.store.jobs_for_user(user.id, chat_id=only_chat, limit=10)
+    places = {entry.job_id: entry.place for entry in await LineStore.of(steps.store).places()}
+    usage = await steps.admission.usage_report(
+        user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE
     )
     words = words_of(user)
     await answer(
         message,
-        words.status_list(jobs, now=services.clock(), places=places)
+        words.status_list(jobs, now=steps.clock(), places=places)
         + "\n\n"
         + words.usage_today(usage),
     )
@@ -52,20 +50,18 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     only_chat = None if chat.type == ChatType.PRIVATE else chat.id
-    cancelled = await cancel_jobs(
-        context.bot, services, user.id, chat_id=only_chat, stop_submitted=False
-    )
+    cancelled = await steps.line.cancel_jobs(user.id, chat_id=only_chat, stop_submitted=False)
     words = words_of(user)
     if not cancelled.at_service:
         await answer(message, words.cancel_report(cancelled))
         return
     report = words.cancel_report(cancelled) if cancelled.waiting or cancelled.busy else ""
-    [newest] = await services.store.jobs_for_user(user.id, chat_id=only_chat, limit=1)
+    [newest] = await steps.store.jobs_for_user(user.id, chat_id=only_chat, limit=1)
     question = words.ask_stop_paid(cancelled.at_service)
     await answer(
         message,
         f"{report}\n\n{question}" if report else question,
-        reply_markup=stop_paid_markup(user.id, only_chat, newest.id, words),
+        keyboard=stop_paid_markup(user.id, only_chat, newest.id, words),
     )

@@ -7,8 +7,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.policy.access import Access
-from bot.policy.admission import load_rules
-from bot.wiring.services import services_of
+from bot.wiring.steps import steps_of
 
 
 async def keep_strangers_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -18,6 +17,6 @@ async def keep_strangers_out(update: Update, context: ContextTypes.DEFAULT_TYPE)
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or chat.type == ChatType.PRIVATE:
         return
-    rules = await load_rules(services_of(context.bot_data))
+    rules = await steps_of(context.bot_data).admission.load_rules()
     if rules.access(user_id=user.id, chat_id=chat.id, private=False) is Access.IGNORED:
         raise ApplicationHandlerStop

@@ -12,28 +12,17 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import (
-    Bot,
-    CallbackQuery,
-    InlineKeyboardMarkup,
-    Message,
-    ReplyParameters,
-    Update,
-    User,
-)
+from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.aimlapi.client import MAX_PROMPT_CHARS
-from bot.engine.delivery import in_chat, reply_in
-from bot.engine.line import show_place_in_line
-from bot.engine.pipeline import check_and_submit
-from bot.engine.progress import show_progress
-from bot.policy.admission import Admission, admit_request
-from bot.policy.preferences import prefs_of
-from bot.wiring.services import Services, services_of
+from bot.engine.chat_port import ChatError, Keyboard
+from bot.policy.admission import Admission
+from bot.wiring.steps import Steps, steps_of
 from bot.words.texts import English, texts_for
+from chat.telegram_chat import markup_of, reply_parameters
 from storage import Job, JobState, NewJob
 
 log = logging.getLogger(__name__)
@@ -81,16 +70,12 @@ def words_of(user: User | None) -> English:
     return texts_for(user.language_code if user is not None else None)
 
 
-async def answer(
-    message: Message, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
-) -> Message:
+async def answer(message: Message, text: str, *, keyboard: Keyboard | None = None) -> Message:
     """Reply to a message in its chat and topic; a deleted original does not stop the reply."""
     return await message.reply_text(
         text,
-        reply_markup=reply_markup,
-        reply_parameters=ReplyParameters(
-            message_id=message.message_id, allow_sending_without_reply=True
-        ),
+        reply_markup=markup_of(keyboard),
+        reply_parameters=reply_parameters(message.message_id),
     )
 
 
@@ -111,17 +96,15 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     message = update.effective_message
     if message is None:
         return
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     words = words_of(update.effective_user)
     caption = message.caption or ""
     if not caption.strip() and message.media_group_id:
         # Only one photo of an album carries the caption: answer the rest once, not per photo.
-        if await services.store.note_album(
-            message.chat_id, message.media_group_id, now=services.clock()
-        ):
+        if await steps.store.note_album(message.chat_id, message.media_group_id, now=steps.clock()):
             await answer(message, words.ALBUM_NOTICE)
         return
-    prompt = command_prompt(caption, services.bot_username)
+    prompt = command_prompt(caption, steps.bot_username)
     if prompt is None:
         if caption.startswith("/"):
             return  # a command for another bot
@@ -130,9 +113,7 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if not prompt:
         await answer(message, words.NEED_CAPTION)
         return
-    await take_request(
-        services, context, request=message, photo=message, prompt=prompt, exact=exact
-    )
+    await take_request(steps, request=message, photo=message, prompt=prompt, exact=exact)
 
 
 async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,17 +121,15 @@ async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if message is None:
         return
-    services = services_of(context.bot_data)
-    prompt = command_prompt(message.caption or "", services.bot_username)
+    steps = steps_of(context.bot_data)
+    prompt = command_prompt(message.caption or "", steps.bot_username)
     if prompt is None:
         return  # addressed to another bot
     prompt, exact = without_exact_flag(prompt)
     if not prompt:
         await answer(message, words_of(update.effective_user).ANIMATE_NEEDS_PROMPT)
         return
-    await take_request(
-        services, context, request=message, photo=message, prompt=prompt, exact=exact
-    )
+    await take_request(steps, request=message, photo=message, prompt=prompt, exact=exact)
 
 
 async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -158,9 +137,9 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     message = update.effective_message
     if message is None or message.text is None:
         return
-    services = services_of(context.bot_data)
+    steps = steps_of(context.bot_data)
     words = words_of(update.effective_user)
-    prompt = command_prompt(message.text, services.bot_username) or ""
+    prompt = command_prompt(message.text, steps.bot_username) or ""
     target = message.reply_to_message
     # In a forum, a message that replies to nothing points at the topic's opening message.
     if target is not None and target.forum_topic_created is not None:
@@ -175,7 +154,7 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if not prompt:
         await answer(message, words.ANIMATE_NEEDS_PROMPT)
         return
-    await take_request(services, context, request=message, photo=target, prompt=prompt, exact=exact)
+    await take_request(steps, request=message, photo=target, prompt=prompt, exact=exact)
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -185,8 +164,7 @@ async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def take_request(
-    services: Services,
-    context: ContextTypes.DEFAULT_TYPE,
+    steps: Steps,
     *,
     request: Message,
     photo: Message,
@@ -207,10 +185,9 @@ async def take_request(
         return
     file_id, declared_size = image
     user_id = user.id if user else request.chat_id
-    optimizer = False if exact else (await prefs_of(services, user_id)).prompt_optimizer
+    optimizer = False if exact else (await steps.preferences.prefs_of(user_id)).prompt_optimizer
     admission = await admit_job(
-        context.bot,
-        services,
+        steps,
         NewJob(
             chat_id=request.chat_id,
             request_message_id=request.message_id,
@@ -225,29 +202,19 @@ async def take_request(
         private=request.chat.type == ChatType.PRIVATE,
     )
     if admission.job is not None:
-        await start_job(context.bot, services, admission.job, declared_size)
+        await start_job(steps, admission.job, declared_size)
 
 
-async def admit_job(bot: Bot, services: Services, request: NewJob, *, private: bool) -> Admission:
+async def admit_job(steps: Steps, request: NewJob, *, private: bool) -> Admission:
     """Judge a request against access and budgets and record it, in one step
     (bot/policy/admission.py); a refusal is told to the user as a reply to the request's message.
     Returns the admission: `job` set when the job may go on (then pass it to `start_job`),
     `job` None and `refused` False when that message already is a job (a redelivered update,
     a second tap on a button)."""
-    admission = await admit_request(services, request, private=private)
+    admission = await steps.admission.admit_request(request, private=private)
     if admission.refused:
         if admission.reply is not None:
-            reply = admission.reply
-            await in_chat(
-                services,
-                request,
-                lambda chat_id, thread_id: bot.send_message(
-                    chat_id,
-                    reply,
-                    message_thread_id=thread_id,
-                    reply_parameters=reply_in(chat_id, request, request.request_message_id),
-                ),
-            )
+            await steps.job_chat.post(request, admission.reply, reply_to=request.request_message_id)
     elif admission.job is None:
         log.info(
             "chat %s message %s was already taken; ignoring the repeat",
@@ -258,8 +225,7 @@ async def admit_job(bot: Bot, services: Services, request: NewJob, *, private: b
 
 
 async def start_job(
-    bot: Bot,
-    services: Services,
+    steps: Steps,
     job: Job,
     declared_size: int | None = None,
     *,
@@ -268,16 +234,14 @@ async def start_job(
     """Carry an admitted job on: one waiting in the line is shown its place (the line submits
     it later); any other is acknowledged with `ack` (by default RECEIVED, in the job's
     language) in its status message (a reply to its request, or the message it already has),
-    then checked and submitted (`bot.engine.pipeline.check_and_submit`). Returns the job as it ends
-    up. The job's own failures never raise (see `check_and_submit`); a place in line
-    that cannot be shown raises its Telegram error, and the line's tick shows it again."""
-    if (
-        job.state is JobState.WAITING
-    ):  # the bot is at MAX_ACTIVE_JOBS: bot/engine/line.py submits it
-        return await show_place_in_line(bot, services, job)
+    then checked and submitted (`bot.engine.pipeline.Pipeline.check_and_submit`). Returns the
+    job as it ends up. The job's own failures never raise (see `check_and_submit`); a place in
+    line that cannot be shown raises its chat error, and the line's tick shows it again."""
+    if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: the line submits it
+        return await steps.line.show_place_in_line(job)
     try:
-        job = await show_progress(bot, services, job, ack or texts_for(job.language).RECEIVED)
-    except TelegramError as error:
+        job = await steps.progress.show_progress(job, ack or texts_for(job.language).RECEIVED)
+    except ChatError as error:
         # The acknowledgement is a courtesy; the request itself goes on.
         log.warning("job %s: could not acknowledge (%s)", job.id, error)
-    return await check_and_submit(bot, services, job, declared_size)
+    return await steps.pipeline.check_and_submit(job, declared_size)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import ReplyParameters, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.engine.keyboards import settings_markup
-from bot.policy.preferences import prefs_of, set_prompt_optimizer
-from bot.wiring.services import services_of
+from bot.wiring.steps import steps_of
+from chat.telegram_chat import markup_of
 from handlers.intake import answer, answer_tap, words_of
 
 
@@ -23,13 +23,11 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if chat.type != ChatType.PRIVATE:
         await answer(message, words.SETTINGS_IN_PRIVATE)
         return
-    prefs = await prefs_of(services_of(context.bot_data), user.id)
-    await message.reply_text(
+    prefs = await steps_of(context.bot_data).preferences.prefs_of(user.id)
+    await answer(
+        message,
         words.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
-        reply_markup=settings_markup(prefs.prompt_optimizer, words),
-        reply_parameters=ReplyParameters(
-            message_id=message.message_id, allow_sending_without_reply=True
-        ),
+        keyboard=settings_markup(prefs.prompt_optimizer, words),
     )
 
 
@@ -46,12 +44,13 @@ async def on_optimizer_button(update: Update, context: ContextTypes.DEFAULT_TYPE
         await answer_tap(query, words.NOT_YOUR_SETTINGS, show_alert=True)
         return
     value = context.matches[0].group("value") == "on"
-    prefs = await set_prompt_optimizer(services_of(context.bot_data), query.from_user.id, value)
+    preferences = steps_of(context.bot_data).preferences
+    prefs = await preferences.set_prompt_optimizer(query.from_user.id, value)
     await answer_tap(query, words.optimizer_saved(value))
     try:
         await query.edit_message_text(
             words.settings(prompt_optimizer=prefs.prompt_optimizer, chosen=prefs.chosen),
-            reply_markup=settings_markup(prefs.prompt_optimizer, words),
+            reply_markup=markup_of(settings_markup(prefs.prompt_optimizer, words)),
         )
     except BadRequest as error:
         if "not modified" not in error.message.lower():  # a second tap on the same button

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from bot.wiring.application import BotApp, build_application
-from bot.wiring.services import SERVICES_KEY, Services, Tuning
+from bot.wiring.services import Tuning
 from bot.wiring.settings import Settings
+from bot.wiring.steps import Steps, steps_of
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import (
     TelegramEmulator,
@@ -130,10 +131,9 @@ async def bot(settings: Settings, clock: TestClock) -> AsyncIterator[BotApp]:
         yield app
 
 
-def services(app: BotApp) -> Services:
-    found = app.bot_data[SERVICES_KEY]
-    assert isinstance(found, Services)
-    return found
+def services(app: BotApp) -> Steps:
+    """The running bot's steps, and the store, clock and settings they share."""
+    return steps_of(app.bot_data)
 
 
 @dataclass

@@ -7,17 +7,9 @@ import logging
 from typing import Any
 
 import aiohttp
-from telegram import Bot
-from telegram.error import (
-    BadRequest,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
 
 from bot.aimlapi.client import (
+    AimlApiClient,
     AimlApiError,
     ApiNotFound,
     Endpoint,
@@ -25,301 +17,334 @@ from bot.aimlapi.client import (
     error_reason,
     progress_of,
 )
-from bot.engine.delivery import VideoExpired, deliver_video, send_notice
-from bot.engine.pipeline import check_and_submit, show_pending_outcome
-from bot.engine.progress import clear_progress, refresh_progress
+from bot.engine.chat_port import (
+    AskedToWait,
+    ChatClosed,
+    ChatError,
+    MessageRefused,
+    NoAnswer,
+    Unreachable,
+)
+from bot.engine.delivery import Delivery, VideoExpired
+from bot.engine.durations import GenerationTimes
+from bot.engine.pipeline import Pipeline
+from bot.engine.progress import StatusMessages
 from bot.engine.schedule import next_poll_delay
 from bot.engine.submission import generation_facts
-from bot.wiring.services import Services
-from storage import Job, JobState, Reason
+from bot.wiring.services import Clock, Tuning
+from storage import Job, JobState, JobStore, Reason
 
 log = logging.getLogger(__name__)
 
 _NOTICE_STATES = frozenset({JobState.FAILED, JobState.TIMED_OUT, JobState.INTERRUPTED})
 
 
-async def advance_due_jobs(bot: Bot, services: Services) -> int:
-    """Poll, deliver or explain every due job that no other tick is working on; returns how
-    many it took on.
+class Poller:
+    """The poll tick's work: asks `api` about each due job in `store`, delivers a finished one
+    (`delivery`), explains one that ended without a video, and shows its progress
+    (`progress`); a job a restart cut off before the API is checked and submitted again
+    (`pipeline`). `in_flight`: the jobs some step is working on, shared with the pipeline; at
+    most `poll_concurrency` jobs are advanced at once across all ticks (`poll_slots`)."""
 
-    Jobs run concurrently, at most `POLL_CONCURRENCY` at once across all ticks. One job's
-    failure is logged and never stops the others.
-    """
-    due = await services.store.due_jobs(now=services.clock(), limit=services.tuning.due_batch)
-    jobs = [job for job in due if job.id not in services.in_flight]
-    if not jobs:
-        return 0
-    services.in_flight.update(job.id for job in jobs)
+    def __init__(
+        self,
+        api: AimlApiClient,
+        store: JobStore,
+        clock: Clock,
+        delivery: Delivery,
+        progress: StatusMessages,
+        pipeline: Pipeline,
+        times: GenerationTimes,
+        *,
+        in_flight: set[int],
+        tuning: Tuning,
+        poll_interval_seconds: float,
+        job_timeout_seconds: float,
+        poll_concurrency: int,
+    ) -> None:
+        self._api, self._store, self._clock = api, store, clock
+        self.delivery, self._progress, self._pipeline = delivery, progress, pipeline
+        self._times, self.in_flight, self._tuning = times, in_flight, tuning
+        self._poll_interval, self._job_timeout = poll_interval_seconds, job_timeout_seconds
+        # Ticks overlap (one slow job must not hold up the next tick), and all share these.
+        self.poll_slots = asyncio.Semaphore(poll_concurrency)
 
-    async def one(job: Job) -> None:
-        try:
-            async with services.poll_slots:
-                await advance_job(bot, services, job)
-        except Exception:
-            log.exception("job %s: unexpected error; retrying later", job.id)
-            await _back_off(services, job)
-        finally:
-            services.in_flight.discard(job.id)
+    async def advance_due_jobs(self) -> int:
+        """Poll, deliver or explain every due job that no other tick is working on; returns how
+        many it took on.
 
-    await asyncio.gather(*(one(job) for job in jobs))
-    return len(jobs)
+        Jobs run concurrently, at most `POLL_CONCURRENCY` at once across all ticks. One job's
+        failure is logged and never stops the others.
+        """
+        due = await self._store.due_jobs(now=self._clock(), limit=self._tuning.due_batch)
+        jobs = [job for job in due if job.id not in self.in_flight]
+        if not jobs:
+            return 0
+        self.in_flight.update(job.id for job in jobs)
 
+        async def one(job: Job) -> None:
+            try:
+                async with self.poll_slots:
+                    await self.advance_job(job)
+            except Exception:
+                log.exception("job %s: unexpected error; retrying later", job.id)
+                await self._back_off(job)
+            finally:
+                self.in_flight.discard(job.id)
 
-async def advance_job(bot: Bot, services: Services, job: Job) -> None:
-    """Move one due job one step on."""
-    if job.pending_status is not None:
-        # Read again: a fix tapped under a refusal that did reach the chat, unknown to the
-        # bot, takes the job up again meanwhile.
-        job = await services.store.get(job.id)
-        if job.pending_status is not None and not job.state.in_progress:
-            await _tell_pending(bot, services, job)
+        await asyncio.gather(*(one(job) for job in jobs))
+        return len(jobs)
+
+    async def advance_job(self, job: Job) -> None:
+        """Move one due job one step on."""
+        if job.pending_status is not None:
+            # Read again: a fix tapped under a refusal that did reach the chat, unknown to the
+            # bot, takes the job up again meanwhile.
+            job = await self._store.get(job.id)
+            if job.pending_status is not None and not job.state.in_progress:
+                await self._tell_pending(job)
+                return
+        if job.state is JobState.RECEIVED:
+            # Cut off by a restart before reaching the paid API, or taken up again while its
+            # refusal was retold: nothing was charged, so go on.
+            job = await self._store.update(
+                job.id, now=self._clock(), next_poll_at=None, pending_status=None
+            )
+            await self._pipeline.check_and_submit(job, claimed=True)
             return
-    if job.state is JobState.RECEIVED:
-        # Cut off by a restart before reaching the paid API, or taken up again while its
-        # refusal was retold: nothing was charged, so go on.
-        job = await services.store.update(
-            job.id, now=services.clock(), next_poll_at=None, pending_status=None
+        if job.state is JobState.WAITING and job.pending_status is not None:
+            # Taken up again into the line, which submits it: nothing is left for the tick.
+            await self._store.update(
+                job.id, now=self._clock(), next_poll_at=None, pending_status=None
+            )
+            return
+        if job.state in (JobState.QUEUED, JobState.GENERATING, JobState.LATE):
+            was_late = job.state is JobState.LATE
+            job = await self._poll(job)
+            # Turning late is told at once: the next chance may be a slow check away.
+            turned_late = job.state is JobState.LATE and not was_late
+            job = await self._progress.refresh_progress(job, at_once=turned_late)
+        if job.state is JobState.COMPLETED:
+            await self._deliver(job)
+        elif job.state in _NOTICE_STATES and job.next_poll_at is not None:
+            await self._notify(job)
+        elif not job.state.in_progress and job.next_poll_at is not None:
+            # Moved on while it was due (cancelled, say): nothing is left for the tick to do.
+            await self._store.update(job.id, now=self._clock(), next_poll_at=None)
+
+    async def _back_off(self, job: Job, **changes: Any) -> Job:
+        """Make the job due again after a pause that grows with each failure in a row; `changes`
+        are recorded with it."""
+        failures = job.poll_failures + 1
+        delay = next_poll_delay(
+            interval=self._poll_interval,
+            failures=failures,
+            ceiling=self._tuning.max_backoff_seconds,
         )
-        await check_and_submit(bot, services, job, claimed=True)
-        return
-    if job.state is JobState.WAITING and job.pending_status is not None:
-        # Taken up again into the line, which submits it: nothing is left for the tick.
-        await services.store.update(
-            job.id, now=services.clock(), next_poll_at=None, pending_status=None
+        now = self._clock()
+        return await self._store.update(
+            job.id, now=now, poll_failures=failures, next_poll_at=now + delay, **changes
         )
-        return
-    if job.state in (JobState.QUEUED, JobState.GENERATING, JobState.LATE):
-        was_late = job.state is JobState.LATE
-        job = await _poll(services, job)
-        # Turning late is told at once: the next chance may be a slow check away.
-        turned_late = job.state is JobState.LATE and not was_late
-        job = await refresh_progress(bot, services, job, at_once=turned_late)
-    if job.state is JobState.COMPLETED:
-        await _deliver(bot, services, job)
-    elif job.state in _NOTICE_STATES and job.next_poll_at is not None:
-        await _notify(bot, services, job)
-    elif not job.state.in_progress and job.next_poll_at is not None:
-        # Moved on while it was due (cancelled, say): nothing is left for the tick to do.
-        await services.store.update(job.id, now=services.clock(), next_poll_at=None)
 
+    async def _poll(self, job: Job) -> Job:
+        """Ask the API about one job at the service, and record what it said.
 
-async def _back_off(services: Services, job: Job, **changes: Any) -> Job:
-    """Make the job due again after a pause that grows with each failure in a row; `changes`
-    are recorded with it."""
-    failures = job.poll_failures + 1
-    delay = next_poll_delay(
-        interval=services.settings.poll_interval_seconds,
-        failures=failures,
-        ceiling=services.tuning.max_backoff_seconds,
-    )
-    now = services.clock()
-    return await services.store.update(
-        job.id, now=now, poll_failures=failures, next_poll_at=now + delay, **changes
-    )
+        A job is always asked once more before it is given up: a video that is ready reaches its
+        user whenever it is. Past JOB_TIMEOUT_SECONDS a job is LATE: its user is told it will
+        still come, and it is checked every `late_poll_seconds` until `late_patience_seconds`
+        after its submission, while its video link could still be fetched; only then is it
+        TIMED_OUT, and its place in the day's count given back.
+        """
+        store, clock, tuning = self._store, self._clock, self._tuning
+        assert job.generation_id is not None
+        started = job.submitted_at or job.created_at
+        try:
+            status = await self._api.get_generation(
+                job.generation_id, Endpoint(job.endpoint or Endpoint.LEGACY)
+            )
+        except ApiNotFound as error:
+            if job.poll_failures + 1 >= tuning.missing_generation_polls:
+                log.warning(
+                    "job %s: the API does not know generation %s", job.id, job.generation_id
+                )
+                return await store.update(
+                    job.id,
+                    now=clock(),
+                    state=JobState.FAILED,
+                    reason=Reason.GENERATION_LOST,
+                    next_poll_at=clock(),
+                )
+            log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
+            return await self._back_off(job)
+        except AimlApiError as error:
+            if (
+                clock() - started > tuning.late_patience_seconds
+                and job.poll_failures + 1 >= tuning.missing_generation_polls
+            ):
+                # Past the patience, and asked in vain a few times: one failed call alone never
+                # gives up a video that may be ready.
+                return await self._give_up(job, started)
+            log.info("job %s: status call failed (%s), backing off", job.id, error.message)
+            return await self._back_off(job)
 
+        now = clock()
+        assert status.status is not None  # a status answer always has one
+        progress = progress_of(status.status)
+        changes = generation_facts(status) | {
+            "poll_count": job.poll_count + 1,
+            "poll_failures": 0,
+        }
+        if progress is Progress.SUCCEEDED and status.video_url is not None:
+            self._times.add(now - started)
+            changes |= {
+                "state": JobState.COMPLETED,
+                "completed_at": now,
+                "next_poll_at": now,
+            }
+        elif progress is Progress.SUCCEEDED or progress is Progress.FAILED:
+            if progress is Progress.SUCCEEDED:
+                changes |= {"reason": Reason.NO_VIDEO}
+            else:
+                changes |= {"reason": Reason.API_FAILED, "api_reason": error_reason(status.error)}
+            changes |= {"state": JobState.FAILED, "next_poll_at": now}
+        elif now - started > tuning.late_patience_seconds:
+            return await self._give_up(job, started)
+        else:
+            if progress is Progress.UNKNOWN and status.status != job.api_status:
+                log.warning(
+                    "job %s: undocumented status %r; polling until the job is given up",
+                    job.id,
+                    status.status,
+                )
+            if now - started > self._job_timeout:
+                if job.state is not JobState.LATE:
+                    log.warning(
+                        "job %s: no result after %.0fs; late, checked every %.0fs from now on",
+                        job.id,
+                        now - started,
+                        tuning.late_poll_seconds,
+                    )
+                changes |= {"state": JobState.LATE, "next_poll_at": now + tuning.late_poll_seconds}
+            else:
+                if progress is Progress.RENDERING:
+                    changes["state"] = JobState.GENERATING
+                changes["next_poll_at"] = now + next_poll_delay(
+                    interval=self._poll_interval, age=now - started
+                )
+        # Written only if nobody moved the job on during the status call (a /cancel, say).
+        updated = await store.update_if(job.id, job.state, now=now, **changes)
+        return updated if updated is not None else await store.get(job.id)
 
-async def _poll(services: Services, job: Job) -> Job:
-    """Ask the API about one job at the service, and record what it said.
-
-    A job is always asked once more before it is given up: a video that is ready reaches its
-    user whenever it is. Past JOB_TIMEOUT_SECONDS a job is LATE: its user is told it will
-    still come, and it is checked every `late_poll_seconds` until `late_patience_seconds`
-    after its submission, while its video link could still be fetched; only then is it
-    TIMED_OUT, and its place in the day's count given back.
-    """
-    store, clock, tuning = services.store, services.clock, services.tuning
-    assert job.generation_id is not None
-    started = job.submitted_at or job.created_at
-    try:
-        status = await services.api.get_generation(
-            job.generation_id, Endpoint(job.endpoint or Endpoint.LEGACY)
+    async def _give_up(self, job: Job, started: float) -> Job:
+        """A late job that never came: TIMED_OUT, explained by the next tick."""
+        now = self._clock()
+        log.warning("job %s: no video after %.0fs; given up", job.id, now - started)
+        updated = await self._store.update_if(
+            job.id, job.state, now=now, state=JobState.TIMED_OUT, next_poll_at=now
         )
-    except ApiNotFound as error:
-        if job.poll_failures + 1 >= tuning.missing_generation_polls:
-            log.warning("job %s: the API does not know generation %s", job.id, job.generation_id)
-            return await store.update(
+        return updated if updated is not None else await self._store.get(job.id)
+
+    async def _deliver(self, job: Job) -> None:
+        store, clock = self._store, self._clock
+        try:
+            sent = await self.delivery.deliver_video(job)
+        except VideoExpired:
+            log.warning("job %s: the video link expired before delivery", job.id)
+            await store.update(
                 job.id,
                 now=clock(),
                 state=JobState.FAILED,
-                reason=Reason.GENERATION_LOST,
+                reason=Reason.VIDEO_EXPIRED,
                 next_poll_at=clock(),
             )
-        log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
-        return await _back_off(services, job)
-    except AimlApiError as error:
-        if (
-            clock() - started > tuning.late_patience_seconds
-            and job.poll_failures + 1 >= tuning.missing_generation_polls
-        ):
-            # Past the patience, and asked in vain a few times: one failed call alone never
-            # gives up a video that may be ready.
-            return await _give_up(services, job, started)
-        log.info("job %s: status call failed (%s), backing off", job.id, error.message)
-        return await _back_off(services, job)
-
-    now = clock()
-    assert status.status is not None  # a status answer always has one
-    progress = progress_of(status.status)
-    changes = generation_facts(status) | {
-        "poll_count": job.poll_count + 1,
-        "poll_failures": 0,
-    }
-    if progress is Progress.SUCCEEDED and status.video_url is not None:
-        services.generation_times.add(now - started)
-        changes |= {
-            "state": JobState.COMPLETED,
-            "completed_at": now,
-            "next_poll_at": now,
-        }
-    elif progress is Progress.SUCCEEDED or progress is Progress.FAILED:
-        if progress is Progress.SUCCEEDED:
-            changes |= {"reason": Reason.NO_VIDEO}
-        else:
-            changes |= {"reason": Reason.API_FAILED, "api_reason": error_reason(status.error)}
-        changes |= {"state": JobState.FAILED, "next_poll_at": now}
-    elif now - started > tuning.late_patience_seconds:
-        return await _give_up(services, job, started)
-    else:
-        if progress is Progress.UNKNOWN and status.status != job.api_status:
-            log.warning(
-                "job %s: undocumented status %r; polling until the job is given up",
-                job.id,
-                status.status,
-            )
-        if now - started > services.settings.job_timeout_seconds:
-            if job.state is not JobState.LATE:
+            return
+        except NoAnswer as error:
+            # Telegram may well have posted it: a send that is never answered is tried once more,
+            # then taken as delivered rather than risk posting the video again and again. Only
+            # unanswered sends count here: a send refused outright posted nothing.
+            if job.unanswered_sends == 0:
                 log.warning(
-                    "job %s: no result after %.0fs; late, checked every %.0fs from now on",
-                    job.id,
-                    now - started,
-                    tuning.late_poll_seconds,
+                    "job %s: no answer to the video send (%s); trying once more", job.id, error
                 )
-            changes |= {"state": JobState.LATE, "next_poll_at": now + tuning.late_poll_seconds}
-        else:
-            if progress is Progress.RENDERING:
-                changes["state"] = JobState.GENERATING
-            changes["next_poll_at"] = now + next_poll_delay(
-                interval=services.settings.poll_interval_seconds, age=now - started
-            )
-    # Written only if nobody moved the job on during the status call (a /cancel, say).
-    updated = await store.update_if(job.id, job.state, now=now, **changes)
-    return updated if updated is not None else await store.get(job.id)
-
-
-async def _give_up(services: Services, job: Job, started: float) -> Job:
-    """A late job that never came: TIMED_OUT, explained by the next tick."""
-    now = services.clock()
-    log.warning("job %s: no video after %.0fs; given up", job.id, now - started)
-    updated = await services.store.update_if(
-        job.id, job.state, now=now, state=JobState.TIMED_OUT, next_poll_at=now
-    )
-    return updated if updated is not None else await services.store.get(job.id)
-
-
-async def _deliver(bot: Bot, services: Services, job: Job) -> None:
-    store, clock = services.store, services.clock
-    try:
-        sent = await deliver_video(bot, services, job)
-    except VideoExpired:
-        log.warning("job %s: the video link expired before delivery", job.id)
-        await store.update(
-            job.id,
-            now=clock(),
-            state=JobState.FAILED,
-            reason=Reason.VIDEO_EXPIRED,
-            next_poll_at=clock(),
-        )
-        return
-    except TimedOut as error:
-        # Telegram may well have posted it: a send that is never answered is tried once more,
-        # then taken as delivered rather than risk posting the video again and again. Only
-        # unanswered sends count here: a send refused outright posted nothing.
-        if job.unanswered_sends == 0:
-            log.warning("job %s: no answer to the video send (%s); trying once more", job.id, error)
-            await _back_off(services, job, unanswered_sends=job.unanswered_sends + 1)
+                await self._back_off(job, unanswered_sends=job.unanswered_sends + 1)
+                return
+            log.warning("job %s: no answer to the second send either; taking it as sent", job.id)
+            sent = None
+        except Exception as error:
+            await self._after_chat_error(job, error)
             return
-        log.warning("job %s: no answer to the second send either; taking it as sent", job.id)
-        sent = None
-    except Exception as error:
-        await _after_telegram_error(bot, services, job, error)
-        return
-    job = await store.update(
-        job.id,
-        now=clock(),
-        state=JobState.DELIVERED,
-        delivered_at=clock(),
-        next_poll_at=None,
-        video_message_id=sent.message_id if sent is not None else None,
-    )
-    log.info("job %s: video delivered", job.id)
-    await clear_progress(bot, services, job)
-
-
-async def _notify(bot: Bot, services: Services, job: Job) -> None:
-    try:
-        await send_notice(bot, services, job)
-    except (Forbidden, BadRequest) as error:
-        # Blocked, or a notice Telegram will never take: the job keeps how it ended (never
-        # UNDELIVERABLE, which counts as a video made), unheard.
-        log.warning("job %s: Telegram will not take its notice (%s)", job.id, error.message)
-        await services.store.update(job.id, now=services.clock(), next_poll_at=None)
-        return
-    except Exception as error:
-        await _after_telegram_error(bot, services, job, error)
-        return
-    job = await services.store.update(
-        job.id, now=services.clock(), delivered_at=services.clock(), next_poll_at=None
-    )
-    await clear_progress(bot, services, job)
-
-
-async def _tell_pending(bot: Bot, services: Services, job: Job) -> None:
-    """Show an outcome that did not get through when it came (a refusal, a notice)."""
-    try:
-        await show_pending_outcome(bot, services, job)
-    except TelegramError as error:
-        if await _retry_later(services, job, error):
-            return
-        # Blocked, or a message Telegram will never take. The job keeps its state (never
-        # UNDELIVERABLE, which counts as charged): it ended as it did, unheard.
-        log.warning("job %s: Telegram will not take its outcome (%s)", job.id, error.message)
-        await services.store.update_if(
-            job.id, job.state, now=services.clock(), pending_status=None, next_poll_at=None
-        )
-
-
-async def _retry_later(services: Services, job: Job, error: Exception) -> bool:
-    """Make the job due again when Telegram asked to wait or did not answer; False for any
-    other error."""
-    if isinstance(error, RetryAfter):
-        wait = error.retry_after
-        seconds = wait if isinstance(wait, int | float) else wait.total_seconds()
-        log.info("job %s: Telegram asks to wait %ss", job.id, seconds)
-        now = services.clock()
-        await services.store.update(job.id, now=now, next_poll_at=now + float(seconds))
-    elif isinstance(error, NetworkError | aiohttp.ClientError | TimeoutError):
-        log.info("job %s: sending failed (%s), retrying later", job.id, error)
-        await _back_off(services, job)
-    else:
-        return False
-    return True
-
-
-async def _after_telegram_error(bot: Bot, services: Services, job: Job, error: Exception) -> None:
-    store, clock = services.store, services.clock
-    if await _retry_later(services, job, error):
-        return
-    if isinstance(error, Forbidden | BadRequest):
-        # Blocked or removed (Forbidden), or a reply Telegram will never take (BadRequest,
-        # after delivery's own fallbacks): asking again cannot help.
-        log.warning("job %s: Telegram will not take the reply (%s)", job.id, error.message)
         job = await store.update(
             job.id,
             now=clock(),
-            state=JobState.UNDELIVERABLE,
-            reason=Reason.CHAT_CLOSED if isinstance(error, Forbidden) else Reason.REPLY_REFUSED,
+            state=JobState.DELIVERED,
+            delivered_at=clock(),
             next_poll_at=None,
+            video_message_id=sent.message_id if sent is not None else None,
         )
-        await clear_progress(bot, services, job)
-    else:
-        raise error
+        log.info("job %s: video delivered", job.id)
+        await self._progress.clear_progress(job)
+
+    async def _notify(self, job: Job) -> None:
+        try:
+            await self.delivery.send_notice(job)
+        except (ChatClosed, MessageRefused) as error:
+            # Blocked, or a notice Telegram will never take: the job keeps how it ended (never
+            # UNDELIVERABLE, which counts as a video made), unheard.
+            log.warning("job %s: Telegram will not take its notice (%s)", job.id, error.words)
+            await self._store.update(job.id, now=self._clock(), next_poll_at=None)
+            return
+        except Exception as error:
+            await self._after_chat_error(job, error)
+            return
+        job = await self._store.update(
+            job.id, now=self._clock(), delivered_at=self._clock(), next_poll_at=None
+        )
+        await self._progress.clear_progress(job)
+
+    async def _tell_pending(self, job: Job) -> None:
+        """Show an outcome that did not get through when it came (a refusal, a notice)."""
+        try:
+            await self._pipeline.show_pending_outcome(job)
+        except ChatError as error:
+            if await self._retry_later(job, error):
+                return
+            # Blocked, or a message Telegram will never take. The job keeps its state (never
+            # UNDELIVERABLE, which counts as charged): it ended as it did, unheard.
+            log.warning("job %s: Telegram will not take its outcome (%s)", job.id, error.words)
+            await self._store.update_if(
+                job.id, job.state, now=self._clock(), pending_status=None, next_poll_at=None
+            )
+
+    async def _retry_later(self, job: Job, error: Exception) -> bool:
+        """Make the job due again when Telegram asked to wait or did not answer; False for any
+        other error."""
+        if isinstance(error, AskedToWait):
+            log.info("job %s: Telegram asks to wait %ss", job.id, error.seconds)
+            now = self._clock()
+            await self._store.update(job.id, now=now, next_poll_at=now + error.seconds)
+        elif isinstance(error, Unreachable | aiohttp.ClientError | TimeoutError):
+            log.info("job %s: sending failed (%s), retrying later", job.id, error)
+            await self._back_off(job)
+        else:
+            return False
+        return True
+
+    async def _after_chat_error(self, job: Job, error: Exception) -> None:
+        store, clock = self._store, self._clock
+        if await self._retry_later(job, error):
+            return
+        if isinstance(error, ChatClosed | MessageRefused):
+            # Blocked or removed, or a reply Telegram will never take (after delivery's own
+            # fallbacks): asking again cannot help.
+            log.warning("job %s: Telegram will not take the reply (%s)", job.id, error.words)
+            closed = isinstance(error, ChatClosed)
+            job = await store.update(
+                job.id,
+                now=clock(),
+                state=JobState.UNDELIVERABLE,
+                reason=Reason.CHAT_CLOSED if closed else Reason.REPLY_REFUSED,
+                next_poll_at=None,
+            )
+            await self._progress.clear_progress(job)
+        else:
+            raise error

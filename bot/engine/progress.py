@@ -4,107 +4,145 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, InlineKeyboardMarkup
-from telegram.error import BadRequest, ChatMigrated, NetworkError, TelegramError
-
-from bot.engine.delivery import in_chat, reply_in
+from bot.engine.chat_port import (
+    ChatError,
+    ChatMoved,
+    Keyboard,
+    MessageRefused,
+    MessageUnchanged,
+    Unreachable,
+)
+from bot.engine.delivery import JobChat
 from bot.engine.durations import GenerationTimes
-from bot.wiring.services import Services
+from bot.wiring.services import Clock
 from bot.words.texts import texts_for
-from storage import Job, JobState
+from storage import Job, JobState, JobStore
 
 log = logging.getLogger(__name__)
 
 
-async def show_progress(
-    bot: Bot,
-    services: Services,
-    job: Job,
-    text: str,
-    *,
-    reply_markup: InlineKeyboardMarkup | None = None,
-    anew_on_failure: bool = False,
-) -> Job:
-    """Put `text` (and `reply_markup`, or no buttons) in the job's status message: edit it
-    when there is one, else send one as a reply to the request. With `anew_on_failure`, an
-    edit that fails for want of an answer is sent as a new message too, and the old one
-    deleted. Returns the job with the status message and its text recorded. Raises Telegram
-    errors other than a message that cannot be edited."""
-    now = services.clock()
-    if job.status_message_id is not None:
-        try:
-            await bot.edit_message_text(
-                text,
-                chat_id=_status_chat(job),
-                message_id=job.status_message_id,
-                reply_markup=reply_markup,
-            )
-        except ChatMigrated as error:
-            # It is in a group that became a supergroup: out of reach, so a new one there.
-            log.info("job %s: status message left behind (%s); sending anew", job.id, error)
-            return await _send_status(bot, services, job, text, reply_markup)
-        except BadRequest as error:
-            if "not modified" not in error.message.lower():
+class StatusMessages:
+    """Shows each job's progress and outcome in its status message, through `job_chat`, and
+    records in `store` what the message says. `edit_private`, `edit_group`: the least seconds
+    between two progress edits in a private chat and in a group (Telegram's edit limits)."""
+
+    def __init__(
+        self,
+        job_chat: JobChat,
+        store: JobStore,
+        clock: Clock,
+        times: GenerationTimes,
+        *,
+        edit_private: float,
+        edit_group: float,
+    ) -> None:
+        self._job_chat, self._store, self._clock, self._times = job_chat, store, clock, times
+        self._edit_private, self._edit_group = edit_private, edit_group
+
+    async def show_progress(
+        self,
+        job: Job,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        anew_on_failure: bool = False,
+    ) -> Job:
+        """Put `text` (and `keyboard`, or no buttons) in the job's status message: edit it
+        when there is one, else send one as a reply to the request. With `anew_on_failure`, an
+        edit that fails for want of an answer is sent as a new message too, and the old one
+        deleted. Returns the job with the status message and its text recorded. Raises the
+        chat's errors other than a message that cannot be edited."""
+        now = self._clock()
+        if job.status_message_id is not None:
+            chat = self._job_chat.chat
+            try:
+                await chat.edit_message(
+                    _status_chat(job), job.status_message_id, text, keyboard=keyboard
+                )
+            except ChatMoved as error:
+                # It is in a group that became a supergroup: out of reach, so a new one there.
+                log.info("job %s: status message left behind (%s); sending anew", job.id, error)
+                return await self._send_status(job, text, keyboard)
+            except MessageUnchanged:
+                pass  # it says that already
+            except MessageRefused as error:
                 log.info("job %s: status message not editable (%s); sending anew", job.id, error)
-                return await _send_status(bot, services, job, text, reply_markup)
-        except NetworkError as error:
-            if not anew_on_failure:
-                raise
-            log.info("job %s: status message not edited (%s); sending anew", job.id, error)
-            sent = await _send_status(bot, services, job, text, reply_markup)
-            # The edit may have gone through unanswered: one message says it, not two.
-            await _delete_status(bot, job, _status_chat(job), job.status_message_id)
-            return sent
-        return await services.store.update(job.id, now=now, status_text=text, status_edited_at=now)
-    return await _send_status(bot, services, job, text, reply_markup)
+                return await self._send_status(job, text, keyboard)
+            except Unreachable as error:
+                if not anew_on_failure:
+                    raise
+                log.info("job %s: status message not edited (%s); sending anew", job.id, error)
+                sent = await self._send_status(job, text, keyboard)
+                # The edit may have gone through unanswered: one message says it, not two.
+                await self._delete_status(job, _status_chat(job), job.status_message_id)
+                return sent
+            return await self._store.update(job.id, now=now, status_text=text, status_edited_at=now)
+        return await self._send_status(job, text, keyboard)
 
+    async def show_outcome(self, job: Job, text: str, *, keyboard: Keyboard | None = None) -> Job:
+        """Tell the user how the job ended without a video (a refusal, a notice): `text` in its
+        status message, or in a new one when the edit fails. When neither gets through, `text`
+        is kept as the job's `pending_status` and the job made due: the tick shows it then
+        (see `bot.engine.pipeline.Pipeline.show_pending_outcome`). Returns the job as it ends
+        up. Never raises the chat's errors."""
+        try:
+            return await self.show_progress(job, text, keyboard=keyboard, anew_on_failure=True)
+        except ChatError as error:
+            log.warning("job %s: could not tell its outcome (%s); the tick will", job.id, error)
+            now = self._clock()
+            return await self._store.update(job.id, now=now, pending_status=text, next_poll_at=now)
 
-async def show_outcome(
-    bot: Bot,
-    services: Services,
-    job: Job,
-    text: str,
-    *,
-    reply_markup: InlineKeyboardMarkup | None = None,
-) -> Job:
-    """Tell the user how the job ended without a video (a refusal, a notice): `text` in its
-    status message, or in a new one when the edit fails. When neither gets through, `text`
-    is kept as the job's `pending_status` and the job made due: the tick shows it then (see
-    `bot.engine.pipeline.show_pending_outcome`). Returns the job as it ends up. Never raises
-    Telegram errors."""
-    try:
-        return await show_progress(
-            bot, services, job, text, reply_markup=reply_markup, anew_on_failure=True
+    async def refresh_progress(self, job: Job, *, at_once: bool = False) -> Job:
+        """Edit the job's status message to its current progress, when the text changed and
+        the last edit is old enough for the chat (Telegram's edit limits; groups less often),
+        or `at_once` (news the user must not wait for, such as a video turning late).
+        Never raises: progress is a courtesy, the job goes on without it."""
+        if job.status_message_id is None and job.state is not JobState.LATE:
+            return job  # a late job's user must hear it will still come: a new message, then
+        now = self._clock()
+        text = progress_text(job, self._times, now=now)
+        if text is None or text == job.status_text:
+            return job
+        interval = self._edit_private if job.chat_id > 0 else self._edit_group
+        if (
+            not at_once
+            and job.status_edited_at is not None
+            and now - job.status_edited_at < interval
+        ):
+            return job
+        try:
+            return await self.show_progress(job, text)
+        except ChatError as error:
+            log.info("job %s: could not show progress (%s)", job.id, error)
+            return job
+
+    async def clear_progress(self, job: Job) -> None:
+        """Delete the status message once the job's outcome is in the chat. Never raises."""
+        if job.status_message_id is None:
+            return
+        await self._delete_status(job, _status_chat(job), job.status_message_id)
+        await self._store.update(job.id, now=self._clock(), status_message_id=None)
+
+    async def _send_status(self, job: Job, text: str, keyboard: Keyboard | None) -> Job:
+        posted = await self._job_chat.post(
+            job, text, reply_to=job.request_message_id, keyboard=keyboard
         )
-    except TelegramError as error:
-        log.warning("job %s: could not tell its outcome (%s); the tick will", job.id, error)
-        now = services.clock()
-        return await services.store.update(job.id, now=now, pending_status=text, next_poll_at=now)
+        now = self._clock()
+        return await self._store.update(
+            job.id,
+            now=now,
+            status_message_id=posted.message_id,
+            status_chat_id=posted.chat_id,
+            status_text=text,
+            status_edited_at=now,
+        )
 
-
-async def _send_status(
-    bot: Bot, services: Services, job: Job, text: str, markup: InlineKeyboardMarkup | None
-) -> Job:
-    message = await in_chat(
-        services,
-        job,
-        lambda chat_id, thread_id: bot.send_message(
-            chat_id,
-            text,
-            message_thread_id=thread_id,
-            reply_markup=markup,
-            reply_parameters=reply_in(chat_id, job, job.request_message_id),
-        ),
-    )
-    now = services.clock()
-    return await services.store.update(
-        job.id,
-        now=now,
-        status_message_id=message.message_id,
-        status_chat_id=message.chat_id,
-        status_text=text,
-        status_edited_at=now,
-    )
+    async def _delete_status(self, job: Job, chat_id: int, message_id: int) -> None:
+        try:
+            await self._job_chat.chat.delete_message(chat_id, message_id)
+        except ChatError as error:
+            # Too old to delete, or already gone: it then says the last progress, harmless.
+            log.info("job %s: could not delete the status message (%s)", job.id, error)
 
 
 def _status_chat(job: Job) -> int:
@@ -124,41 +162,3 @@ def progress_text(job: Job, times: GenerationTimes, *, now: float) -> str | None
     if job.state is JobState.LATE:
         return words.progress_late(elapsed)
     return None
-
-
-async def refresh_progress(bot: Bot, services: Services, job: Job, *, at_once: bool = False) -> Job:
-    """Edit the job's status message to its current progress, when the text changed and the
-    last edit is old enough for the chat (Telegram's edit limits; groups less often), or
-    `at_once` (news the user must not wait for, such as a video turning late).
-    Never raises: progress is a courtesy, the job goes on without it."""
-    if job.status_message_id is None and job.state is not JobState.LATE:
-        return job  # a late job's user must hear it will still come: a new message, then
-    now = services.clock()
-    text = progress_text(job, services.generation_times, now=now)
-    if text is None or text == job.status_text:
-        return job
-    tuning = services.tuning
-    interval = tuning.progress_edit_private if job.chat_id > 0 else tuning.progress_edit_group
-    if not at_once and job.status_edited_at is not None and now - job.status_edited_at < interval:
-        return job
-    try:
-        return await show_progress(bot, services, job, text)
-    except TelegramError as error:
-        log.info("job %s: could not show progress (%s)", job.id, error)
-        return job
-
-
-async def clear_progress(bot: Bot, services: Services, job: Job) -> None:
-    """Delete the status message once the job's outcome is in the chat. Never raises."""
-    if job.status_message_id is None:
-        return
-    await _delete_status(bot, job, _status_chat(job), job.status_message_id)
-    await services.store.update(job.id, now=services.clock(), status_message_id=None)
-
-
-async def _delete_status(bot: Bot, job: Job, chat_id: int, message_id: int) -> None:
-    try:
-        await bot.delete_message(chat_id, message_id)
-    except TelegramError as error:
-        # Too old to delete, or already gone: it then says the last progress, which is harmless.
-        log.info("job %s: could not delete the status message (%s)", job.id, error)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.aimlapi.client import (
+    AimlApiClient,
     AimlApiError,
     ApiBusy,
     ApiOutcomeUnknown,
@@ -18,12 +19,13 @@ from bot.aimlapi.client import (
     error_reason,
     progress_of,
 )
+from bot.aimlapi.pacing import CreatePacer
 from bot.engine.schedule import next_poll_delay
 from bot.image.firstframe import FirstFrame
-from bot.policy.alerts import FAILING_STREAK, Alert
-from bot.wiring.services import Services
+from bot.policy.alerts import FAILING_STREAK, AdminAlerts, Alert
+from bot.wiring.services import Clock, Tuning
 from bot.words.texts import texts_for
-from storage import Job, JobState, Reason
+from storage import Job, JobState, JobStore, Reason
 
 log = logging.getLogger(__name__)
 
@@ -72,168 +74,185 @@ _REASONS = {
 }
 
 
-async def submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
-    """Create the generation for a recorded job (see `_submit`), and raise an alert for the
-    admins when the outcome is one only the operator can mend."""
-    submission = await _submit(services, job, frame)
-    _alert_if_needed(services, submission)
-    return submission
+class Submitter:
+    """Creates generations with `api`, in the create calls' pace (`pacer`), recording in `store`
+    what came of each, and raising `alerts` for the admins when only the operator can mend
+    it. `tuning`: the pauses after a busy answer; `submit_patience_seconds`: how long a
+    request may stay refused as busy; `poll_interval_seconds`: the first poll's pace."""
 
+    def __init__(
+        self,
+        api: AimlApiClient,
+        store: JobStore,
+        clock: Clock,
+        pacer: CreatePacer,
+        alerts: AdminAlerts,
+        *,
+        tuning: Tuning,
+        submit_patience_seconds: float,
+        poll_interval_seconds: float,
+    ) -> None:
+        self._api, self._store, self._clock = api, store, clock
+        self._pacer, self._alerts, self._tuning = pacer, alerts, tuning
+        self._submit_patience, self._poll_interval = submit_patience_seconds, poll_interval_seconds
 
-def _alert_if_needed(services: Services, submission: Submission) -> None:
-    alerts, words, now = services.alerts, texts_for(None), services.clock()
-    outcome, reason = submission.outcome, submission.reason or ""
-    if outcome is SubmitOutcome.OUT_OF_CREDITS:
-        alerts.raise_alert(Alert.OUT_OF_CREDITS, words.alert_out_of_credits(reason), now=now)
-    elif outcome is SubmitOutcome.MISCONFIGURED:
-        alerts.raise_alert(Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now)
-    if outcome in (
-        SubmitOutcome.BUSY,  # paced and tried again: not a failure yet
-        SubmitOutcome.OUT_OF_CREDITS,  # told apart above: they say nothing of the API's health
-        SubmitOutcome.MISCONFIGURED,
-    ):
-        return
-    unconfirmed = outcome in (SubmitOutcome.UNKNOWN, SubmitOutcome.STAYED_BUSY)
-    if alerts.note_submission(confirmed=not unconfirmed):
-        alerts.raise_alert(Alert.FAILING, words.alert_failing(FAILING_STREAK, reason), now=now)
+    async def submit(self, job: Job, frame: FirstFrame) -> Submission:
+        """Create the generation for a recorded job (see `_submit`), and raise an alert for the
+        admins when the outcome is one only the operator can mend."""
+        submission = await self._submit(job, frame)
+        self._alert_if_needed(submission)
+        return submission
 
+    def _alert_if_needed(self, submission: Submission) -> None:
+        alerts, words, now = self._alerts, texts_for(None), self._clock()
+        outcome, reason = submission.outcome, submission.reason or ""
+        if outcome is SubmitOutcome.OUT_OF_CREDITS:
+            alerts.raise_alert(Alert.OUT_OF_CREDITS, words.alert_out_of_credits(reason), now=now)
+        elif outcome is SubmitOutcome.MISCONFIGURED:
+            alerts.raise_alert(Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now)
+        if outcome in (
+            SubmitOutcome.BUSY,  # paced and tried again: not a failure yet
+            SubmitOutcome.OUT_OF_CREDITS,  # told apart above: they say nothing of the API's health
+            SubmitOutcome.MISCONFIGURED,
+        ):
+            return
+        unconfirmed = outcome in (SubmitOutcome.UNKNOWN, SubmitOutcome.STAYED_BUSY)
+        if alerts.note_submission(confirmed=not unconfirmed):
+            alerts.raise_alert(Alert.FAILING, words.alert_failing(FAILING_STREAK, reason), now=now)
 
-async def _submit(services: Services, job: Job, frame: FirstFrame) -> Submission:
-    """Create the generation for a recorded job, in the create calls' pace (`bot.aimlapi.pacing`).
+    async def _submit(self, job: Job, frame: FirstFrame) -> Submission:
+        """Create the generation for a recorded job, in the create calls' pace
+        (`bot.aimlapi.pacing`).
 
-    The job moves to QUEUED with its generation id (or straight on to COMPLETED or FAILED
-    when the answer is already final), to FAILED or INTERRUPTED with the reason, or, when the
-    API was too busy to take it (which made nothing), back into the line as WAITING, to be
-    tried again after a growing pause. A request still refused as busy
-    SUBMIT_PATIENCE_SECONDS after the first busy answer fails, uncharged. A create that may
-    have made a job is never sent again. Never raises for API errors: the outcome says what
-    happened.
-    """
-    store, clock = services.store, services.clock
-    # Waited for before SUBMITTING: a restart during the wait finds nothing was sent.
-    await services.pacer.turn()
-    job = await store.update(job.id, now=clock(), state=JobState.SUBMITTING)
-    try:
-        created = await services.api.create_generation(
-            prompt=job.prompt,
-            first_frame_image=frame.data_url,
-            prompt_optimizer=job.prompt_optimizer,
-        )
-    except ApiBusy as error:
-        return await _busy(services, job, error)
-    except AimlApiError as error:
-        outcome = _outcome_of(error)
-        if outcome is SubmitOutcome.MISCONFIGURED:
-            log.error(
-                "job %s: the AI/ML API refused our credentials or route: %s",
+        The job moves to QUEUED with its generation id (or straight on to COMPLETED or FAILED
+        when the answer is already final), to FAILED or INTERRUPTED with the reason, or, when the
+        API was too busy to take it (which made nothing), back into the line as WAITING, to be
+        tried again after a growing pause. A request still refused as busy
+        SUBMIT_PATIENCE_SECONDS after the first busy answer fails, uncharged. A create that may
+        have made a job is never sent again. Never raises for API errors: the outcome says what
+        happened.
+        """
+        store, clock = self._store, self._clock
+        # Waited for before SUBMITTING: a restart during the wait finds nothing was sent.
+        await self._pacer.turn()
+        job = await store.update(job.id, now=clock(), state=JobState.SUBMITTING)
+        try:
+            created = await self._api.create_generation(
+                prompt=job.prompt,
+                first_frame_image=frame.data_url,
+                prompt_optimizer=job.prompt_optimizer,
+            )
+        except ApiBusy as error:
+            return await self._busy(job, error)
+        except AimlApiError as error:
+            outcome = _outcome_of(error)
+            if outcome is SubmitOutcome.MISCONFIGURED:
+                log.error(
+                    "job %s: the AI/ML API refused our credentials or route: %s",
+                    job.id,
+                    error.message,
+                )
+            state = JobState.INTERRUPTED if outcome is SubmitOutcome.UNKNOWN else JobState.FAILED
+            job = await store.update(
                 job.id,
+                now=clock(),
+                state=state,
+                reason=_REASONS[outcome],
+                api_reason=error.message,
+                next_poll_at=None,
+            )
+            return Submission(job, outcome, error.message)
+
+        # Logged before it is stored: should storing fail, the paid generation can still be found.
+        log.info(
+            "job %s: submitted as generation %s on the %s endpoint (%s)",
+            job.id,
+            created.id,
+            created.endpoint,
+            created.status,
+        )
+        job, outcome = await self._record_created(job, created)
+        return Submission(job, outcome)
+
+    async def _busy(self, job: Job, error: ApiBusy) -> Submission:
+        """The API took nothing: back to the line, or, past the patience, a failure."""
+        store, now, tuning = self._store, self._clock(), self._tuning
+        pause = self._pacer.busy(
+            rate_limited=isinstance(error, ApiRateLimited), retry_after=error.retry_after
+        )
+        since = job.busy_since if job.busy_since is not None else now
+        attempts = job.submit_attempts + 1
+        deadline = since + self._submit_patience
+        if now >= deadline:
+            log.warning(
+                "job %s: the API stayed busy for %.0fs (%d tries, last: %s); giving up, uncharged",
+                job.id,
+                now - since,
+                attempts,
                 error.message,
             )
-        state = JobState.INTERRUPTED if outcome is SubmitOutcome.UNKNOWN else JobState.FAILED
-        job = await store.update(
-            job.id,
-            now=clock(),
-            state=state,
-            reason=_REASONS[outcome],
-            api_reason=error.message,
-            next_poll_at=None,
+            job = await store.update(
+                job.id,
+                now=now,
+                state=JobState.FAILED,
+                reason=Reason.STAYED_BUSY,
+                submit_attempts=attempts,
+                next_poll_at=None,
+            )
+            return Submission(job, SubmitOutcome.STAYED_BUSY, error.message)
+        delay = min(
+            tuning.submit_backoff_seconds * 2.0 ** (attempts - 1), tuning.max_submit_pause_seconds
         )
-        return Submission(job, outcome, error.message)
-
-    # Logged before it is stored: should storing fail, the paid generation can still be found.
-    log.info(
-        "job %s: submitted as generation %s on the %s endpoint (%s)",
-        job.id,
-        created.id,
-        created.endpoint,
-        created.status,
-    )
-    job, outcome = await _record_created(services, job, created)
-    return Submission(job, outcome)
-
-
-async def _busy(services: Services, job: Job, error: ApiBusy) -> Submission:
-    """The API took nothing: back to the line, or, past the patience, a failure."""
-    store, now, tuning = services.store, services.clock(), services.tuning
-    pause = services.pacer.busy(
-        rate_limited=isinstance(error, ApiRateLimited), retry_after=error.retry_after
-    )
-    since = job.busy_since if job.busy_since is not None else now
-    attempts = job.submit_attempts + 1
-    deadline = since + services.settings.submit_patience_seconds
-    if now >= deadline:
-        log.warning(
-            "job %s: the API stayed busy for %.0fs (%d tries, last: %s); giving up, uncharged",
+        retry_at = min(now + max(delay, pause), deadline)
+        log.info(
+            "job %s: the API is busy (%s: %s); back in line, tried again in %.0fs",
             job.id,
-            now - since,
-            attempts,
+            error.status or "no connection",
             error.message,
+            retry_at - now,
         )
         job = await store.update(
             job.id,
             now=now,
-            state=JobState.FAILED,
-            reason=Reason.STAYED_BUSY,
+            state=JobState.WAITING,
+            busy_since=since,
+            retry_at=retry_at,
             submit_attempts=attempts,
             next_poll_at=None,
         )
-        return Submission(job, SubmitOutcome.STAYED_BUSY, error.message)
-    delay = min(
-        tuning.submit_backoff_seconds * 2.0 ** (attempts - 1), tuning.max_submit_pause_seconds
-    )
-    retry_at = min(now + max(delay, pause), deadline)
-    log.info(
-        "job %s: the API is busy (%s: %s); back in line, tried again in %.0fs",
-        job.id,
-        error.status or "no connection",
-        error.message,
-        retry_at - now,
-    )
-    job = await store.update(
-        job.id,
-        now=now,
-        state=JobState.WAITING,
-        busy_since=since,
-        retry_at=retry_at,
-        submit_attempts=attempts,
-        next_poll_at=None,
-    )
-    return Submission(job, SubmitOutcome.BUSY, error.message)
+        return Submission(job, SubmitOutcome.BUSY, error.message)
 
-
-async def _record_created(
-    services: Services, job: Job, created: Generation
-) -> tuple[Job, SubmitOutcome]:
-    """Store a created generation. An answer that is already final is acted on at once: its
-    video is sent, or its failure explained, by the next tick, without a single poll."""
-    now = services.clock()
-    changes = generation_facts(created) | {
-        "generation_id": created.id,
-        "endpoint": created.endpoint.value,
-        "submitted_at": now,
-    }
-    progress = progress_of(created.status) if created.status else Progress.WAITING
-    if progress is Progress.SUCCEEDED and created.video_url is not None:
-        changes |= {"state": JobState.COMPLETED, "completed_at": now, "next_poll_at": now}
-        outcome = SubmitOutcome.READY
-    elif progress is Progress.FAILED:
-        # Failed, not charged for a video: the day's count comes back with the FAILED state.
-        log.info("job %s: the API failed it at once: %s", job.id, created.error)
-        changes |= {
-            "state": JobState.FAILED,
-            "reason": Reason.API_FAILED,
-            "api_reason": error_reason(created.error),
-            "next_poll_at": now,
+    async def _record_created(self, job: Job, created: Generation) -> tuple[Job, SubmitOutcome]:
+        """Store a created generation. An answer that is already final is acted on at once: its
+        video is sent, or its failure explained, by the next tick, without a single poll."""
+        now = self._clock()
+        changes = generation_facts(created) | {
+            "generation_id": created.id,
+            "endpoint": created.endpoint.value,
+            "submitted_at": now,
         }
-        outcome = SubmitOutcome.FAILED
-    else:
-        interval = services.settings.poll_interval_seconds
-        changes |= {
-            "state": JobState.QUEUED,
-            "next_poll_at": now + next_poll_delay(interval=interval, age=0),
-        }
-        outcome = SubmitOutcome.ACCEPTED
-    return await services.store.update(job.id, now=now, **changes), outcome
+        progress = progress_of(created.status) if created.status else Progress.WAITING
+        if progress is Progress.SUCCEEDED and created.video_url is not None:
+            changes |= {"state": JobState.COMPLETED, "completed_at": now, "next_poll_at": now}
+            outcome = SubmitOutcome.READY
+        elif progress is Progress.FAILED:
+            # Failed, not charged for a video: the day's count comes back with the FAILED state.
+            log.info("job %s: the API failed it at once: %s", job.id, created.error)
+            changes |= {
+                "state": JobState.FAILED,
+                "reason": Reason.API_FAILED,
+                "api_reason": error_reason(created.error),
+                "next_poll_at": now,
+            }
+            outcome = SubmitOutcome.FAILED
+        else:
+            interval = self._poll_interval
+            changes |= {
+                "state": JobState.QUEUED,
+                "next_poll_at": now + next_poll_delay(interval=interval, age=0),
+            }
+            outcome = SubmitOutcome.ACCEPTED
+        return await self._store.update(job.id, now=now, **changes), outcome
 
 
 def generation_facts(generation: Generation) -> dict[str, object]:

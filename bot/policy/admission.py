@@ -6,6 +6,7 @@ pass plain ids, and get back the recorded job or the text to answer with.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -22,11 +23,11 @@ from bot.policy.access import (
     day_start,
     seconds_to_reset,
 )
-from bot.policy.alerts import Alert
-from bot.wiring.services import Services
+from bot.policy.alerts import AdminAlerts, Alert
+from bot.wiring.services import Clock
 from bot.wiring.settings import Settings
 from bot.words.texts import texts_for
-from storage import Job, JobState, NewJob
+from storage import Job, JobState, JobStore, NewJob
 from storage.counts import AccessStore
 
 log = logging.getLogger(__name__)
@@ -50,178 +51,187 @@ def limits_of(settings: Settings) -> Limits:
     )
 
 
-async def load_rules(services: Services) -> AccessRules:
-    """The settings' allowlists with the stored /allow and /deny on top."""
-    overrides = await AccessStore.of(services.store).overrides()
-    settings = services.settings
-    return AccessRules.build(
-        allowed_users=settings.allowed_user_ids,
-        allowed_chats=settings.allowed_chat_ids,
-        admins=settings.admin_user_ids,
-        overrides={override.user_id: override.allowed for override in overrides},
-    )
+class Admissions:
+    """Judges requests by the settings' rules and budgets (`settings`) and the /allow and /deny
+    in `store`, and records those that may go on, holding `lock` (shared with the line)
+    meanwhile; the day's cap reached is raised to `alerts`."""
 
+    def __init__(
+        self,
+        store: JobStore,
+        clock: Clock,
+        settings: Settings,
+        alerts: AdminAlerts,
+        *,
+        lock: asyncio.Lock,
+    ) -> None:
+        self._store, self._access, self._clock = store, AccessStore.of(store), clock
+        self._settings, self._alerts, self._lock = settings, alerts, lock
 
-async def admit_request(services: Services, request: NewJob, *, private: bool) -> Admission:
-    """Judge a request against access and budgets and, when it may go on, record it: to be
-    submitted now (RECEIVED) or at the back of the line (WAITING, when the bot is at
-    MAX_ACTIVE_JOBS or others already wait). Nothing is downloaded or charged here.
-
-    A message that is already a job (Telegram redelivered it) is neither judged nor recorded
-    again: `job` is None and `refused` False.
-    """
-    async with services.admission_lock:
-        if await AccessStore.of(services.store).is_recorded(
-            request.chat_id, request.request_message_id
-        ):
-            return Admission(job=None, refused=False)
-        verdict = await _judge(
-            services, request.user_id, request.chat_id, private=private, language=request.language
+    async def load_rules(self) -> AccessRules:
+        """The settings' allowlists with the stored /allow and /deny on top."""
+        overrides = await self._access.overrides()
+        settings = self._settings
+        return AccessRules.build(
+            allowed_users=settings.allowed_user_ids,
+            allowed_chats=settings.allowed_chat_ids,
+            admins=settings.admin_user_ids,
+            overrides={override.user_id: override.allowed for override in overrides},
         )
-        if isinstance(verdict, Admission):
-            return verdict
-        state, usage = verdict
-        job = await services.store.record_request(request, now=services.clock(), state=state)
-    if job is not None and job.state is JobState.WAITING:
-        log.info(
-            "job %s waits in line (%d in flight, %d waiting before it)",
-            job.id,
-            usage.in_flight,
-            usage.waiting,
+
+    async def admit_request(self, request: NewJob, *, private: bool) -> Admission:
+        """Judge a request against access and budgets and, when it may go on, record it: to be
+        submitted now (RECEIVED) or at the back of the line (WAITING, when the bot is at
+        MAX_ACTIVE_JOBS or others already wait). Nothing is downloaded or charged here.
+
+        A message that is already a job (Telegram redelivered it) is neither judged nor recorded
+        again: `job` is None and `refused` False.
+        """
+        async with self._lock:
+            if await self._access.is_recorded(request.chat_id, request.request_message_id):
+                return Admission(job=None, refused=False)
+            verdict = await self._judge(
+                request.user_id, request.chat_id, private=private, language=request.language
+            )
+            if isinstance(verdict, Admission):
+                return verdict
+            state, usage = verdict
+            job = await self._store.record_request(request, now=self._clock(), state=state)
+        if job is not None and job.state is JobState.WAITING:
+            log.info(
+                "job %s waits in line (%d in flight, %d waiting before it)",
+                job.id,
+                usage.in_flight,
+                usage.waiting,
+            )
+        return Admission(job=job, refused=False)
+
+    async def readmit_rejected(
+        self, job_id: int, *, private: bool, image_fix: str, language: str | None
+    ) -> Admission:
+        """Judge a job whose image was refused again, as a new request (a refusal never counted
+        against the budgets), and when it may go on, put it back into processing with the image
+        fix the user chose: RECEIVED to be submitted now, or WAITING in the line. `language` is the
+        Telegram language code of the user who chose the fix: the refusal's reply, and the job from
+        now on, speak it.
+
+        A job no longer REJECTED (a second tap on a fix button) is left alone: `job` is None and
+        `refused` False.
+        """
+        async with self._lock:
+            job = await self._store.get(job_id)
+            if job.state is not JobState.REJECTED:
+                return Admission(job=None, refused=False)
+            verdict = await self._judge(
+                job.user_id, job.chat_id, private=private, language=language
+            )
+            if isinstance(verdict, Admission):
+                return verdict
+            state, _ = verdict
+            reopened = await self._store.update_if(
+                job_id,
+                JobState.REJECTED,
+                now=self._clock(),
+                state=state,
+                reason=None,
+                image_fix=image_fix,
+                language=language,
+                next_poll_at=None,
+                pending_status=None,
+            )
+        if reopened is not None:
+            log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)
+        return Admission(job=reopened, refused=False)
+
+    async def _judge(
+        self, user_id: int, chat_id: int, *, private: bool, language: str | None
+    ) -> Admission | tuple[JobState, Usage]:
+        """Access and budgets for one more job of `user_id` in `chat_id`: the refusal (its reply in
+        `language`), or the state to record it in (RECEIVED, or WAITING for the line) and the
+        counts it was judged on. The caller holds the admission lock until the job is recorded."""
+        store = self._access
+        words = texts_for(language)
+        rules = await self.load_rules()
+        access = rules.access(user_id=user_id, chat_id=chat_id, private=private)
+        if access is not Access.ALLOWED:
+            log.info("user %s in chat %s may not submit (%s)", user_id, chat_id, access.value)
+            reply = words.not_allowed(user_id) if access is Access.REFUSED else None
+            return Admission(job=None, refused=True, reply=reply)
+        now = self._clock()
+        mine = await store.user_counts(user_id, since=day_start(now))
+        load = await store.bot_counts(since=day_start(now))
+        usage = Usage(
+            user_active=mine.active,
+            user_today=mine.today,
+            in_flight=load.in_flight,
+            waiting=load.waiting,
+            bot_today=load.today,
         )
-    return Admission(job=job, refused=False)
-
-
-async def readmit_rejected(
-    services: Services, job_id: int, *, private: bool, image_fix: str, language: str | None
-) -> Admission:
-    """Judge a job whose image was refused again, as a new request (a refusal never counted
-    against the budgets), and when it may go on, put it back into processing with the image
-    fix the user chose: RECEIVED to be submitted now, or WAITING in the line. `language` is the
-    Telegram language code of the user who chose the fix: the refusal's reply, and the job from
-    now on, speak it.
-
-    A job no longer REJECTED (a second tap on a fix button) is left alone: `job` is None and
-    `refused` False.
-    """
-    async with services.admission_lock:
-        job = await services.store.get(job_id)
-        if job.state is not JobState.REJECTED:
-            return Admission(job=None, refused=False)
-        verdict = await _judge(
-            services, job.user_id, job.chat_id, private=private, language=language
+        verdict = check_budget(
+            usage, limits_of(self._settings), admin=rules.is_admin(user_id), now=now
         )
-        if isinstance(verdict, Admission):
-            return verdict
-        state, _ = verdict
-        reopened = await services.store.update_if(
-            job_id,
-            JobState.REJECTED,
-            now=services.clock(),
-            state=state,
-            reason=None,
-            image_fix=image_fix,
-            language=language,
-            next_poll_at=None,
-            pending_status=None,
+        if isinstance(verdict, TooManyActive):
+            log.info("user %s is at %d active jobs", user_id, verdict.active)
+            return Admission(job=None, refused=True, reply=words.too_many_active(verdict))
+        if isinstance(verdict, DailyLimitReached):
+            log.info("user %s used %d jobs today", user_id, verdict.used)
+            return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
+        if isinstance(verdict, DailyCapReached):
+            log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
+            self._alerts.raise_alert(
+                Alert.DAILY_CAP, texts_for(None).alert_daily_cap(verdict), now=now
+            )
+            return Admission(job=None, refused=True, reply=words.daily_cap_reached(verdict))
+        return (JobState.WAITING if verdict.wait else JobState.RECEIVED), usage
+
+    async def usage_report(self, user_id: int, *, chat_id: int, private: bool) -> UsageReport:
+        """The caller's budget today, for /status."""
+        rules = await self.load_rules()
+        now = self._clock()
+        mine = await self._access.user_counts(user_id, since=day_start(now))
+        settings = self._settings
+        return UsageReport(
+            user_id=user_id,
+            allowed=rules.access(user_id=user_id, chat_id=chat_id, private=private)
+            is Access.ALLOWED,
+            admin=rules.is_admin(user_id),
+            active=mine.active,
+            active_limit=settings.max_active_jobs_per_user,
+            today=mine.today,
+            daily_limit=settings.daily_jobs_per_user,
+            resets_in=seconds_to_reset(now),
         )
-    if reopened is not None:
-        log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)
-    return Admission(job=reopened, refused=False)
 
-
-async def _judge(
-    services: Services, user_id: int, chat_id: int, *, private: bool, language: str | None
-) -> Admission | tuple[JobState, Usage]:
-    """Access and budgets for one more job of `user_id` in `chat_id`: the refusal (its reply in
-    `language`), or the state to record it in (RECEIVED, or WAITING for the line) and the
-    counts it was judged on. The caller holds the admission lock until the job is recorded."""
-    store = AccessStore.of(services.store)
-    words = texts_for(language)
-    rules = await load_rules(services)
-    access = rules.access(user_id=user_id, chat_id=chat_id, private=private)
-    if access is not Access.ALLOWED:
-        log.info("user %s in chat %s may not submit (%s)", user_id, chat_id, access.value)
-        reply = words.not_allowed(user_id) if access is Access.REFUSED else None
-        return Admission(job=None, refused=True, reply=reply)
-    now = services.clock()
-    mine = await store.user_counts(user_id, since=day_start(now))
-    load = await store.bot_counts(since=day_start(now))
-    usage = Usage(
-        user_active=mine.active,
-        user_today=mine.today,
-        in_flight=load.in_flight,
-        waiting=load.waiting,
-        bot_today=load.today,
-    )
-    verdict = check_budget(
-        usage, limits_of(services.settings), admin=rules.is_admin(user_id), now=now
-    )
-    if isinstance(verdict, TooManyActive):
-        log.info("user %s is at %d active jobs", user_id, verdict.active)
-        return Admission(job=None, refused=True, reply=words.too_many_active(verdict))
-    if isinstance(verdict, DailyLimitReached):
-        log.info("user %s used %d jobs today", user_id, verdict.used)
-        return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
-    if isinstance(verdict, DailyCapReached):
-        log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
-        services.alerts.raise_alert(
-            Alert.DAILY_CAP, texts_for(None).alert_daily_cap(verdict), now=now
+    async def set_user_access(self, user_id: int, *, allowed: bool, changed_by: int) -> AccessRules:
+        """Store an /allow or /deny; returns the rules as they were before it."""
+        before = await self.load_rules()
+        await self._access.set_override(
+            user_id, allowed=allowed, changed_by=changed_by, now=self._clock()
         )
-        return Admission(job=None, refused=True, reply=words.daily_cap_reached(verdict))
-    return (JobState.WAITING if verdict.wait else JobState.RECEIVED), usage
-
-
-async def usage_report(
-    services: Services, user_id: int, *, chat_id: int, private: bool
-) -> UsageReport:
-    """The caller's budget today, for /status."""
-    rules = await load_rules(services)
-    now = services.clock()
-    mine = await AccessStore.of(services.store).user_counts(user_id, since=day_start(now))
-    settings = services.settings
-    return UsageReport(
-        user_id=user_id,
-        allowed=rules.access(user_id=user_id, chat_id=chat_id, private=private) is Access.ALLOWED,
-        admin=rules.is_admin(user_id),
-        active=mine.active,
-        active_limit=settings.max_active_jobs_per_user,
-        today=mine.today,
-        daily_limit=settings.daily_jobs_per_user,
-        resets_in=seconds_to_reset(now),
-    )
-
-
-async def set_user_access(
-    services: Services, user_id: int, *, allowed: bool, changed_by: int
-) -> AccessRules:
-    """Store an /allow or /deny; returns the rules as they were before it."""
-    before = await load_rules(services)
-    await AccessStore.of(services.store).set_override(
-        user_id, allowed=allowed, changed_by=changed_by, now=services.clock()
-    )
-    log.warning(
-        "admin %s %s user %s at run time", changed_by, "allowed" if allowed else "denied", user_id
-    )
-    return before
-
-
-async def log_access_mode(services: Services) -> None:
-    """Say at start-up who may spend the credits: one WARNING line when it is everyone."""
-    rules = await load_rules(services)
-    if rules.open_to_everyone:
         log.warning(
-            "the bot is open to everyone: ALLOWED_USER_IDS and ALLOWED_CHAT_IDS are empty, so "
-            "anyone who finds it can spend the API credits (%d denied with /deny)",
-            len(rules.revoked),
+            "admin %s %s user %s at run time",
+            changed_by,
+            "allowed" if allowed else "denied",
+            user_id,
         )
-        return
-    log.info(
-        "access: %d user(s) and %d group(s) allowed by the settings, %d allowed and %d denied "
-        "at run time, %d admin(s)",
-        len(rules.allowed_users),
-        len(rules.allowed_chats),
-        len(rules.granted),
-        len(rules.revoked),
-        len(rules.admins),
-    )
+        return before
+
+    async def log_access_mode(self) -> None:
+        """Say at start-up who may spend the credits: one WARNING line when it is everyone."""
+        rules = await self.load_rules()
+        if rules.open_to_everyone:
+            log.warning(
+                "the bot is open to everyone: ALLOWED_USER_IDS and ALLOWED_CHAT_IDS are empty, so "
+                "anyone who finds it can spend the API credits (%d denied with /deny)",
+                len(rules.revoked),
+            )
+            return
+        log.info(
+            "access: %d user(s) and %d group(s) allowed by the settings, %d allowed and %d denied "
+            "at run time, %d admin(s)",
+            len(rules.allowed_users),
+            len(rules.allowed_chats),
+            len(rules.granted),
+            len(rules.revoked),
+            len(rules.admins),
+        )

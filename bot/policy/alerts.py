@@ -12,8 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from telegram import Bot
-from telegram.error import TelegramError
+from bot.engine.chat_port import Chat, ChatError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class AdminAlerts:
         return self.failures_in_a_row >= FAILING_STREAK
 
 
-async def send_alerts(bot: Bot, alerts: AdminAlerts, admins: list[int]) -> int:
+async def send_alerts(chat: Chat, alerts: AdminAlerts, admins: list[int]) -> int:
     """Send every queued alert to every admin; returns how many messages went out. An admin
     who never started a chat with the bot cannot be written to: that is logged."""
     pending, alerts.outbox[:] = list(alerts.outbox), []
@@ -66,8 +65,8 @@ async def send_alerts(bot: Bot, alerts: AdminAlerts, admins: list[int]) -> int:
     for reason, text in pending:
         for admin in admins:
             try:
-                await bot.send_message(admin, text)
+                await chat.send_message(admin, text)
                 sent += 1
-            except TelegramError as error:
+            except ChatError as error:
                 log.warning("could not tell admin %s of %s: %s", admin, reason, error)
     return sent

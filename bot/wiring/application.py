@@ -29,6 +29,9 @@ from telegram.ext import (
 )
 
 from bot.aimlapi.client import AimlApiClient
+from bot.aimlapi.pacing import CreatePacer
+from bot.engine.chat_port import Chat
+from bot.engine.delivery import Delivery, JobChat
 from bot.engine.durations import KEEP, GenerationTimes
 from bot.engine.keyboards import (
     AGAIN_PATTERN,
@@ -38,14 +41,20 @@ from bot.engine.keyboards import (
     RETRY_PATTERN,
     STOP_PAID_PATTERN,
 )
-from bot.engine.line import advance_line, take_from_line
-from bot.engine.poller import advance_due_jobs
+from bot.engine.line import Line
+from bot.engine.pipeline import Pipeline
+from bot.engine.poller import Poller
+from bot.engine.progress import StatusMessages
 from bot.engine.schedule import tick_interval
-from bot.policy.admission import log_access_mode
-from bot.policy.alerts import send_alerts
-from bot.wiring.services import SERVICES_KEY, Clock, Services, Tuning, services_of
+from bot.engine.submission import Submitter
+from bot.policy.admission import Admissions
+from bot.policy.alerts import AdminAlerts, send_alerts
+from bot.policy.preferences import Preferences
+from bot.wiring.services import SERVICES_KEY, Clock, Services, Tuning
 from bot.wiring.settings import Settings
+from bot.wiring.steps import STEPS_KEY, Steps, steps_of
 from bot.words.texts import ENGLISH, TRANSLATIONS
+from chat.telegram_chat import TelegramChat
 from handlers.admin import on_allow, on_deny, on_stats
 from handlers.buttons import (
     on_again,
@@ -56,7 +65,13 @@ from handlers.buttons import (
 )
 from handlers.commands import on_cancel, on_help, on_status
 from handlers.gate import keep_strangers_out
-from handlers.intake import on_animate_command, on_group_image, on_private_image, on_private_text
+from handlers.intake import (
+    ANIMATE_COMMAND,
+    on_animate_command,
+    on_group_image,
+    on_private_image,
+    on_private_text,
+)
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 
@@ -67,7 +82,7 @@ BotApp = Application[Any, Any, Any, Any, Any, Any]
 
 _IMAGES = filters.PHOTO | filters.Document.ALL
 _NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new request
-_CAPTION_COMMAND = filters.CaptionRegex(r"(?i)^/animate(@\w+)?(\s|$)")
+_CAPTION_COMMAND = filters.CaptionRegex(ANIMATE_COMMAND)
 
 
 def command_menus() -> list[tuple[BotCommandScope, str | None, list[BotCommand]]]:
@@ -94,7 +109,7 @@ async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     if not context.application.running:
         return  # stopping: start nothing new
     context.application.create_task(
-        advance_due_jobs(context.bot, services_of(context.bot_data)), name="advance_due_jobs"
+        steps_of(context.bot_data).poller.advance_due_jobs(), name="advance_due_jobs"
     )
 
 
@@ -108,18 +123,18 @@ async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """
     if not context.application.running:
         return  # stopping: a submission begun now could be cut off halfway
-    services = services_of(context.bot_data)
-    taken = await take_from_line(services)
+    line = steps_of(context.bot_data).line
+    taken = await line.take_from_line()
     if not context.application.running:
         return  # it stopped meanwhile: jobs just taken stay RECEIVED, and resume at next start
-    context.application.create_task(advance_line(context.bot, services, taken), name="advance_line")
+    context.application.create_task(line.advance_line(taken), name="advance_line")
 
 
 async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The alerts tick: whatever the admins must hear of (`bot.policy.alerts`) goes out to them."""
-    services = services_of(context.bot_data)
-    if services.alerts.outbox:
-        await send_alerts(context.bot, services.alerts, services.settings.admin_user_ids)
+    steps = steps_of(context.bot_data)
+    if steps.alerts.outbox:
+        await send_alerts(steps.job_chat.chat, steps.alerts, steps.settings.admin_user_ids)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -127,25 +142,131 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error", exc_info=context.error)
 
 
+def assemble(
+    chat: Chat,
+    services: Services,
+    settings: Settings,
+    *,
+    clock: Clock,
+    tuning: Tuning,
+    bot_username: str,
+    generation_times: GenerationTimes,
+) -> Steps:
+    """Build every step once, each with only what it uses, over the open `services`."""
+    store = services.store
+    in_flight: set[int] = set()
+    alerts = AdminAlerts()
+    # Held while a request is judged against the budgets and recorded, and while the line
+    # takes free slots, so that two at once cannot both take the last slot.
+    admission_lock = asyncio.Lock()
+    # The pace of create calls, slowed down once the API said it is busy.
+    pacer = CreatePacer(
+        clock, pause_seconds=tuning.busy_pause_seconds, paced_rate=tuning.paced_creates_per_minute
+    )
+    job_chat = JobChat(chat, store, clock)
+    progress = StatusMessages(
+        job_chat,
+        store,
+        clock,
+        generation_times,
+        edit_private=tuning.progress_edit_private,
+        edit_group=tuning.progress_edit_group,
+    )
+    submitter = Submitter(
+        services.api,
+        store,
+        clock,
+        pacer,
+        alerts,
+        tuning=tuning,
+        submit_patience_seconds=settings.submit_patience_seconds,
+        poll_interval_seconds=settings.poll_interval_seconds,
+    )
+    pipeline = Pipeline(
+        chat,
+        store,
+        clock,
+        progress,
+        submitter,
+        generation_times,
+        in_flight=in_flight,
+        image_slots=asyncio.Semaphore(tuning.images_at_once),
+        frame_slots=asyncio.Semaphore(tuning.frames_at_once),
+        submit_patience_seconds=settings.submit_patience_seconds,
+    )
+    delivery = Delivery(
+        job_chat, services.downloads, late_patience_seconds=tuning.late_patience_seconds
+    )
+    return Steps(
+        settings=settings,
+        store=store,
+        clock=clock,
+        bot_username=bot_username,
+        generation_times=generation_times,
+        alerts=alerts,
+        in_flight=in_flight,
+        admission=Admissions(store, clock, settings, alerts, lock=admission_lock),
+        preferences=Preferences(store, clock, prompt_optimizer=settings.prompt_optimizer),
+        job_chat=job_chat,
+        progress=progress,
+        pipeline=pipeline,
+        line=Line(
+            store,
+            clock,
+            pipeline,
+            progress,
+            pacer,
+            admission_lock=admission_lock,
+            max_active_jobs=settings.max_active_jobs,
+        ),
+        poller=Poller(
+            services.api,
+            store,
+            clock,
+            delivery,
+            progress,
+            pipeline,
+            generation_times,
+            in_flight=in_flight,
+            tuning=tuning,
+            poll_interval_seconds=settings.poll_interval_seconds,
+            job_timeout_seconds=settings.job_timeout_seconds,
+            poll_concurrency=settings.poll_concurrency,
+        ),
+    )
+
+
 def build_application(
     settings: Settings, *, clock: Clock = time.time, tuning: Tuning | None = None
 ) -> BotApp:
     """The bot as `python -m bot` runs it. Resources open in post_init and close in
     post_shutdown, so building has no side effects."""
+    knobs = tuning or Tuning()
 
     async def post_init(application: BotApp) -> None:
         # Whatever fails here, everything opened so far is closed on the way out: post_shutdown
         # closes only what made it into bot_data, and a database left open keeps its lock.
         async with contextlib.AsyncExitStack() as opened:
-            services = await open_services(application, opened)
-            await start_services(application, services)
+            services = await open_services(opened)
+            steps = assemble(
+                TelegramChat(application.bot),
+                services,
+                settings,
+                clock=clock,
+                tuning=knobs,
+                bot_username=application.bot.username,
+                generation_times=GenerationTimes(
+                    reversed(await services.store.recent_generation_seconds(limit=KEEP))
+                ),
+            )
+            await start_steps(application, steps)
             application.bot_data[SERVICES_KEY] = services
+            application.bot_data[STEPS_KEY] = steps
             opened.pop_all()  # from here on, post_shutdown closes them
 
-    async def open_services(application: BotApp, opened: contextlib.AsyncExitStack) -> Services:
+    async def open_services(opened: contextlib.AsyncExitStack) -> Services:
         store = await JobStore.open(settings.database_path)
         opened.push_async_callback(store.close)
-        knobs = tuning or Tuning()
         api = AimlApiClient(
             settings.aimlapi_base_url,
             settings.aimlapi_key.get_secret_value(),
@@ -155,23 +276,10 @@ def build_application(
         opened.push_async_callback(api.close)
         downloads = aiohttp.ClientSession()
         opened.push_async_callback(downloads.close)
-        return Services(
-            settings=settings,
-            store=store,
-            api=api,
-            downloads=downloads,
-            clock=clock,
-            tuning=knobs,
-            bot_username=application.bot.username,
-            image_slots=asyncio.Semaphore(knobs.images_at_once),
-            frame_slots=asyncio.Semaphore(knobs.frames_at_once),
-            generation_times=GenerationTimes(
-                reversed(await store.recent_generation_seconds(limit=KEEP))
-            ),
-        )
+        return Services(store=store, api=api, downloads=downloads)
 
-    async def start_services(application: BotApp, services: Services) -> None:
-        resumed, interrupted = await services.store.recover_after_restart(now=clock())
+    async def start_steps(application: BotApp, steps: Steps) -> None:
+        resumed, interrupted = await steps.store.recover_after_restart(now=clock())
         if resumed or interrupted:
             log.warning(
                 "after a restart: %d request(s) resume, %d interrupted submission(s) "
@@ -188,7 +296,7 @@ def build_application(
             first=0,
             name="advance_due_jobs",
         )
-        await log_access_mode(services)
+        await steps.admission.log_access_mode()
         application.job_queue.run_repeating(
             send_admin_alerts_tick,
             interval=tick_interval(settings.poll_interval_seconds),
@@ -217,6 +325,7 @@ def build_application(
         )
 
     async def post_shutdown(application: BotApp) -> None:
+        application.bot_data.pop(STEPS_KEY, None)
         services = application.bot_data.pop(SERVICES_KEY, None)
         if isinstance(services, Services):
             await services.close()

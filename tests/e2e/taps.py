@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from PIL import Image
-from telegram import InlineKeyboardMarkup
 
+from bot.engine.chat_port import Keyboard
 from tests.conftest import eventually
 from tests.emulators.aimlapi_emulator import RecordedRequest
 from tests.emulators.telegram_emulator import RecordedCall, TelegramEmulator, callback_update
@@ -47,10 +47,10 @@ def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
     return [(button["text"], button["callback_data"]) for row in rows for button in row]
 
 
-def button_data(message: dict[str, Any], expected: InlineKeyboardMarkup) -> str:
+def button_data(message: dict[str, Any], expected: Keyboard) -> str:
     """The callback data of the one button under `message`, which must be the one
     `expected` describes: the user can only press what the bot put there."""
-    [want] = [(b.text, str(b.callback_data)) for row in expected.inline_keyboard for b in row]
+    [want] = [(b.text, b.data) for row in expected for b in row]
     assert buttons(message) == [want]
     return want[1]
 

@@ -235,7 +235,9 @@ async def test_a_stranger_pressing_someone_elses_buttons_gets_an_alert_and_nothi
         video = await bot_message(telegram, chat_id, is_video, "the video")
         await created(aiml, "second")  # the line moved on: the paid API has it
 
-        assert buttons(refusal) == buttons({"reply_markup": fix_markup(refused, FIXES).to_dict()})
+        assert buttons(refusal) == [
+            (b.text, b.data) for row in fix_markup(refused, FIXES) for b in row
+        ]
         taps = [
             (refusal, f"fix:{refused.id}:crop"),
             (in_line, button_data(in_line, cancel_markup(waiting))),

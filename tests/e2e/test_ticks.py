@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.engine.poller import advance_due_jobs
 from storage import JobState, NewJob
 from tests.conftest import TestClock, make_settings, running_bot, services
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -40,7 +39,7 @@ async def test_overlapping_ticks_never_work_on_the_same_job_twice(
         telegram.set_delay("sendMessage", 0.5)  # each notice is slow to send
 
         first, second = await asyncio.gather(
-            advance_due_jobs(app.bot, found), advance_due_jobs(app.bot, found)
+            found.poller.advance_due_jobs(), found.poller.advance_due_jobs()
         )
 
     assert first + second == 5

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from telegram import InlineKeyboardMarkup
 
+from bot.engine.chat_port import Keyboard
 from bot.engine.keyboards import (
     AGAIN_PATTERN,
     CANCEL_PATTERN,
@@ -29,8 +29,8 @@ from tests.unit.words.test_texts import make_job
 BIG_ID = 2**53  # far more jobs than a bot will ever have
 
 
-def datas(markup: InlineKeyboardMarkup) -> list[str]:
-    return [str(button.callback_data) for row in markup.inline_keyboard for button in row]
+def datas(keyboard: Keyboard) -> list[str]:
+    return [button.data for row in keyboard for button in row]
 
 
 def test_every_button_routes_to_its_own_pattern_and_fits_64_bytes() -> None:
@@ -66,7 +66,7 @@ def test_a_jobs_buttons_speak_the_language_its_user_had(
 ) -> None:
     job = dataclasses.replace(make_job(7), language=language)
     markups = [again_markup(job), retry_markup(job), cancel_markup(job), fix_markup(job, list(Fix))]
-    labels = [button.text for markup in markups for row in markup.inline_keyboard for button in row]
+    labels = [button.text for markup in markups for row in markup for button in row]
     assert labels == [
         words.BUTTON_AGAIN,
         words.BUTTON_RETRY,
