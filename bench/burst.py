@@ -22,7 +22,7 @@ from bench.emulator_host import EmulatorHost
 from bench.harness import Figure, Outcome, job_states, run_module, wait_until
 from bench.sample_photos import photos
 from bench.setup import clean_environment, running_app
-from bot.wiring.services import Tuning
+from bot.engine.tuning import Tuning
 
 SCALE = 10.0  # life's seconds per benchmark second
 USERS = 30

@@ -20,7 +20,8 @@ from bench.harness import Figure, Outcome, run_module
 from bench.sample_photos import small_jpeg
 from bench.setup import clean_environment, initialized_app
 from bot.aimlapi.client import AimlApiClient
-from bot.wiring.services import Tuning, services_of
+from bot.engine.tuning import Tuning
+from bot.wiring.services import services_of
 from bot.wiring.settings import Settings
 from bot.wiring.steps import steps_of
 from storage import JobState, JobStore, NewJob

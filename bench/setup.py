@@ -7,8 +7,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.engine.tuning import Tuning
 from bot.wiring.application import BotApp, build_application
-from bot.wiring.services import Tuning
 from bot.wiring.settings import Settings
 from tests.conftest import TestClock, running_bot
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bot.engine.tuning import Tuning
 from bot.wiring.application import BotApp, build_application
-from bot.wiring.services import Tuning
 from bot.wiring.settings import Settings
 from bot.wiring.steps import Steps, steps_of
 from tests.emulators.aimlapi_emulator import AimlApiEmulator

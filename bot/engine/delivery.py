@@ -29,8 +29,8 @@ from bot.engine.chat_port import (
     TopicGone,
 )
 from bot.engine.keyboards import again_markup, retry_markup
+from bot.engine.tuning import Clock
 from bot.engine.videoshape import VideoShape, read_video_shape
-from bot.wiring.services import Clock
 from bot.words.texts import texts_for
 from storage import Job, JobState, JobStore, NewJob, Reason
 

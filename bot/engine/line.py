@@ -14,7 +14,7 @@ from bot.engine.chat_port import ChatClosed, ChatError
 from bot.engine.keyboards import cancel_markup
 from bot.engine.pipeline import Pipeline
 from bot.engine.progress import StatusMessages
-from bot.wiring.services import Clock
+from bot.engine.tuning import Clock
 from bot.words.texts import texts_for
 from storage import Job, JobState, JobStore, Reason
 from storage.waiting import Cancelled, LineStore

@@ -19,6 +19,7 @@ from bot.engine.durations import GenerationTimes
 from bot.engine.keyboards import fix_markup
 from bot.engine.progress import StatusMessages
 from bot.engine.submission import SubmitOutcome, Submitter
+from bot.engine.tuning import Clock
 from bot.image.firstframe import (
     MAX_FILE_BYTES,
     FirstFrame,
@@ -28,7 +29,6 @@ from bot.image.firstframe import (
     prepare_first_frame_async,
 )
 from bot.image.fixes import Fix, apply_fix_async, fix_for, preview_async
-from bot.wiring.services import Clock
 from bot.words.texts import English, message_link, texts_for
 from storage import Job, JobState, JobStore, Reason
 

@@ -31,7 +31,7 @@ from bot.engine.pipeline import Pipeline
 from bot.engine.progress import StatusMessages
 from bot.engine.schedule import next_poll_delay
 from bot.engine.submission import generation_facts
-from bot.wiring.services import Clock, Tuning
+from bot.engine.tuning import Clock, Tuning
 from storage import Job, JobState, JobStore, Reason
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from bot.engine.chat_port import (
 )
 from bot.engine.delivery import JobChat
 from bot.engine.durations import GenerationTimes
-from bot.wiring.services import Clock
+from bot.engine.tuning import Clock
 from bot.words.texts import texts_for
 from storage import Job, JobState, JobStore
 

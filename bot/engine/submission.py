@@ -21,9 +21,9 @@ from bot.aimlapi.client import (
 )
 from bot.aimlapi.pacing import CreatePacer
 from bot.engine.schedule import next_poll_delay
+from bot.engine.tuning import Clock, Tuning
 from bot.image.firstframe import FirstFrame
 from bot.policy.alerts import FAILING_STREAK, AdminAlerts, Alert
-from bot.wiring.services import Clock, Tuning
 from bot.words.texts import texts_for
 from storage import Job, JobState, JobStore, Reason
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from bot.engine.tuning import Clock
 from bot.policy.access import (
     Access,
     AccessRules,
@@ -24,7 +25,6 @@ from bot.policy.access import (
     seconds_to_reset,
 )
 from bot.policy.alerts import AdminAlerts, Alert
-from bot.wiring.services import Clock
 from bot.wiring.settings import Settings
 from bot.words.texts import texts_for
 from storage import Job, JobState, JobStore, NewJob

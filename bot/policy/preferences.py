@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.wiring.services import Clock
+from bot.engine.tuning import Clock
 from storage import JobStore
 from storage.prefs import PrefsStore
 

@@ -47,10 +47,11 @@ from bot.engine.poller import Poller
 from bot.engine.progress import StatusMessages
 from bot.engine.schedule import tick_interval
 from bot.engine.submission import Submitter
+from bot.engine.tuning import Clock, Tuning
 from bot.policy.admission import Admissions
 from bot.policy.alerts import AdminAlerts, send_alerts
 from bot.policy.preferences import Preferences
-from bot.wiring.services import SERVICES_KEY, Clock, Services, Tuning
+from bot.wiring.services import SERVICES_KEY, Services
 from bot.wiring.settings import Settings
 from bot.wiring.steps import STEPS_KEY, Steps, steps_of
 from bot.words.texts import ENGLISH, TRANSLATIONS

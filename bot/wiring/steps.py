@@ -15,10 +15,10 @@ from bot.engine.line import Line
 from bot.engine.pipeline import Pipeline
 from bot.engine.poller import Poller
 from bot.engine.progress import StatusMessages
+from bot.engine.tuning import Clock
 from bot.policy.admission import Admissions
 from bot.policy.alerts import AdminAlerts
 from bot.policy.preferences import Preferences
-from bot.wiring.services import Clock
 from bot.wiring.settings import Settings
 from storage import JobStore
 

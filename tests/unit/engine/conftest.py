@@ -13,8 +13,9 @@ from aiohttp import web
 
 from bot.aimlapi.client import AimlApiClient
 from bot.engine.durations import GenerationTimes
+from bot.engine.tuning import Tuning
 from bot.wiring.application import assemble
-from bot.wiring.services import Services, Tuning
+from bot.wiring.services import Services
 from bot.wiring.settings import Settings
 from bot.wiring.steps import Steps
 from storage import Job, JobState, JobStore, NewJob
