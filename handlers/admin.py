@@ -8,8 +8,9 @@ from telegram.ext import ContextTypes
 from bot.policy.access import DAY_SECONDS, AccessRules, day_start, parse_user_id
 from bot.policy.stats import summarize
 from bot.wiring.steps import Steps, steps_of
+from bot.words.current import current_words
 from bot.words.texts import English
-from handlers.intake import answer, words_of
+from handlers.intake import answer
 from storage.counts import AccessStore
 
 
@@ -22,7 +23,7 @@ async def _admin_request(
     if message is None or user is None:
         return None
     steps = steps_of(context.bot_data)
-    words = words_of(user)
+    words = current_words()
     if user.id not in steps.settings.admin_user_ids:
         await answer(message, words.ADMINS_ONLY)
         return None

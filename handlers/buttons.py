@@ -20,9 +20,10 @@ from telegram.ext import ContextTypes
 
 from bot.image.fixes import Fix
 from bot.wiring.steps import Steps, steps_of
+from bot.words.current import current_words
 from bot.words.texts import English
 from chat.telegram_chat import reply_parameters
-from handlers.intake import admit_job, answer_tap, start_job, words_of
+from handlers.intake import admit_job, answer_tap, start_job
 from storage import Job, JobState, NewJob
 from storage.counts import AccessStore
 
@@ -133,7 +134,7 @@ async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     match = context.matches[0] if context.matches else None
     if query is None or match is None:
         return
-    words = words_of(query.from_user)
+    words = current_words()
     if query.from_user.id != int(match.group("user")):
         await answer_tap(query, words.NOT_YOUR_BUTTON, show_alert=True)
         return
@@ -172,7 +173,7 @@ def _progress_of(job: Job | None, words: English) -> str:
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other button (from an older version of the bot): answered, nothing else."""
     if update.callback_query is not None:
-        await answer_tap(update.callback_query, words_of(update.effective_user).BUTTON_OUTDATED)
+        await answer_tap(update.callback_query, current_words().BUTTON_OUTDATED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +197,7 @@ async def _tap_on_own_job(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if query is None or match is None:
         return None
     steps = steps_of(context.bot_data)
-    message, words = query.message, words_of(query.from_user)
+    message, words = query.message, current_words()
     try:
         job = await steps.store.get(int(match.group("job")))
     except KeyError:

@@ -8,7 +8,8 @@ from telegram.ext import ContextTypes
 
 from bot.engine.keyboards import stop_paid_markup
 from bot.wiring.steps import steps_of
-from handlers.intake import answer, words_of
+from bot.words.current import current_words
+from handlers.intake import answer
 from storage.waiting import LineStore
 
 
@@ -18,7 +19,7 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is not None:
         typical = steps_of(context.bot_data).generation_times.typical
         group = chat is not None and chat.type != ChatType.PRIVATE
-        await answer(message, words_of(update.effective_user).help(typical, group=group))
+        await answer(message, current_words().help(typical, group=group))
 
 
 async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -34,7 +35,7 @@ async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     usage = await steps.admission.usage_report(
         user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE
     )
-    words = words_of(user)
+    words = current_words()
     await answer(
         message,
         words.status_list(jobs, now=steps.clock(), places=places)
@@ -53,7 +54,7 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     steps = steps_of(context.bot_data)
     only_chat = None if chat.type == ChatType.PRIVATE else chat.id
     cancelled = await steps.line.cancel_jobs(user.id, chat_id=only_chat, stop_submitted=False)
-    words = words_of(user)
+    words = current_words()
     if not cancelled.at_service:
         await answer(message, words.cancel_report(cancelled))
         return

@@ -3,7 +3,7 @@
 A request is judged against access and budgets and recorded before anything is charged
 (`bot.policy.admission`), acknowledged in its status message, then checked and submitted
 (`bot.engine.pipeline`), or shown its place in the line (`bot.engine.line`). Also the small
-helpers the other handlers share: the sender's texts (`words_of`), a reply in the chat and
+helpers the other handlers share: a reply in the chat and
 topic (`answer`) and the answer to a button's tap (`answer_tap`).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import CallbackQuery, Message, Update, User
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -21,7 +21,8 @@ from bot.aimlapi.client import MAX_PROMPT_CHARS
 from bot.engine.chat_port import ChatError, Keyboard
 from bot.policy.admission import Admission
 from bot.wiring.steps import Steps, steps_of
-from bot.words.texts import English, texts_for
+from bot.words.current import current_words
+from bot.words.texts import texts_for
 from chat.telegram_chat import markup_of, reply_parameters
 from storage import Job, JobState, NewJob
 
@@ -65,11 +66,6 @@ def image_of(message: Message) -> tuple[str, int | None] | None:
     return None
 
 
-def words_of(user: User | None) -> English:
-    """The texts in the language of `user`: a message's sender, a button's presser."""
-    return texts_for(user.language_code if user is not None else None)
-
-
 async def answer(message: Message, text: str, *, keyboard: Keyboard | None = None) -> Message:
     """Reply to a message in its chat and topic; a deleted original does not stop the reply."""
     return await message.reply_text(
@@ -97,7 +93,7 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if message is None:
         return
     steps = steps_of(context.bot_data)
-    words = words_of(update.effective_user)
+    words = current_words()
     caption = message.caption or ""
     if not caption.strip() and message.media_group_id:
         # Only one photo of an album carries the caption: answer the rest once, not per photo.
@@ -127,7 +123,7 @@ async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return  # addressed to another bot
     prompt, exact = without_exact_flag(prompt)
     if not prompt:
-        await answer(message, words_of(update.effective_user).ANIMATE_NEEDS_PROMPT)
+        await answer(message, current_words().ANIMATE_NEEDS_PROMPT)
         return
     await take_request(steps, request=message, photo=message, prompt=prompt, exact=exact)
 
@@ -138,7 +134,7 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if message is None or message.text is None:
         return
     steps = steps_of(context.bot_data)
-    words = words_of(update.effective_user)
+    words = current_words()
     prompt = command_prompt(message.text, steps.bot_username) or ""
     target = message.reply_to_message
     # In a forum, a message that replies to nothing points at the topic's opening message.
@@ -160,7 +156,7 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Plain text in a private chat: point at what the bot does."""
     if update.effective_message is not None:
-        await answer(update.effective_message, words_of(update.effective_user).PRIVATE_TEXT_HINT)
+        await answer(update.effective_message, current_words().PRIVATE_TEXT_HINT)
 
 
 async def take_request(
@@ -175,7 +171,7 @@ async def take_request(
     `exact`: the prompt ended in `--exact`, so the prompt optimizer is off for this job;
     otherwise the user's own default (/settings) applies."""
     user = request.from_user
-    words = words_of(user)
+    words = current_words()
     if len(prompt) > MAX_PROMPT_CHARS:
         await answer(request, words.prompt_too_long(len(prompt), MAX_PROMPT_CHARS))
         return

@@ -9,8 +9,9 @@ from telegram.ext import ContextTypes
 
 from bot.engine.keyboards import settings_markup
 from bot.wiring.steps import steps_of
+from bot.words.current import current_words
 from chat.telegram_chat import markup_of
-from handlers.intake import answer, answer_tap, words_of
+from handlers.intake import answer, answer_tap
 
 
 async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -19,7 +20,7 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
-    words = words_of(user)
+    words = current_words()
     if chat.type != ChatType.PRIVATE:
         await answer(message, words.SETTINGS_IN_PRIVATE)
         return
@@ -38,7 +39,7 @@ async def on_optimizer_button(update: Update, context: ContextTypes.DEFAULT_TYPE
     if query is None:
         return
     message = query.message
-    words = words_of(query.from_user)
+    words = current_words()
     if not context.matches or message is None or message.chat.id != query.from_user.id:
         # Only a private chat's own user gets these buttons.
         await answer_tap(query, words.NOT_YOUR_SETTINGS, show_alert=True)

@@ -14,6 +14,7 @@ from telegram import (
     BotCommandScope,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    Update,
 )
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -25,6 +26,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -73,6 +75,7 @@ from handlers.intake import (
     on_private_image,
     on_private_text,
 )
+from handlers.language import bind_update_language
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 
@@ -347,6 +350,8 @@ def build_application(
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     # Before everything else: strangers in a group the bot is not allowed in get no answer.
+    # Before all else, the update's language: every handler's words are in it.
+    application.add_handler(TypeHandler(Update, bind_update_language), group=-2)
     application.add_handler(MessageHandler(groups, keep_strangers_out), group=-1)
     application.add_handler(CommandHandler(["start", "help"], on_help))
     application.add_handler(CommandHandler("status", on_status))

@@ -48,3 +48,10 @@ def current_words() -> Words:
     """The words of the bound language (`texts_for` of it): English outside any
     `use_language`, and for a language the bot does not speak."""
     return texts_for(_LANGUAGE.get())
+
+
+def bind_language(language_code: str | None) -> None:
+    """Bind `language_code` for the rest of the current task: what the wiring does once per
+    update, before any handler runs (python-telegram-bot handles each update in one task, and
+    binds the next update's language before its handlers run)."""
+    _LANGUAGE.set(language_code)

@@ -7,6 +7,7 @@ failure notice) speaks it too, with no update from the user to read it from.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,15 @@ async def test_command_menus_are_registered_in_english_and_in_every_translation(
         ):
             commands = await bot.bot.get_my_commands(scope=scope, language_code=language_code)
             assert [(c.command, c.description) for c in commands] == list(menu)
+
+
+async def test_updates_handled_at_once_each_speak_their_senders_language(
+    bot: BotApp, telegram: TelegramEmulator
+) -> None:
+    # The language is bound per update: updates handled concurrently never borrow another's.
+    asks = [(IVAN_CHAT, IVAN), (HANS_CHAT, HANS)] * 4
+    answers = await asyncio.gather(
+        *(command(telegram, chat=chat, sender=sender, text="/cancel") for chat, sender in asks)
+    )
+    expected = {IVAN["id"]: "Отменять нечего.", HANS["id"]: "You have nothing to cancel."}
+    assert answers == [expected[sender["id"]] for _, sender in asks]
