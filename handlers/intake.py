@@ -105,11 +105,9 @@ async def on_private_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         if caption.startswith("/"):
             return  # a command for another bot
         prompt = caption.strip()
-    prompt, exact = without_exact_flag(prompt)
-    if not prompt:
-        await answer(message, words.NEED_CAPTION)
-        return
-    await take_request(steps, request=message, photo=message, prompt=prompt, exact=exact)
+    await take_request(
+        steps, request=message, photo=message, caption=prompt, no_prompt=words.NEED_CAPTION
+    )
 
 
 async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -121,11 +119,8 @@ async def on_group_image(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     prompt = command_prompt(message.caption or "", steps.bot_username)
     if prompt is None:
         return  # addressed to another bot
-    prompt, exact = without_exact_flag(prompt)
-    if not prompt:
-        await answer(message, current_words().ANIMATE_NEEDS_PROMPT)
-        return
-    await take_request(steps, request=message, photo=message, prompt=prompt, exact=exact)
+    no_prompt = current_words().ANIMATE_NEEDS_PROMPT
+    await take_request(steps, request=message, photo=message, caption=prompt, no_prompt=no_prompt)
 
 
 async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -146,11 +141,8 @@ async def on_animate_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if image_of(target) is None:
         await answer(message, words.ANIMATE_REPLY_NOT_PHOTO)
         return
-    prompt, exact = without_exact_flag(prompt)
-    if not prompt:
-        await answer(message, words.ANIMATE_NEEDS_PROMPT)
-        return
-    await take_request(steps, request=message, photo=target, prompt=prompt, exact=exact)
+    no_prompt = words.ANIMATE_NEEDS_PROMPT
+    await take_request(steps, request=message, photo=target, caption=prompt, no_prompt=no_prompt)
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,14 +156,19 @@ async def take_request(
     *,
     request: Message,
     photo: Message,
-    prompt: str,
-    exact: bool = False,
+    caption: str,
+    no_prompt: str,
 ) -> None:
     """Check, record and submit one request, keeping the user informed in one message.
-    `exact`: the prompt ended in `--exact`, so the prompt optimizer is off for this job;
-    otherwise the user's own default (/settings) applies."""
+    `caption`: what the user wrote after any command; a trailing `--exact` turns the prompt
+    optimizer off for this job (otherwise the user's own default, /settings, applies), and
+    with no prompt left the user reads `no_prompt`."""
     user = request.from_user
     words = current_words()
+    prompt, exact = without_exact_flag(caption)
+    if not prompt:
+        await answer(request, no_prompt)
+        return
     if len(prompt) > MAX_PROMPT_CHARS:
         await answer(request, words.prompt_too_long(len(prompt), MAX_PROMPT_CHARS))
         return
