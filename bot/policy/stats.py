@@ -19,12 +19,6 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def median(values: Sequence[float]) -> float | None:
-    """The stdlib's median of `values` (the mean of the two middle ones for an even count);
-    None when empty, where /stats shows a dash."""
-    return statistics.median(values) if values else None
-
-
 @dataclass(frozen=True, slots=True)
 class StatsReport:
     """What /stats shows."""
@@ -55,7 +49,9 @@ def summarize(stats: JobStats, *, in_flight_limit: int) -> StatsReport:
         finished_week=stats.finished_week,
         delivered_week=stats.delivered_week,
         success_rate=(stats.delivered_week / stats.finished_week if stats.finished_week else None),
-        median_seconds=median(stats.delivery_seconds),
+        median_seconds=(
+            statistics.median(stats.delivery_seconds) if stats.delivery_seconds else None
+        ),
         p95_seconds=percentile(stats.delivery_seconds, 0.95),
         failures=stats.failures,
         in_flight=stats.in_flight,

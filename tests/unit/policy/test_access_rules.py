@@ -22,8 +22,9 @@ from bot.policy.access import (
     parse_user_id,
     seconds_to_reset,
 )
-from bot.policy.stats import median, percentile
+from bot.policy.stats import percentile, summarize
 from bot.wiring.settings import Settings, describe_settings_error
+from storage.counts import JobStats
 
 NOON = datetime(2025, 3, 14, 12, 0, tzinfo=UTC).timestamp()
 LIMITS = Limits(active_per_user=2, daily_per_user=10, active_total=20)
@@ -169,10 +170,8 @@ def test_allow_and_deny_take_exactly_one_plausible_user_id(
 # --- /stats math --------------------------------------------------------------------------
 
 
-def test_median_and_nearest_rank_p95() -> None:
-    assert median([]) is None and percentile([], 0.95) is None
-    assert median([3.0, 1.0, 2.0]) == 2.0
-    assert median([1.0, 2.0, 3.0, 4.0]) == 2.5
+def test_nearest_rank_p95() -> None:
+    assert percentile([], 0.95) is None
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 0.95) == 95.0
     assert percentile([7.0], 0.95) == 7.0
@@ -207,3 +206,32 @@ def test_a_bad_id_list_gives_a_one_line_config_error(monkeypatch: pytest.MonkeyP
     assert "\n" not in line
     assert line.startswith("Configuration error: ADMIN_USER_IDS is invalid")
     assert "item 2" in line and "@ann" not in line
+
+
+def _week(delivery_seconds: list[float], *, finished: int = 4, delivered: int = 3) -> JobStats:
+    return JobStats(
+        requests_today=5,
+        submitted_today=4,
+        requests_week=9,
+        submitted_week=8,
+        finished_week=finished,
+        delivered_week=delivered,
+        delivery_seconds=delivery_seconds,
+        failures=[],
+        in_flight=1,
+        waiting=0,
+        usage_today={},
+    )
+
+
+def test_stats_summary_gives_the_median_and_p95_of_the_weeks_deliveries() -> None:
+    report = summarize(_week([200.0, 100.0, 400.0, 300.0]), in_flight_limit=20)
+    assert report.median_seconds == 250.0  # the mean of the two middle ones
+    assert report.p95_seconds == 400.0
+    assert report.success_rate == 0.75
+    assert (report.in_flight, report.in_flight_limit) == (1, 20)
+
+
+def test_stats_summary_of_a_week_without_deliveries_has_no_timings() -> None:
+    report = summarize(_week([], finished=0, delivered=0), in_flight_limit=20)
+    assert (report.median_seconds, report.p95_seconds, report.success_rate) == (None, None, None)
