@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from bot.sandbox.serving import LoopbackServer
 
@@ -79,6 +80,19 @@ UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 TOO_LARGE = "Request Entity Too Large"
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+WEBHOOK_NEEDS_HTTPS = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+WEBHOOK_BAD_PORT = (
+    "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+)
+SECRET_TOKEN_INVALID = "Bad Request: secret token contains unallowed characters"
+#: The header a webhook post carries the secret in.
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 
 _user_message_ids = itertools.count(1000)
 _callback_ids = itertools.count(1)
@@ -505,6 +519,22 @@ class _StoredFile:
 
 
 @dataclass
+class WebhookPost:
+    """One post of an update to the bot's webhook, and how it was answered."""
+
+    update_id: int
+    status: int | None  # the HTTP status; None: no answer (refused, timed out)
+    secret: str | None  # the secret header it carried
+
+
+@dataclass
+class _Webhook:
+    url: str
+    secret: str | None
+    allowed_updates: set[str] | None
+
+
+@dataclass
 class _Failure:
     status: int
     description: str
@@ -528,14 +558,26 @@ class TelegramEmulator(LoopbackServer):
         bot_id: int = 7000001,
         *,
         callback_answer_window: float = CALLBACK_ANSWER_WINDOW,
+        local_server: bool = False,
+        webhook_retry_seconds: float = 0.2,
     ) -> None:
         """``callback_answer_window``: seconds after a callback query was pushed within which
-        answerCallbackQuery still takes it (Telegram's own limit by default)."""
+        answerCallbackQuery still takes it (Telegram's own limit by default).
+        ``local_server``: behave as a local Bot API server, which takes a webhook on plain
+        http and on any port; Telegram's own takes only https on ports 80, 88, 443 and 8443.
+        ``webhook_retry_seconds``: the pause before a webhook post that got no 2xx is sent
+        again (Telegram's grows to minutes; tests keep it short)."""
         super().__init__()
         self.token = token
         self.bot_username = bot_username
         self.bot_id = bot_id
         self.callback_answer_window = callback_answer_window
+        self.local_server = local_server
+        self.webhook_retry_seconds = webhook_retry_seconds
+        self.webhook_posts: list[WebhookPost] = []
+        self._webhook: _Webhook | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._redeliver: list[JSONDict] = []
         self.calls: list[RecordedCall] = []
         self.file_downloads: list[str] = []
         self.messages: dict[tuple[int, int], JSONDict] = {}
@@ -544,6 +586,7 @@ class TelegramEmulator(LoopbackServer):
         self._closing_event = asyncio.Event()
         self._updates_event = asyncio.Event()
         self._pending: list[JSONDict] = []
+        self._delivered: list[JSONDict] = []  # taken by the webhook with a 2xx
         self._next_update_id = 1
         self._allowed_updates: set[str] | None = None
         self._files: dict[str, _StoredFile] = {}
@@ -561,7 +604,9 @@ class TelegramEmulator(LoopbackServer):
         self._commands: dict[str, Any] = {}
         self._handlers: dict[str, _Handler] = {
             "getme": self._get_me,
-            "deletewebhook": self._true,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info,
             "setmycommands": self._set_my_commands,
             "deletemycommands": self._delete_my_commands,
             "getmycommands": self._get_my_commands,
@@ -599,6 +644,7 @@ class TelegramEmulator(LoopbackServer):
         self._closing = True
         self._closing_event.set()
         self._wake_updates()
+        await self._stop_posting()
         await super().close()
 
     @property
@@ -658,6 +704,20 @@ class TelegramEmulator(LoopbackServer):
         self._pending.append(update)
         self._wake_updates()
         return update_id
+
+    @property
+    def webhook_url(self) -> str | None:
+        """The URL updates are posted to, while a webhook is set."""
+        return self._webhook.url if self._webhook is not None else None
+
+    def deliver_again(self, update_id: int) -> None:
+        """Post an update the webhook already took once more, as Telegram does when its 200
+        was lost on the way (or to another instance behind the same URL)."""
+        [update] = [u for u in self._delivered if u["update_id"] == update_id] or [
+            u for u in self._pending if u["update_id"] == update_id
+        ]
+        self._redeliver.append(update)
+        self._wake_updates()
 
     def fail(
         self,
@@ -927,7 +987,105 @@ class TelegramEmulator(LoopbackServer):
 
     # ------------------------------------------------------------------ updates & files
 
+    async def _set_webhook(self, req: _Request) -> bool:
+        url = str(req.params.get("url") or "")
+        if not url:  # an empty URL removes the webhook, as deleteWebhook does
+            await self._stop_posting()
+            self._webhook = None
+            return True
+        parsed = URL(url)
+        if parsed.scheme != "https" and not (self.local_server and parsed.scheme == "http"):
+            raise _ApiError(400, WEBHOOK_NEEDS_HTTPS)
+        if not self.local_server and parsed.port not in _WEBHOOK_PORTS:
+            raise _ApiError(400, WEBHOOK_BAD_PORT)
+        secret = req.params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN_RE.fullmatch(str(secret)):
+            raise _ApiError(400, SECRET_TOKEN_INVALID)
+        max_connections = _as_int(req.params.get("max_connections"))
+        if max_connections is not None and not 1 <= max_connections <= 100:
+            raise _ApiError(400, "Bad Request: bad webhook: max_connections must be 1-100")
+        allowed = req.params.get("allowed_updates")
+        if req.params.get("drop_pending_updates") in (True, "true", "True"):
+            self._pending = []
+        await self._stop_posting()
+        self._webhook = _Webhook(
+            url=url,
+            secret=str(secret) if secret is not None else None,
+            allowed_updates={str(a) for a in allowed} or None
+            if isinstance(allowed, list)
+            else None,
+        )
+        self._webhook_task = asyncio.create_task(self._post_updates(self._webhook))
+        return True
+
+    async def _delete_webhook(self, req: _Request) -> bool:
+        await self._stop_posting()
+        self._webhook = None
+        if req.params.get("drop_pending_updates") in (True, "true", "True"):
+            self._pending = []
+        return True
+
+    async def _get_webhook_info(self, req: _Request) -> JSONDict:
+        hook = self._webhook
+        info: JSONDict = {
+            "url": hook.url if hook is not None else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if hook is not None and hook.allowed_updates is not None:
+            info["allowed_updates"] = sorted(hook.allowed_updates)
+        return info
+
+    async def _stop_posting(self) -> None:
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _post_updates(self, hook: _Webhook) -> None:
+        """Post each pending update to the webhook, oldest first, one at a time; an update
+        that gets no 2xx stays first in line and is posted again after a pause."""
+        headers = {SECRET_HEADER: hook.secret} if hook.secret is not None else {}
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while not self._closing:
+                update = self._next_to_post(hook)
+                if update is None:
+                    event = self._updates_event
+                    await event.wait()
+                    continue
+                status: int | None = None
+                try:
+                    async with session.post(hook.url, json=update, headers=headers) as answer:
+                        status = answer.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = None
+                self.webhook_posts.append(
+                    WebhookPost(update_id=update["update_id"], status=status, secret=hook.secret)
+                )
+                if status is not None and 200 <= status < 300:
+                    if update in self._redeliver:
+                        self._redeliver.remove(update)
+                    elif update in self._pending:
+                        self._pending.remove(update)
+                        self._delivered.append(update)
+                    continue
+                await asyncio.sleep(self.webhook_retry_seconds)
+
+    def _next_to_post(self, hook: _Webhook) -> JSONDict | None:
+        if self._redeliver:
+            return self._redeliver[0]
+        for update in self._pending:
+            if hook.allowed_updates is None or any(
+                key in hook.allowed_updates for key in update if key != "update_id"
+            ):
+                return update
+        return None
+
     async def _get_updates(self, req: _Request) -> list[JSONDict]:
+        if self._webhook is not None:
+            raise _ApiError(409, WEBHOOK_ACTIVE)
         offset = _as_int(req.params.get("offset"))
         limit = _as_int(req.params.get("limit")) or 100
         raw_timeout = req.params.get("timeout")
