@@ -14,6 +14,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Conflict
 
 from bot.sandbox.serving import LoopbackServer
+from tests.conftest import eventually
 from tests.emulators.conftest import TOKEN
 from tests.emulators.telegram_emulator import (
     SECRET_HEADER,
@@ -95,7 +96,7 @@ async def test_telegram_takes_a_webhook_only_on_https_and_its_four_ports(
 async def test_a_secret_token_outside_its_alphabet_or_length_is_refused(
     local_bot: Bot, receiver: Receiver, secret: str
 ) -> None:
-    with pytest.raises(BadRequest, match="(?i)secret token"):
+    with pytest.raises(BadRequest, match=r"(?i)secret token"):
         await local_bot.set_webhook(receiver.url, secret_token=secret)
 
 
@@ -126,9 +127,8 @@ async def test_a_post_without_a_2xx_is_posted_again_until_it_is_taken(
     await receiver.wait_for_posts(3)
 
     assert [body["update_id"] for body, _ in receiver.posts] == [update_id] * 3
-    async with asyncio.timeout(5):  # the emulator notes the answer once it has read it
-        while len(local.webhook_posts) < 3:
-            await asyncio.sleep(0.01)
+    # The emulator notes each answer once it has read it.
+    await eventually(lambda: len(local.webhook_posts) == 3, what="the third answer noted")
     assert [post.status for post in local.webhook_posts] == [500, 401, 200]
 
 
