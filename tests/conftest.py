@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.engine.tuning import Tuning
-from bot.wiring.application import BotApp, build_application
+from bot.wiring.application import BotApp, build_application, stop_http_server
 from bot.wiring.settings import Settings
 from bot.wiring.steps import Steps, steps_of
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -112,12 +112,13 @@ async def running_bot(
         if app.post_init is not None:
             await app.post_init(app)
         await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        if app.updater is not None:  # else webhook mode: Telegram posts to the bot's server
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
         yield app
     finally:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        await stop_http_server(app)
         if app.running:
             await app.stop()
         await app.shutdown()

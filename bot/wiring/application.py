@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 import aiohttp
@@ -56,6 +57,7 @@ from bot.policy.preferences import Preferences
 from bot.wiring.services import SERVICES_KEY, Services
 from bot.wiring.settings import Settings
 from bot.wiring.steps import STEPS_KEY, Steps, steps_of
+from bot.wiring.webserver import WebServer
 from bot.words.texts import ENGLISH, TRANSLATIONS
 from chat.telegram_chat import TelegramChat
 from handlers.admin import on_allow, on_deny, on_stats
@@ -83,6 +85,13 @@ log = logging.getLogger(__name__)
 
 #: The running bot, as built by `build_application`.
 BotApp = Application[Any, Any, Any, Any, Any, Any]
+
+#: The updates the bot has handlers for: all it asks of Telegram, in either mode.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+HTTP_SERVER_KEY = "http_server"
+LAST_TICK_KEY = "last_tick_at"
+#: Update ids a webhook remembers, so that one posted twice to this instance is handled once.
+_SEEN_UPDATES = 10_000
 
 _IMAGES = filters.PHOTO | filters.Document.ALL
 _NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new request
@@ -112,9 +121,9 @@ async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """
     if not context.application.running:
         return  # stopping: start nothing new
-    context.application.create_task(
-        steps_of(context.bot_data).poller.advance_due_jobs(), name="advance_due_jobs"
-    )
+    steps = steps_of(context.bot_data)
+    context.bot_data[LAST_TICK_KEY] = steps.clock()
+    context.application.create_task(steps.poller.advance_due_jobs(), name="advance_due_jobs")
 
 
 async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -144,6 +153,56 @@ async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what a handler or the tick raised; users hear about it from the job's own notice."""
     log.error("unhandled error", exc_info=context.error)
+
+
+class UpdateFeed:
+    """Hands each update Telegram posts to the webhook to the application, once: an update
+    posted again to this instance (its 200 lost on the way) is dropped."""
+
+    def __init__(self, application: BotApp) -> None:
+        self._application = application
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    async def __call__(self, data: dict[str, Any]) -> None:
+        update_id = int(data["update_id"])
+        if update_id in self._seen:
+            log.info("update %s came again; handled once already", update_id)
+            return
+        update = Update.de_json(data, self._application.bot)
+        await self._application.update_queue.put(update)
+        self._seen[update_id] = None
+        while len(self._seen) > _SEEN_UPDATES:
+            self._seen.popitem(last=False)
+
+
+class Readiness:
+    """What /readyz checks: the database answers, and the poll tick ran lately."""
+
+    def __init__(self, application: BotApp, steps: Steps, *, tick_every: float) -> None:
+        self._application, self._steps = application, steps
+        # A tick a few intervals late is a busy loop; many intervals late, a stuck one.
+        self._patience = max(30.0, 10 * tick_every)
+        self._started = steps.clock()
+
+    async def __call__(self) -> str | None:
+        steps = self._steps
+        try:
+            await steps.store.recent_generation_seconds(limit=1)
+        except Exception as error:
+            return f"the database does not answer ({type(error).__name__})"
+        now = steps.clock()
+        last = self._application.bot_data.get(LAST_TICK_KEY, self._started)
+        if now - last > self._patience:
+            return f"the poll tick last ran {now - last:.0f} s ago"
+        return None
+
+
+async def stop_http_server(application: BotApp) -> None:
+    """Stop the bot's HTTP server, if it runs: before the application stops, so that no
+    update is taken that nothing would handle. Safe to call twice."""
+    server = application.bot_data.pop(HTTP_SERVER_KEY, None)
+    if isinstance(server, WebServer):
+        await server.stop()
 
 
 def assemble(
@@ -266,7 +325,37 @@ def build_application(
             await start_steps(application, steps)
             application.bot_data[SERVICES_KEY] = services
             application.bot_data[STEPS_KEY] = steps
+            if settings.serves_http:
+                await start_http_server(application, steps)  # post_shutdown stops it
             opened.pop_all()  # from here on, post_shutdown closes them
+
+    async def start_http_server(application: BotApp, steps: Steps) -> None:
+        webhook = settings.webhook_mode
+        server = WebServer(
+            host=settings.http_host,
+            port=settings.http_port,
+            on_update=UpdateFeed(application) if webhook else None,
+            webhook_path=settings.webhook_path if webhook else None,
+            secret=settings.telegram_webhook_secret.get_secret_value() or None,
+            readiness=Readiness(
+                application, steps, tick_every=tick_interval(settings.poll_interval_seconds)
+            ),
+        )
+        await server.start()
+        application.bot_data[HTTP_SERVER_KEY] = server
+        if not webhook:
+            return
+        if settings.telegram_webhook_url.startswith("http://"):
+            log.warning(
+                "TELEGRAM_WEBHOOK_URL is plain http: only a local Bot API server posts there; "
+                "Telegram itself needs https"
+            )
+        # Set at every start, and never removed at shutdown: other instances may still serve.
+        await application.bot.set_webhook(
+            settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
 
     async def open_services(opened: contextlib.AsyncExitStack) -> Services:
         store = await JobStore.open(settings.database_path)
@@ -329,14 +418,17 @@ def build_application(
         )
 
     async def post_shutdown(application: BotApp) -> None:
+        await stop_http_server(application)
         application.bot_data.pop(STEPS_KEY, None)
         services = application.bot_data.pop(SERVICES_KEY, None)
         if isinstance(services, Services):
             await services.close()
 
+    builder = ApplicationBuilder()
+    if settings.webhook_mode:
+        builder = builder.updater(None)  # Telegram posts to the bot's own server instead
     application = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        builder.token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .base_file_url(settings.telegram_base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
@@ -349,9 +441,9 @@ def build_application(
     )
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
-    # Before everything else: strangers in a group the bot is not allowed in get no answer.
     # Before all else, the update's language: every handler's words are in it.
     application.add_handler(TypeHandler(Update, bind_update_language), group=-2)
+    # Then the door: strangers in a group the bot is not allowed in get no answer.
     application.add_handler(MessageHandler(groups, keep_strangers_out), group=-1)
     application.add_handler(CommandHandler(["start", "help"], on_help))
     application.add_handler(CommandHandler("status", on_status))

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.aimlapi.client import Endpoint
@@ -13,6 +22,10 @@ from bot.aimlapi.client import Endpoint
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 #: Telegram ids written `123,-100456` in the environment (NoDecode: not JSON).
 IdList = Annotated[list[int], NoDecode]
+#: What Telegram takes as a webhook's secret token.
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+#: HTTP_PORT when the webhook needs the server and the port was not set.
+DEFAULT_HTTP_PORT = 8080
 
 
 class Settings(BaseSettings):
@@ -45,6 +58,53 @@ class Settings(BaseSettings):
     daily_jobs_total: int = Field(default=500, ge=0)
     max_active_jobs: int = Field(default=20, ge=1)
     submit_patience_seconds: float = Field(default=1800.0, gt=0)
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    http_host: str = "0.0.0.0"  # noqa: S104 (a service listens where its operator says)
+    http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535)
+
+    @property
+    def webhook_mode(self) -> bool:
+        """Telegram posts updates to TELEGRAM_WEBHOOK_URL, instead of the bot polling."""
+        return bool(self.telegram_webhook_url)
+
+    @property
+    def serves_http(self) -> bool:
+        """The bot runs its HTTP server: in webhook mode always, in polling mode only when
+        HTTP_PORT was set explicitly (for the health checks)."""
+        return self.webhook_mode or "http_port" in self.model_fields_set
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of TELEGRAM_WEBHOOK_URL, where the server takes Telegram's posts."""
+        return urlsplit(self.telegram_webhook_url).path or "/"
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be a full http:// or https:// URL, like https://bot.example.org/telegram"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or a fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_secret(self) -> Settings:
+        if not self.webhook_mode:
+            return self
+        secret = self.telegram_webhook_secret.get_secret_value()
+        if not secret:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set")
+        if not _SECRET_TOKEN.fullmatch(secret):
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+            )
+        return self
 
     @field_validator("telegram_base_url", "telegram_base_file_url", "aimlapi_base_url")
     @classmethod
@@ -91,7 +151,10 @@ def describe_settings_error(error: ValidationError) -> str:
     """One line that names each bad variable and says what is wrong, without echoing values."""
     problems = []
     for item in error.errors():
-        name = str(item["loc"][0]).upper() if item["loc"] else "settings"
+        if not item["loc"]:  # a rule across settings: its message names them
+            problems.append(item["msg"].removeprefix("Value error, "))
+            continue
+        name = str(item["loc"][0]).upper()
         if item["type"] == "missing":
             problems.append(f"{name} is required but not set")
         else:
