@@ -89,10 +89,11 @@ def port_error(error: TelegramError) -> ChatError:
             return MessageUnchanged(error.message)
         if any(phrase in words for phrase in _NOT_EDITABLE):
             return MessageNotEditable(error.message)
-        if "too big" in words:
-            return FileTooBig(None, error.message)
         return MessageRefused(error.message)
     if isinstance(error, TimedOut):
+        if error.message.lower().startswith("pool timeout"):
+            # No free connection: the request never left, so nothing was posted.
+            return Unreachable(error.message)
         return NoAnswer(error.message)
     if isinstance(error, NetworkError):
         return Unreachable(error.message)
@@ -204,8 +205,16 @@ class TelegramChat:
         return Posted(message.chat_id, message.message_id)
 
     async def fetch_image(self, file_id: str, *, max_bytes: int) -> bytes:
-        with _translated():
+        try:
             file = await self._bot.get_file(file_id)
+        except BadRequest as error:
+            # "file is too big": over the 20 MB a bot may fetch. Only here does it mean that.
+            if "too big" in error.message.lower():
+                raise FileTooBig(None, error.message) from error
+            raise port_error(error) from error
+        except TelegramError as error:
+            raise port_error(error) from error
+        with _translated():
             if file.file_size is not None and file.file_size > max_bytes:
                 raise FileTooBig(file.file_size)
             received = _Received()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,8 @@ import aiosqlite
 
 from storage.migrations import migrate
 from storage.reasons import Reason
+
+log = logging.getLogger(__name__)
 
 
 class JobState(StrEnum):
@@ -133,8 +136,18 @@ def _to_job(row: Any) -> Job:
     values[_STATE_AT] = JobState(values[_STATE_AT])
     values[_OPTIMIZER_AT] = bool(values[_OPTIMIZER_AT])
     if values[_REASON_AT] is not None:
-        values[_REASON_AT] = Reason(values[_REASON_AT])
+        values[_REASON_AT] = _reason(values[_REASON_AT], job_id=values[0])
     return Job(*values)
+
+
+def _reason(code: str, *, job_id: int) -> Reason | None:
+    """The stored code as a Reason; None for a code this build does not know (one written by
+    a newer build, rolled back since), so that one odd row never stops a tick."""
+    try:
+        return Reason(code)
+    except ValueError:
+        log.warning("job %s: unknown reason code %r, read as none", job_id, code)
+        return None
 
 
 #: A job asked in the chat given (a parameter, twice), or in a group that became that chat.
@@ -202,7 +215,7 @@ class JobStore:
 
     @property
     def db(self) -> aiosqlite.Connection:
-        """The open connection, shared with the other tables' stores (storage.counts, .line)."""
+        """The open connection, shared with the other tables' stores (storage.counts, .waiting)."""
         return self._db
 
     async def record_request(

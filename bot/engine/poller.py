@@ -306,7 +306,7 @@ class Poller:
         try:
             await self._pipeline.show_pending_outcome(job)
         except ChatError as error:
-            if await self._retry_later(job, error):
+            if await self._retry_later(job, error) or await self._refused_again_later(job, error):
                 return
             # Blocked, or a message Telegram will never take. The job keeps its state (never
             # UNDELIVERABLE, which counts as charged): it ended as it did, unheard.
@@ -329,13 +329,26 @@ class Poller:
             return False
         return True
 
+    async def _refused_again_later(self, job: Job, error: Exception) -> bool:
+        """Make the job due again, after a growing pause, when the chat refused the message
+        and it has not yet been asked `refused_reply_attempts` times; False otherwise."""
+        if not isinstance(error, MessageRefused):
+            return False
+        if job.poll_failures + 1 >= self._tuning.refused_reply_attempts:
+            return False
+        log.warning(
+            "job %s: Telegram refused the reply (%s); asking again later", job.id, error.words
+        )
+        await self._back_off(job)
+        return True
+
     async def _after_chat_error(self, job: Job, error: Exception) -> None:
         store, clock = self._store, self._clock
-        if await self._retry_later(job, error):
+        if await self._retry_later(job, error) or await self._refused_again_later(job, error):
             return
         if isinstance(error, ChatClosed | MessageRefused):
-            # Blocked or removed, or a reply Telegram will never take (after delivery's own
-            # fallbacks): asking again cannot help.
+            # Blocked or removed, or a reply Telegram refused again and again (after
+            # delivery's own fallbacks): asking again cannot help.
             log.warning("job %s: Telegram will not take the reply (%s)", job.id, error.words)
             closed = isinstance(error, ChatClosed)
             job = await store.update(

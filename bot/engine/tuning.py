@@ -19,6 +19,9 @@ class Tuning:
     paced_creates_per_minute: float = 20.0  # kept to once the API answered 429 (bot.aimlapi.pacing)
     max_backoff_seconds: float = 300.0  # ceiling of a job's poll or delivery backoff
     missing_generation_polls: int = 3  # 404s in a row before a generation counts as lost
+    # Tries of a reply the chat refuses (no right to post there, say), with the poll backoff
+    # between them (~25 min in all), in case the chat's admins mend it; then it is given up.
+    refused_reply_attempts: int = 10
     late_poll_seconds: float = 300.0  # how often a job past JOB_TIMEOUT_SECONDS is checked
     late_patience_seconds: float = 6 * 3600.0  # after submission; then it is given up
     due_batch: int = 1000  # most jobs one tick takes on

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from telegram import Bot
+from telegram.error import TimedOut
 
 from bot.engine.chat_port import (
     AskedToWait,
@@ -22,7 +23,7 @@ from bot.engine.chat_port import (
     Unreachable,
 )
 from bot.engine.videoshape import VideoShape
-from chat.telegram_chat import TelegramChat, markup_of, reply_parameters
+from chat.telegram_chat import TelegramChat, markup_of, port_error, reply_parameters
 from tests.emulators.telegram_emulator import (
     TelegramEmulator,
     group_chat,
@@ -137,6 +138,26 @@ async def test_a_bad_request_is_refused_with_telegrams_words(
         )
     assert type(refused.value) is MessageRefused
     assert refused.value.words == "Not enough rights to send videos"
+
+
+async def test_a_video_too_big_for_telegram_to_fetch_by_url_is_a_refusal_not_a_fetch_limit(
+    emu: TelegramEmulator, chat: Chat
+) -> None:
+    # Delivery falls back to an upload on MessageRefused: "too big" on a send must stay one.
+    emu.fail("sendVideo", 400, "Bad Request: file is too big")
+    with pytest.raises(MessageRefused) as refused:
+        await chat.send_video(
+            111, "https://example.invalid/v.mp4", caption="c", shape=VideoShape(), answer_within=5
+        )
+    assert type(refused.value) is MessageRefused
+
+
+def test_a_pool_timeout_is_unreachable_as_nothing_was_sent_but_a_read_timeout_is_no_answer() -> (
+    None
+):
+    pool = TimedOut("Pool timeout: All connections in the connection pool are occupied.")
+    assert type(port_error(pool)) is Unreachable
+    assert type(port_error(TimedOut("Timed out"))) is NoAnswer
 
 
 async def test_flood_control_says_how_long_to_wait(emu: TelegramEmulator, chat: Chat) -> None:

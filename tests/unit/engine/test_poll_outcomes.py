@@ -4,9 +4,10 @@ chat's refusals end the job, and its requests to wait are kept."""
 from __future__ import annotations
 
 from bot.engine.chat_port import AskedToWait, ChatClosed, MessageRefused, NoAnswer
+from bot.engine.tuning import Tuning
 from bot.wiring.steps import Steps
 from bot.words.texts import ENGLISH
-from storage import JobState, JobStore
+from storage import JobState, JobStore, Reason
 from tests.conftest import TestClock
 from tests.unit.engine.conftest import record_job
 from tests.unit.engine.fakechat import FakeChat
@@ -51,16 +52,38 @@ async def test_a_video_for_a_blocked_chat_is_undeliverable_and_not_tried_again(
     assert chat.in_chat(111) == []  # the status message is gone too
 
 
-async def test_a_link_the_chat_refuses_after_every_fallback_is_undeliverable(
+async def test_a_video_the_chat_keeps_refusing_is_asked_again_then_given_up(
     steps: Steps, chat: FakeChat, store: JobStore, clock: TestClock, video_server: str
 ) -> None:
     job_id = await _finished(steps, store, clock, f"{video_server}/video.mp4")
-    refused = MessageRefused("Bad Request: not enough rights to send videos")
-    chat.fail("send_video", refused, times=2)
-    chat.fail("send_message", MessageRefused("Bad Request: not enough rights to send text"))
-    await steps.poller.advance_due_jobs()
+    attempts = Tuning().refused_reply_attempts
+    # Each attempt: the URL and the upload refused, then the link too.
+    chat.fail("send_video", MessageRefused("Not enough rights to send videos"), times=2 * attempts)
+    chat.fail("send_message", MessageRefused("Not enough rights to send text"), times=attempts)
+    for attempt in range(1, attempts):
+        await steps.poller.advance_job(await store.get(job_id))
+        job = await store.get(job_id)
+        assert job.state is JobState.COMPLETED and job.next_poll_at is not None, attempt
+        assert job.poll_failures == attempt
+    await steps.poller.advance_job(await store.get(job_id))
     job = await store.get(job_id)
     assert job.state is JobState.UNDELIVERABLE and job.next_poll_at is None
+    assert job.reason is Reason.REPLY_REFUSED
+
+
+async def test_a_video_refused_until_the_chats_rights_are_mended_then_arrives(
+    steps: Steps, chat: FakeChat, store: JobStore, clock: TestClock, video_server: str
+) -> None:
+    job_id = await _finished(steps, store, clock, f"{video_server}/video.mp4")
+    chat.fail("send_video", MessageRefused("Not enough rights to send videos"), times=2)
+    chat.fail("send_message", MessageRefused("Not enough rights to send text"))
+    await steps.poller.advance_job(await store.get(job_id))
+    assert (await store.get(job_id)).state is JobState.COMPLETED
+    await steps.poller.advance_job(await store.get(job_id))  # an admin gave the rights back
+    job = await store.get(job_id)
+    assert job.state is JobState.DELIVERED and job.video_message_id is not None
+    [video] = [shown for shown in chat.messages.values() if shown.video is not None]
+    assert (video.chat_id, video.message_id) == (job.chat_id, job.video_message_id)
 
 
 async def test_flood_control_makes_the_delivery_wait_as_long_as_asked(

@@ -389,3 +389,16 @@ async def test_recent_generation_times_are_the_finished_jobs_newest_first(
         await store.update(job_id, now=T0, submitted_at=submitted, completed_at=submitted + took)
     await record(store, 4)  # still running: not a time yet
     assert await store.recent_generation_seconds(limit=2) == [170.0, 200.0]
+
+
+async def test_a_reason_code_this_build_does_not_know_reads_as_none_and_stops_no_tick(
+    store: JobStore,
+) -> None:
+    # As after rolling back from a newer build that wrote a code of its own.
+    job_id = await record(store, 1)
+    await store.update(job_id, now=T0, state=JobState.FAILED, next_poll_at=T0)
+    await store.db.execute("UPDATE jobs SET reason = 'a_future_code' WHERE id = ?", (job_id,))
+    await store.db.commit()
+
+    [due] = await store.due_jobs(now=T0 + 1, limit=10)
+    assert (due.id, due.state, due.reason) == (job_id, JobState.FAILED, None)
