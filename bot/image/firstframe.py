@@ -324,21 +324,14 @@ def _open_checked(data: bytes) -> Image.Image:
     try:
         width, height = img.size
         # Checked before the format so that nothing huge is ever decoded, whatever it is.
+        problem = None
         if width * height > MAX_PIXELS:
+            problem = ImageProblem.TOO_MANY_PIXELS
+        elif img.format not in _FORMAT_ALIASES and img.format not in _CONVERTED_FORMATS:
+            problem = ImageProblem.UNSUPPORTED_FORMAT
+        if problem is not None:
             raise ImageRejected(
-                ImageProblem.TOO_MANY_PIXELS,
-                width=width,
-                height=height,
-                size_bytes=len(data),
-                image_format=img.format,
-            )
-        if img.format not in _FORMAT_ALIASES and img.format not in _CONVERTED_FORMATS:
-            raise ImageRejected(
-                ImageProblem.UNSUPPORTED_FORMAT,
-                width=width,
-                height=height,
-                size_bytes=len(data),
-                image_format=img.format,
+                problem, width=width, height=height, size_bytes=len(data), image_format=img.format
             )
     except BaseException:
         img.close()
