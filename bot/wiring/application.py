@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -45,6 +47,7 @@ from bot.engine.keyboards import (
     STOP_PAID_PATTERN,
 )
 from bot.engine.line import Line
+from bot.engine.meter import Meter
 from bot.engine.pipeline import Pipeline
 from bot.engine.poller import Poller
 from bot.engine.progress import StatusMessages
@@ -54,12 +57,13 @@ from bot.engine.tuning import Clock, Tuning
 from bot.policy.admission import Admissions
 from bot.policy.alerts import AdminAlerts, send_alerts
 from bot.policy.preferences import Preferences
+from bot.wiring.metrics import METRICS_KEY, BotMetrics, metrics_of
 from bot.wiring.services import SERVICES_KEY, Services
 from bot.wiring.settings import Settings
 from bot.wiring.steps import STEPS_KEY, Steps, steps_of
 from bot.wiring.webserver import WebServer
 from bot.words.texts import ENGLISH, TRANSLATIONS
-from chat.telegram_chat import TelegramChat
+from chat.telegram_chat import TelegramChat, TimedRequest
 from handlers.admin import on_allow, on_deny, on_stats
 from handlers.buttons import (
     on_again,
@@ -80,6 +84,7 @@ from handlers.intake import (
 from handlers.language import bind_update_language
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
+from storage.counts import AccessStore
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +128,7 @@ async def advance_due_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         return  # stopping: start nothing new
     steps = steps_of(context.bot_data)
     context.bot_data[LAST_TICK_KEY] = steps.clock()
+    metrics_of(context.bot_data).poll_tick_ran()
     context.application.create_task(steps.poller.advance_due_jobs(), name="advance_due_jobs")
 
 
@@ -153,6 +159,10 @@ async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what a handler or the tick raised; users hear about it from the job's own notice."""
     log.error("unhandled error", exc_info=context.error)
+
+
+class NotStarted(Exception):
+    """A start-up failure with what to fix, told as one line (`bot.wiring.launch`)."""
 
 
 class UpdateFeed:
@@ -214,8 +224,10 @@ def assemble(
     tuning: Tuning,
     bot_username: str,
     generation_times: GenerationTimes,
+    meter: Meter,
 ) -> Steps:
-    """Build every step once, each with only what it uses, over the open `services`."""
+    """Build every step once, each with only what it uses, over the open `services`; the
+    steps that report their events to `meter` are handed it."""
     store = services.store
     in_flight: set[int] = set()
     alerts = AdminAlerts()
@@ -241,6 +253,7 @@ def assemble(
         clock,
         pacer,
         alerts,
+        meter=meter,
         tuning=tuning,
         submit_patience_seconds=settings.submit_patience_seconds,
         poll_interval_seconds=settings.poll_interval_seconds,
@@ -256,9 +269,13 @@ def assemble(
         image_slots=asyncio.Semaphore(tuning.images_at_once),
         frame_slots=asyncio.Semaphore(tuning.frames_at_once),
         submit_patience_seconds=settings.submit_patience_seconds,
+        meter=meter,
     )
     delivery = Delivery(
-        job_chat, services.downloads, late_patience_seconds=tuning.late_patience_seconds
+        job_chat,
+        services.downloads,
+        late_patience_seconds=tuning.late_patience_seconds,
+        meter=meter,
     )
     return Steps(
         settings=settings,
@@ -281,6 +298,7 @@ def assemble(
             pacer,
             admission_lock=admission_lock,
             max_active_jobs=settings.max_active_jobs,
+            meter=meter,
         ),
         poller=Poller(
             services.api,
@@ -295,6 +313,7 @@ def assemble(
             poll_interval_seconds=settings.poll_interval_seconds,
             job_timeout_seconds=settings.job_timeout_seconds,
             poll_concurrency=settings.poll_concurrency,
+            meter=meter,
         ),
     )
 
@@ -305,6 +324,9 @@ def build_application(
     """The bot as `python -m bot` runs it. Resources open in post_init and close in
     post_shutdown, so building has no side effects."""
     knobs = tuning or Tuning()
+    # One per application, in a registry of its own: built first, as Telegram's transport
+    # reports to it.
+    metrics = BotMetrics(poll_tick_every=tick_interval(settings.poll_interval_seconds))
 
     async def post_init(application: BotApp) -> None:
         # Whatever fails here, everything opened so far is closed on the way out: post_shutdown
@@ -321,6 +343,7 @@ def build_application(
                 generation_times=GenerationTimes(
                     reversed(await services.store.recent_generation_seconds(limit=KEEP))
                 ),
+                meter=metrics,
             )
             await start_steps(application, steps)
             application.bot_data[SERVICES_KEY] = services
@@ -340,8 +363,16 @@ def build_application(
             readiness=Readiness(
                 application, steps, tick_every=tick_interval(settings.poll_interval_seconds)
             ),
+            metrics=functools.partial(metrics.page, AccessStore.of(steps.store)),
         )
-        await server.start()
+        try:
+            await server.start()
+        except OSError as error:
+            raise NotStarted(
+                f"the HTTP server cannot listen on HTTP_HOST={settings.http_host} "
+                f"HTTP_PORT={settings.http_port} ({error.strerror or error}). Free the port, "
+                "or set another HTTP_PORT."
+            ) from None
         application.bot_data[HTTP_SERVER_KEY] = server
         if not webhook:
             return
@@ -351,11 +382,17 @@ def build_application(
                 "Telegram itself needs https"
             )
         # Set at every start, and never removed at shutdown: other instances may still serve.
-        await application.bot.set_webhook(
-            settings.telegram_webhook_url,
-            secret_token=settings.telegram_webhook_secret.get_secret_value(),
-            allowed_updates=ALLOWED_UPDATES,
-        )
+        try:
+            await application.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.telegram_webhook_secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        except BadRequest as error:
+            raise NotStarted(
+                f"Telegram refused TELEGRAM_WEBHOOK_URL={settings.telegram_webhook_url} "
+                f"({error.message}). Telegram posts only to https:// on ports 443, 80, 88 or 8443."
+            ) from None
 
     async def open_services(opened: contextlib.AsyncExitStack) -> Services:
         store = await JobStore.open(settings.database_path)
@@ -365,6 +402,7 @@ def build_application(
             settings.aimlapi_key.get_secret_value(),
             endpoint=settings.aimlapi_endpoint,
             create_timeout=knobs.create_timeout_seconds,
+            on_timing=metrics.api_answered,
         )
         opened.push_async_callback(api.close)
         downloads = aiohttp.ClientSession()
@@ -409,12 +447,20 @@ def build_application(
                 )
         except Exception as error:  # the menu is a nicety: never a reason not to start
             log.warning("could not register the command menu: %s", error)
+        rules = await steps.admission.load_rules()
         log.info(
-            "bot @%s started; database %s; AI/ML API %s, %s endpoint",
+            "bot @%s started in %s; storage: SQLite %s; AI/ML API %s (%s endpoint); access: %s",
             application.bot.username,
+            f"webhook mode at {settings.telegram_webhook_url}"
+            if settings.webhook_mode
+            else "polling mode",
             settings.database_path,
             settings.aimlapi_base_url,
             settings.aimlapi_endpoint,
+            "anyone may use it"
+            if rules.open_to_everyone
+            else f"{len(rules.allowed_users)} user(s) and {len(rules.allowed_chats)} group(s) "
+            "allowed",
         )
 
     async def post_shutdown(application: BotApp) -> None:
@@ -434,11 +480,12 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .rate_limiter(AIORateLimiter(max_retries=2))
         .concurrent_updates(True)
-        .media_write_timeout(300)
+        .request(TimedRequest(metrics.telegram_answered, media_write_timeout=300))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
+    application.bot_data[METRICS_KEY] = metrics
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     # Before all else, the update's language: every handler's words are in it.

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr = SecretStr("")
     http_host: str = "0.0.0.0"  # noqa: S104 (a service listens where its operator says)
     http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535)
+    startup_patience_seconds: float = Field(default=60.0, ge=0)
 
     @property
     def webhook_mode(self) -> bool:
@@ -155,7 +156,9 @@ def describe_settings_error(error: ValidationError) -> str:
             problems.append(item["msg"].removeprefix("Value error, "))
             continue
         name = str(item["loc"][0]).upper()
-        if item["type"] == "missing":
+        if item["type"] in ("too_short", "string_too_short") and item.get("input") in ("", None):
+            problems.append(f"{name} is empty")
+        elif item["type"] == "missing":
             problems.append(f"{name} is required but not set")
         else:
             problems.append(f"{name} is invalid: {item['msg']}")

@@ -1,0 +1,175 @@
+"""`python -m bot` as an operator starts it: the command line, and each start-up failure told
+in one line (exit code 2) that names what to fix, with no traceback and no secret."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+from bot.wiring.settings import Settings
+from tests.conftest import API_KEY, TOKEN
+from tests.emulators.aimlapi_emulator import AimlApiEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_module(tmp_path: Path, *arguments: str, **settings: str) -> tuple[int, str, str]:
+    """`python -m bot ARGUMENTS` in an empty folder (no .env), with only `settings` set;
+    its exit code, stdout and stderr."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key.upper() not in {name.upper() for name in Settings.model_fields}
+    }
+    environment.update(PYTHONPATH=str(ROOT), **settings)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *arguments,
+        cwd=tmp_path,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=90)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def _usual(telegram: TelegramEmulator, aiml: AimlApiEmulator, tmp_path: Path) -> dict[str, str]:
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "AIMLAPI_KEY": API_KEY,
+        "TELEGRAM_BASE_URL": telegram.base_url,
+        "TELEGRAM_BASE_FILE_URL": telegram.base_file_url,
+        "AIMLAPI_BASE_URL": aiml.base_url,
+        "DATABASE_PATH": str(tmp_path / "data" / "bot.sqlite3"),
+    }
+
+
+def _one_line(code: int, err: str) -> str:
+    assert code == 2, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert TOKEN not in err and API_KEY not in err
+    return lines[0]
+
+
+async def test_an_empty_token_is_called_empty(tmp_path: Path) -> None:
+    line = _one_line(*(await run_module(tmp_path, TELEGRAM_BOT_TOKEN="", AIMLAPI_KEY=API_KEY))[::2])
+    assert line == "Configuration error: TELEGRAM_BOT_TOKEN is empty (see .env.example)"
+
+
+async def test_a_database_path_that_cannot_be_written_names_database_path(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    # Root ignores file modes: a folder that is a regular file stops even root.
+    (tmp_path / "taken").write_text("a file, not a folder")
+    settings = _usual(telegram, aiml, tmp_path) | {"DATABASE_PATH": str(tmp_path / "taken/bot.db")}
+    code, _, err = await run_module(tmp_path, **settings)
+    line = _one_line(code, err)
+    assert line.startswith(f"Not started: DATABASE_PATH={tmp_path / 'taken/bot.db'} cannot be")
+    assert telegram.calls == []  # nothing asked of Telegram before the database opened
+
+
+async def test_a_rejected_token_is_one_line(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    settings = _usual(telegram, aiml, tmp_path) | {"TELEGRAM_BOT_TOKEN": TOKEN[:-1] + "X"}
+    code, _, err = await run_module(tmp_path, **settings)
+    line = _one_line(code, err)
+    assert line == "Configuration error: Telegram rejected TELEGRAM_BOT_TOKEN (see .env.example)"
+    assert TOKEN[:-1] not in err
+
+
+async def test_telegram_unreachable_is_asked_again_then_told_in_one_line(
+    tmp_path: Path, aiml: AimlApiEmulator
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, err = await run_module(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        AIMLAPI_KEY=API_KEY,
+        TELEGRAM_BASE_URL=f"http://127.0.0.1:{port}/bot",
+        AIMLAPI_BASE_URL=aiml.base_url,
+        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+        STARTUP_PATIENCE_SECONDS="2",
+    )
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err  # the notice that it asks again, then how it ended
+    assert "does not answer" in lines[0] and "asking again for up to 2 s" in lines[0]
+    assert lines[1].startswith(f"Not started: Telegram's Bot API at 127.0.0.1:{port} did not")
+    assert "TELEGRAM_BASE_URL" in lines[1]
+
+
+async def test_a_webhook_url_telegram_refuses_is_one_line(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    settings = _usual(telegram, aiml, tmp_path) | {
+        "TELEGRAM_WEBHOOK_URL": "http://bot.example.org/telegram",  # Telegram needs https
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": "0",
+    }
+    code, _, err = await run_module(tmp_path, **settings)
+    assert code == 2 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(
+        "Not started: Telegram refused TELEGRAM_WEBHOOK_URL=http://bot.example.org/telegram"
+    )
+    assert "s3cret" not in err
+
+
+async def test_a_malformed_webhook_url_is_named_before_anything_starts(tmp_path: Path) -> None:
+    code, _, err = await run_module(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        AIMLAPI_KEY=API_KEY,
+        TELEGRAM_WEBHOOK_URL="bot.example.org/telegram",
+        TELEGRAM_WEBHOOK_SECRET="s3cret",
+    )
+    assert "TELEGRAM_WEBHOOK_URL is invalid" in _one_line(code, err)
+
+
+async def test_help_and_version_answer_without_settings(tmp_path: Path) -> None:
+    code, out, _ = await run_module(tmp_path, "--help")
+    assert code == 0
+    assert out.startswith("usage: python -m bot [-h] [--version] [{run,check}]")
+    assert ".env.example" in out
+    code, out, _ = await run_module(tmp_path, "--version")
+    assert (code, out.split()[:3]) == (0, ["python", "-m", "bot"])
+
+
+async def test_check_reaches_telegram_and_the_api_and_creates_nothing(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    code, out, err = await run_module(tmp_path, "check", **_usual(telegram, aiml, tmp_path))
+    assert code == 0, out + err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("settings: valid (polling mode, database ")
+    assert lines[1] == f"Telegram: the token works, the bot is @{telegram.bot_username}"
+    assert lines[2] == f"AI/ML API at {aiml.base_url}: the key works"
+    assert aiml.charged == 0 and len(aiml.polls) == 1
+    assert telegram.calls_to("getUpdates") == []  # it never competes with a running bot
+
+
+async def test_check_says_which_secret_is_refused(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    settings = _usual(telegram, aiml, tmp_path) | {"AIMLAPI_KEY": "not-the-key"}
+    code, out, _ = await run_module(tmp_path, "check", **settings)
+    assert code == 2
+    assert (
+        out.strip().splitlines()[-1]
+        == f"AI/ML API at {aiml.base_url}: AIMLAPI_KEY is refused (401/403)"
+    )
+    assert aiml.charged == 0
