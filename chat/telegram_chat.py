@@ -2,15 +2,17 @@
 
 Telegram's errors become the port's, and the port's plain keyboards Telegram's inline
 markup. The handlers use `reply_parameters` and `markup_of` from here too, so that a reply and
-a keyboard are built in one place for the whole bot.
+a keyboard are built in one place for the whole bot. `TimedRequest` is the bot's HTTP transport
+to Telegram, which times every request the bot makes, the handlers' as well as the engine's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.constants import ChatAction
@@ -23,6 +25,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.request import HTTPXRequest
 
 from bot.engine.chat_port import (
     AskedToWait,
@@ -51,6 +54,44 @@ _NOT_EDITABLE = (
     "there is no text in the message to edit",
     "message_id_invalid",
 )
+
+#: The method name of a file download, which is no Bot API method.
+FILE_DOWNLOAD = "file download"
+
+#: Told of every request made to Telegram, answered or not: its Bot API method (or
+#: FILE_DOWNLOAD), the seconds it took, and the HTTP status it was answered with (None: no
+#: answer came). It must return at once and never raise.
+TelegramTiming = Callable[[str, float, int | None], None]
+
+
+class TimedRequest(HTTPXRequest):
+    """python-telegram-bot's own HTTP transport, telling `on_timing` of each request. Each
+    try counts: one the rate limiter sends again after a 429 is timed twice.
+    `media_write_timeout`: how long an upload may take to send."""
+
+    __slots__ = ("_on_timing",)
+
+    def __init__(self, on_timing: TelegramTiming, *, media_write_timeout: float) -> None:
+        super().__init__(media_write_timeout=media_write_timeout)
+        self._on_timing = on_timing
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        """See `telegram.request.BaseRequest.do_request`."""
+        started, status = time.monotonic(), None
+        try:
+            status, payload = await super().do_request(url, method, *args, **kwargs)
+            return status, payload
+        finally:
+            self._on_timing(_method_of(url, method), time.monotonic() - started, status)
+
+
+def _method_of(url: str, http_method: str) -> str:
+    """The Bot API method a request's `url` calls. Never the rest of the URL: it holds the
+    token, and a file's path is a label of its own for every file."""
+    # python-telegram-bot posts every Bot API call, and fetches files with GET.
+    return url.rsplit("/", 1)[-1] if http_method == "POST" else FILE_DOWNLOAD
 
 
 def reply_parameters(message_id: int | None) -> ReplyParameters | None:

@@ -161,6 +161,13 @@ class AccessStore:
             today = int(counted[0]) if counted else 0
         return BotCounts(in_flight=int(row[0]), waiting=int(row[1]), today=today)
 
+    async def jobs_by_state(self) -> dict[JobState, int]:
+        """How many jobs are in each state, of all ever recorded; a state with none is left
+        out."""
+        async with self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cursor:
+            rows = await cursor.fetchall()
+        return {JobState(state): int(count) for state, count in rows}
+
     async def recorded_id(self, chat_id: int, request_message_id: int) -> int | None:
         """The id of the job this chat's message became, or None when it is none."""
         async with self._db.execute(

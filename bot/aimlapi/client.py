@@ -12,7 +12,8 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Literal
@@ -46,6 +47,12 @@ _PATHS = {
     Endpoint.LEGACY: "/generate/video/minimax/generation",
     Endpoint.UNIVERSAL: "/video/generations",
 }
+#: What each HTTP method is, of the calls this client makes.
+_CALLS = {"POST": "create", "GET": "status"}
+
+#: Told of every call the client made, answered or not: which call ("create" or "status"), on
+#: which endpoint, and how many seconds it took. It must return at once and never raise.
+ApiTiming = Callable[[str, Endpoint, float], None]
 #: A create body carries the image as base64: up to ~27 MB. One `json.dumps` of it holds the
 #: event loop for ~50 ms, and one write of it copies it whole, twice. It is encoded in slices of
 #: this many characters, ~1 ms each, with the event loop free between them, and sent slice by
@@ -425,7 +432,8 @@ class AimlApiClient:
 
     Creates go to `endpoint`. When it answers that the route does not exist, the client moves
     to the other endpoint, once, says so in the log, and stays there. Each generation is
-    polled on the endpoint that made it.
+    polled on the endpoint that made it. `on_timing`, when given, is told how long each
+    call took.
     """
 
     def __init__(
@@ -437,8 +445,10 @@ class AimlApiClient:
         create_timeout: float = 60.0,
         status_timeout: float = 20.0,
         session: aiohttp.ClientSession | None = None,
+        on_timing: ApiTiming | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._on_timing = on_timing
         self._api_key = api_key
         self._endpoint = endpoint
         self._moved = False
@@ -538,6 +548,7 @@ class AimlApiClient:
             # With its length given, the body is streamed piece by piece yet not sent chunked.
             length = sum(len(piece) for piece in pieces)
             request_headers |= {"Content-Type": "application/json", "Content-Length": str(length)}
+        started = time.monotonic()
         try:
             async with self._session.request(
                 method,
@@ -555,6 +566,9 @@ class AimlApiClient:
         except (TimeoutError, aiohttp.ClientError) as exc:
             error_type = ApiOutcomeUnknown if ambiguous_after_send else ApiUnavailable
             raise error_type(f"no complete answer from the API ({type(exc).__name__})") from exc
+        finally:
+            if self._on_timing is not None:
+                self._on_timing(_CALLS[method], endpoint, time.monotonic() - started)
 
         body: Any
         try:

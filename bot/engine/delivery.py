@@ -29,6 +29,7 @@ from bot.engine.chat_port import (
     TopicGone,
 )
 from bot.engine.keyboards import again_markup, retry_markup
+from bot.engine.meter import DeliveryPath, Meter
 from bot.engine.tuning import Clock
 from bot.engine.videoshape import VideoShape, read_video_shape
 from bot.words.texts import texts_for
@@ -118,7 +119,8 @@ def reply_in(chat_id: int, job: Job | NewJob, message_id: int) -> int | None:
 class Delivery:
     """Sends each finished job's video, or the notice of why there is none, through
     `job_chat`. `downloads`: the session that fetches a video to upload it (it carries no API
-    key); `late_patience_seconds`: how long a job that timed out was followed."""
+    key); `late_patience_seconds`: how long a job that timed out was followed; `meter` counts
+    the videos sent, by the path they took."""
 
     def __init__(
         self,
@@ -126,9 +128,11 @@ class Delivery:
         downloads: aiohttp.ClientSession,
         *,
         late_patience_seconds: float,
+        meter: Meter,
     ) -> None:
         self._job_chat, self._downloads = job_chat, downloads
         self._late_patience = late_patience_seconds
+        self._meter = meter
 
     async def deliver_video(self, job: Job) -> Posted:
         """Send the job's video as a reply to its photo: by URL first, then as an upload, then
@@ -166,13 +170,18 @@ class Delivery:
 
         # Telegram reads the file's size itself; its length is passed when the API gave it.
         try:
-            return await self._job_chat.in_chat(job, sender(url, _known_shape(job)))
+            return self._sent(
+                DeliveryPath.URL, await self._job_chat.in_chat(job, sender(url, _known_shape(job)))
+            )
         except MessageRefused as error:
             # Telegram could not fetch the link itself (or it is over its 20 MB URL limit).
             log.info("job %s: Telegram did not take the video by URL (%s)", job.id, error.words)
 
-        def as_link(text: str) -> Awaitable[Posted]:
-            return self._job_chat.post(job, text, reply_to=job.photo_message_id, keyboard=again)
+        async def as_link(text: str) -> Posted:
+            posted = await self._job_chat.post(
+                job, text, reply_to=job.photo_message_id, keyboard=again
+            )
+            return self._sent(DeliveryPath.LINK, posted)
 
         with tempfile.TemporaryDirectory(prefix="video-") as folder:
             try:
@@ -184,12 +193,18 @@ class Delivery:
             # Without its size, an uploaded vertical video shows as a square on some clients.
             shape = _known_shape(job, await asyncio.to_thread(read_video_shape, path))
             try:
-                return await self._job_chat.in_chat(job, sender(video, shape))
+                return self._sent(
+                    DeliveryPath.UPLOAD, await self._job_chat.in_chat(job, sender(video, shape))
+                )
             except MessageRefused as error:
                 # Not a problem of the file: the chat will not take a video from the bot (its
                 # rights, say). The user still gets what they paid for, as a link.
                 log.warning("job %s: Telegram refused the upload too (%s)", job.id, error.words)
                 return await as_link(words.video_refused(url))
+
+    def _sent(self, path: DeliveryPath, posted: Posted) -> Posted:
+        self._meter.video_sent(path)
+        return posted
 
     async def send_notice(self, job: Job) -> Posted:
         """Tell the user why the job ended without a video, as a reply to the photo."""

@@ -12,6 +12,7 @@ import logging
 from bot.aimlapi.pacing import CreatePacer
 from bot.engine.chat_port import ChatClosed, ChatError
 from bot.engine.keyboards import cancel_markup
+from bot.engine.meter import Meter
 from bot.engine.pipeline import Pipeline
 from bot.engine.progress import StatusMessages
 from bot.engine.tuning import Clock
@@ -26,7 +27,8 @@ class Line:
     """The line in `store`: taken from in order as `pacer` and MAX_ACTIVE_JOBS
     (`max_active_jobs`) allow, each job taken then checked and submitted by `pipeline`, and
     each waiting job shown its place through `progress`. `admission_lock` is the one intake
-    holds while it judges and records a request."""
+    holds while it judges and records a request. `meter` counts the jobs that leave the line
+    giving the day's count back."""
 
     def __init__(
         self,
@@ -38,10 +40,12 @@ class Line:
         *,
         admission_lock: asyncio.Lock,
         max_active_jobs: int,
+        meter: Meter,
     ) -> None:
         self._store, self._line, self._clock = store, LineStore.of(store), clock
         self._pipeline, self._progress, self._pacer = pipeline, progress, pacer
         self._admission_lock, self._max_active_jobs = admission_lock, max_active_jobs
+        self._meter = meter
         # Held while the jobs in line are shown their places: one pass at a time, as each
         # pass may wait on Telegram's per-group limit of about 20 edits a minute.
         self._showing_places = asyncio.Lock()
@@ -90,13 +94,14 @@ class Line:
             log.exception("job %s: submitting from the line failed", job_id)
             job = await store.get(job_id)
             if job.state is JobState.RECEIVED:
-                await store.update(
+                interrupted = await store.update(
                     job_id,
                     now=clock(),
                     state=JobState.INTERRUPTED,
                     reason=Reason.NOT_SUBMITTED,
                     next_poll_at=clock(),
                 )
+                self._meter.quota_refunded(interrupted)
 
     async def update_places(self) -> None:
         """Edit the status message of each waiting job whose place changed since it was shown.
@@ -130,13 +135,14 @@ class Line:
                     entry.job_id,
                     error,
                 )
-                await store.update(
+                cancelled = await store.update(
                     entry.job_id,
                     now=self._clock(),
                     state=JobState.CANCELLED,
                     reason=Reason.CHAT_CLOSED,
                     next_poll_at=None,
                 )
+                self._meter.quota_refunded(cancelled)
             except Exception as error:  # the place is shown again next tick
                 log.info("job %s: could not show its place in line (%s)", entry.job_id, error)
 
@@ -194,6 +200,8 @@ class Line:
                 job = await self._store.get(job_id)
                 words = texts_for(job.language)
                 uncharged = job_id in cancelled.waiting
+                if uncharged:
+                    self._meter.quota_refunded(job)
                 text = words.CANCELLED_WAITING if uncharged else words.CANCELLED_SUBMITTED
                 await self._progress.show_progress(job, text)
             except ChatError as error:

@@ -17,6 +17,7 @@ import logging
 from bot.engine.chat_port import Chat, ChatError, FileTooBig
 from bot.engine.durations import GenerationTimes
 from bot.engine.keyboards import fix_markup
+from bot.engine.meter import Meter
 from bot.engine.progress import StatusMessages
 from bot.engine.submission import SubmitOutcome, Submitter
 from bot.engine.tuning import Clock
@@ -42,7 +43,8 @@ class Pipeline:
     `in_flight`: the jobs some step is working on, shared with the poll tick. An image is
     checked holding one of `image_slots`, and once encoded waits for its create call holding
     one of `frame_slots`. `submit_patience_seconds`: how long the API may stay busy for a
-    request (what a user is told when it did)."""
+    request (what a user is told when it did). `meter` counts the images refused, and the jobs
+    that end here giving the day's count back."""
 
     def __init__(
         self,
@@ -57,12 +59,14 @@ class Pipeline:
         image_slots: asyncio.Semaphore,
         frame_slots: asyncio.Semaphore,
         submit_patience_seconds: float,
+        meter: Meter,
     ) -> None:
         self._chat, self._store, self._clock = chat, store, clock
         self._progress, self._submitter, self._times = progress, submitter, times
         self._in_flight = in_flight
         self._image_slots, self._frame_slots = image_slots, frame_slots
         self._submit_patience = submit_patience_seconds
+        self._meter = meter
 
     async def check_and_submit(
         self, job: Job, declared_size: int | None = None, *, claimed: bool = False
@@ -108,13 +112,16 @@ class Pipeline:
                 reason = current.reason or Reason.LOST_WHILE_SUBMITTING
             else:
                 return current
-            return await self._store.update(
+            interrupted = await self._store.update(
                 job.id,
                 now=self._clock(),
                 state=JobState.INTERRUPTED,
                 reason=reason,
                 next_poll_at=self._clock(),
             )
+            if reason is Reason.NOT_SUBMITTED:  # nothing reached the paid API
+                self._meter.quota_refunded(interrupted)
+            return interrupted
 
     async def _check_and_submit(self, job: Job, declared_size: int | None) -> Job:
         store, clock = self._store, self._clock
@@ -139,6 +146,7 @@ class Pipeline:
                     await self._show_fixed(job, data, frame)
                 del data  # only the encoded frame goes on
             except ImageRejected as rejection:
+                self._meter.image_refused(rejection.problem)
                 fixes = _fixes_offered(job, rejection.problem)
                 text = words.image_refused(rejection, fixes=bool(fixes))
                 refusal = (Reason(rejection.problem.value), text, fixes)
@@ -171,6 +179,7 @@ class Pipeline:
         if refusal is not None:
             reason, text, fixes = refusal
             job = await store.update(job.id, now=clock(), state=JobState.REJECTED, reason=reason)
+            self._meter.quota_refunded(job)
             keyboard = fix_markup(job, fixes) if fixes else None
             return await self._progress.show_outcome(job, text, keyboard=keyboard)
         if submission.outcome in (SubmitOutcome.READY, SubmitOutcome.FAILED):

@@ -27,6 +27,7 @@ from bot.engine.chat_port import (
 )
 from bot.engine.delivery import Delivery, VideoExpired
 from bot.engine.durations import GenerationTimes
+from bot.engine.meter import Meter
 from bot.engine.pipeline import Pipeline
 from bot.engine.progress import StatusMessages
 from bot.engine.schedule import next_poll_delay
@@ -44,7 +45,9 @@ class Poller:
     (`delivery`), explains one that ended without a video, and shows its progress
     (`progress`); a job a restart cut off before the API is checked and submitted again
     (`pipeline`). `in_flight`: the jobs some step is working on, shared with the pipeline; at
-    most `poll_concurrency` jobs are advanced at once across all ticks (`poll_slots`)."""
+    most `poll_concurrency` jobs are advanced at once across all ticks (`poll_slots`). `meter`
+    counts the status calls of each video delivered, and the jobs that end here giving the
+    day's count back."""
 
     def __init__(
         self,
@@ -61,11 +64,13 @@ class Poller:
         poll_interval_seconds: float,
         job_timeout_seconds: float,
         poll_concurrency: int,
+        meter: Meter,
     ) -> None:
         self._api, self._store, self._clock = api, store, clock
         self.delivery, self._progress, self._pipeline = delivery, progress, pipeline
         self._times, self.in_flight, self._tuning = times, in_flight, tuning
         self._poll_interval, self._job_timeout = poll_interval_seconds, job_timeout_seconds
+        self._meter = meter
         # Ticks overlap (one slow job must not hold up the next tick), and all share these.
         self.poll_slots = asyncio.Semaphore(poll_concurrency)
 
@@ -167,13 +172,15 @@ class Poller:
                 log.warning(
                     "job %s: the API does not know generation %s", job.id, job.generation_id
                 )
-                return await store.update(
+                lost = await store.update(
                     job.id,
                     now=clock(),
                     state=JobState.FAILED,
                     reason=Reason.GENERATION_LOST,
                     next_poll_at=clock(),
                 )
+                self._meter.quota_refunded(lost)
+                return lost
             log.info("job %s: generation not found (%s), asking again later", job.id, error.message)
             return await self._back_off(job)
         except AimlApiError as error:
@@ -233,7 +240,11 @@ class Poller:
                 )
         # Written only if nobody moved the job on during the status call (a /cancel, say).
         updated = await store.update_if(job.id, job.state, now=now, **changes)
-        return updated if updated is not None else await store.get(job.id)
+        if updated is None:
+            return await store.get(job.id)
+        if updated.state is JobState.FAILED:  # no video: the day's count comes back
+            self._meter.quota_refunded(updated)
+        return updated
 
     async def _give_up(self, job: Job, started: float) -> Job:
         """A late job that never came: TIMED_OUT, explained by the next tick."""
@@ -242,7 +253,10 @@ class Poller:
         updated = await self._store.update_if(
             job.id, job.state, now=now, state=JobState.TIMED_OUT, next_poll_at=now
         )
-        return updated if updated is not None else await self._store.get(job.id)
+        if updated is None:
+            return await self._store.get(job.id)
+        self._meter.quota_refunded(updated)
+        return updated
 
     async def _deliver(self, job: Job) -> None:
         store, clock = self._store, self._clock
@@ -250,13 +264,14 @@ class Poller:
             sent = await self.delivery.deliver_video(job)
         except VideoExpired:
             log.warning("job %s: the video link expired before delivery", job.id)
-            await store.update(
+            expired = await store.update(
                 job.id,
                 now=clock(),
                 state=JobState.FAILED,
                 reason=Reason.VIDEO_EXPIRED,
                 next_poll_at=clock(),
             )
+            self._meter.quota_refunded(expired)
             return
         except NoAnswer as error:
             # Telegram may well have posted it: a send that is never answered is tried once more,
@@ -282,6 +297,7 @@ class Poller:
             video_message_id=sent.message_id if sent is not None else None,
         )
         log.info("job %s: video delivered", job.id)
+        self._meter.video_delivered(job.poll_count)
         await self._progress.clear_progress(job)
 
     async def _notify(self, job: Job) -> None:

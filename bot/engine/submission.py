@@ -20,6 +20,7 @@ from bot.aimlapi.client import (
     progress_of,
 )
 from bot.aimlapi.pacing import CreatePacer
+from bot.engine.meter import Meter
 from bot.engine.schedule import next_poll_delay
 from bot.engine.tuning import Clock, Tuning
 from bot.image.firstframe import FirstFrame
@@ -78,7 +79,8 @@ class Submitter:
     """Creates generations with `api`, in the create calls' pace (`pacer`), recording in `store`
     what came of each, and raising `alerts` for the admins when only the operator can mend
     it. `tuning`: the pauses after a busy answer; `submit_patience_seconds`: how long a
-    request may stay refused as busy; `poll_interval_seconds`: the first poll's pace."""
+    request may stay refused as busy; `poll_interval_seconds`: the first poll's pace; `meter`
+    counts each create's outcome, and each failure that gives the day's count back."""
 
     def __init__(
         self,
@@ -88,18 +90,23 @@ class Submitter:
         pacer: CreatePacer,
         alerts: AdminAlerts,
         *,
+        meter: Meter,
         tuning: Tuning,
         submit_patience_seconds: float,
         poll_interval_seconds: float,
     ) -> None:
         self._api, self._store, self._clock = api, store, clock
         self._pacer, self._alerts, self._tuning = pacer, alerts, tuning
+        self._meter = meter
         self._submit_patience, self._poll_interval = submit_patience_seconds, poll_interval_seconds
 
     async def submit(self, job: Job, frame: FirstFrame) -> Submission:
         """Create the generation for a recorded job (see `_submit`), and raise an alert for the
         admins when the outcome is one only the operator can mend."""
         submission = await self._submit(job, frame)
+        self._meter.create_ended(submission.outcome)
+        if submission.job.state is JobState.FAILED:  # nothing charged: the day's count comes back
+            self._meter.quota_refunded(submission.job)
         self._alert_if_needed(submission)
         return submission
 

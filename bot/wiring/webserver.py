@@ -1,4 +1,4 @@
-"""The bot's own HTTP server: Telegram's webhook posts, and the health checks.
+"""The bot's own HTTP server: Telegram's webhook posts, the health checks, and the metrics.
 
 One `aiohttp.web` server inside the bot's process, as python-telegram-bot's custom-webhook
 example does: the library's own webhook server (tornado) could not share its port with the
@@ -9,6 +9,7 @@ health checks, nor keep an update before answering it.
   once `on_update` has kept it: Telegram never resends an update it got a 200 for.
 - `GET /healthz`: 200 while the process serves.
 - `GET /readyz`: 200 when `readiness` finds nothing wrong, else 503 with its reason.
+- `GET /metrics`: the page `metrics` makes (Prometheus' text format, `bot.wiring.metrics`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ MAX_UPDATE_BYTES = 1024 * 1024
 UpdateSink = Callable[[dict[str, Any]], Awaitable[None]]
 #: Why the bot is not ready (for /readyz), or None when it is.
 Readiness = Callable[[], Awaitable[str | None]]
+#: The metrics page: its body, and its content type.
+MetricsPage = Callable[[], Awaitable[tuple[bytes, str]]]
 
 
 async def always_ready() -> str | None:
@@ -42,7 +45,7 @@ async def always_ready() -> str | None:
 
 class WebServer:
     """The HTTP server, started and stopped with the bot. `webhook_path` None: no webhook
-    route (polling mode with the health checks alone)."""
+    route (polling mode with the health checks alone); `metrics` None: no /metrics."""
 
     def __init__(
         self,
@@ -53,15 +56,18 @@ class WebServer:
         webhook_path: str | None = None,
         secret: str | None = None,
         readiness: Readiness = always_ready,
+        metrics: MetricsPage | None = None,
     ) -> None:
         if webhook_path is not None and (on_update is None or not secret):
             raise ValueError("a webhook route needs an update sink and a secret")
         self._host, self._port = host, port
         self._on_update, self._secret = on_update, secret or ""
-        self._readiness = readiness
+        self._readiness, self._metrics = readiness, metrics
         self.app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
+        if metrics is not None:
+            self.app.router.add_get("/metrics", self._metrics_page)
         if webhook_path is not None:
             self.app.router.add_post(webhook_path, self._update)
         self._runner: web.AppRunner | None = None
@@ -99,6 +105,12 @@ class WebServer:
         if problem is None:
             return web.Response(text="ready\n")
         return web.Response(status=503, text=f"not ready: {problem}\n")
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        body, content_type = await self._metrics()
+        # Set as a header: aiohttp's `content_type` takes no parameters (version, charset).
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def _update(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.aimlapi.client import AimlApiClient
 from bot.engine.durations import GenerationTimes
+from bot.engine.meter import NO_METER
 from bot.engine.tuning import Tuning
 from bot.wiring.application import assemble
 from bot.wiring.services import Services
@@ -67,6 +68,7 @@ async def steps(
             tuning=Tuning(),
             bot_username="animate_test_bot",
             generation_times=GenerationTimes(),
+            meter=NO_METER,
         )
 
 
