@@ -1,4 +1,4 @@
-"""`python -m bot.sandbox`: serve the AI/ML API stand-in on 127.0.0.1 until Ctrl-C."""
+"""`python -m bot.sandbox`: serve the AI/ML API stand-in on 127.0.0.1 (or --host) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from bot.sandbox.render import PLACEHOLDER, VideoSpec, encoder, pyav_version
 from bot.sandbox.server import DEFAULT_PORT, SandboxConfig, SandboxServer
+from bot.sandbox.serving import LOOPBACK
 from bot.wiring.logs import setup_logging
 
 log = logging.getLogger("bot.sandbox")
@@ -33,6 +35,27 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _host(text: str) -> str:
+    if not text or any(char.isspace() or char in "/[]" for char in text):
+        raise argparse.ArgumentTypeError("must be an address or a host name, like 0.0.0.0")
+    return text
+
+
+def _origin(text: str) -> str:
+    parts = urlsplit(text.rstrip("/"))
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        raise argparse.ArgumentTypeError(
+            "must be an origin without a path, like http://sandbox:8787"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
     """The sandbox's configuration from its command line. Exits 2 on a bad option."""
     parser = argparse.ArgumentParser(
@@ -41,10 +64,25 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         "with AIMLAPI_BASE_URL=http://127.0.0.1:PORT/v2 and spend no credits.",
     )
     parser.add_argument(
+        "--host",
+        type=_host,
+        default=LOOPBACK,
+        help="address to listen on (default %(default)s; 0.0.0.0 in a container, so that "
+        "the bot's container reaches it)",
+    )
+    parser.add_argument(
         "--port",
         type=_bounded(0, 65535),
         default=DEFAULT_PORT,
-        help="port on 127.0.0.1 (default %(default)s; 0 picks a free one)",
+        help="port to listen on (default %(default)s; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--public-url",
+        type=_origin,
+        default=None,
+        metavar="URL",
+        help="where the bot reaches the sandbox, like http://sandbox:8787: its base URL and "
+        "its video links are given there (default: http://HOST:PORT)",
     )
     parser.add_argument(
         "--queued-seconds",
@@ -93,6 +131,8 @@ def parse_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         parser.error("argument --video-seconds: must be between 0.1 and 30")
     return SandboxConfig(
         port=args.port,
+        host=args.host,
+        public_url=args.public_url,
         queued_seconds=args.queued_seconds,
         generating_seconds=args.generating_seconds,
         fail_every=args.fail_every,
@@ -120,9 +160,12 @@ def describe(sandbox: SandboxServer) -> str:
             f"a Ken Burns move over the first frame, {spec.seconds:g} s at {spec.fps} fps, "
             f"shorter side {spec.short_side} px, {codec} (PyAV {pyav_version()})"
         )
+    # Behind a public URL (another container's name), the address it binds is worth saying too.
+    listening = "" if config.public_url is None else f", listening on {config.host}:{sandbox.port}"
     return (
-        f"AI/ML API sandbox at {sandbox.base_url}: set AIMLAPI_BASE_URL to it; no credits are "
-        f"spent and any non-empty key is accepted. Jobs: queued {config.queued_seconds:g} s, "
+        f"AI/ML API sandbox at {sandbox.base_url}{listening}: set AIMLAPI_BASE_URL to "
+        f"{sandbox.base_url}; no credits are spent and any non-empty key is accepted. "
+        f"Jobs: queued {config.queued_seconds:g} s, "
         f"generating {config.generating_seconds:g} s, {failures}. Videos: {videos}."
     )
 
@@ -147,8 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(serve(config))
     except OSError as error:
         print(
-            f"sandbox: cannot listen on 127.0.0.1:{config.port} ({error.strerror or error}); "
-            "choose another port with --port",
+            f"sandbox: cannot listen on {config.host}:{config.port} "
+            f"({error.strerror or error}); choose another port with --port, or host with --host",
             file=sys.stderr,
         )
         return 1

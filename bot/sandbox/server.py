@@ -1,6 +1,6 @@
 """The sandbox: a local stand-in of the AI/ML API's MiniMax video endpoints, spending nothing.
 
-It serves on 127.0.0.1:
+It serves on 127.0.0.1 (or the host it is told, as in a container):
 
 * ``POST /v2/generate/video/minimax/generation`` - create a job, validated like the real API;
 * ``GET  /v2/generate/video/minimax/generation?generation_id=...`` - its status, on a clock;
@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bot.sandbox.contract import VIDEO_PATH_PREFIX, cdn_error
 from bot.sandbox.render import PLACEHOLDER, Clip, VideoSpec, render_video
+from bot.sandbox.serving import LOOPBACK
 from bot.sandbox.standin import ApiStandIn, StandInJob
 from bot.sandbox.timeline import JobStatus
 
@@ -42,9 +43,13 @@ RENDER_CONCURRENCY = 2
 
 @dataclass(frozen=True, slots=True)
 class SandboxConfig:
-    """How the sandbox behaves: its port, its jobs' clock, failures and videos."""
+    """How the sandbox behaves: its address, its jobs' clock, failures and videos."""
 
     port: int = DEFAULT_PORT  # 0 picks a free one
+    host: str = LOOPBACK  # "0.0.0.0" in a container, so that the bot's container reaches it
+    # The origin the bot reaches it at ("http://sandbox:8787"), for the links it reports;
+    # None: its own origin, on this machine.
+    public_url: str | None = None
     queued_seconds: float = 3.0
     generating_seconds: float = 12.0
     fail_every: int = 0  # every Nth job fails with a moderation error; 0: none does
@@ -71,6 +76,7 @@ class SandboxServer(ApiStandIn[SandboxJob]):
             SandboxJob,
             api_key=None,
             port=self.config.port,
+            host=self.config.host,
             timeline=(self.config.queued_seconds, self.config.generating_seconds),
             fail_every=self.config.fail_every,
             log=log,
@@ -89,8 +95,18 @@ class SandboxServer(ApiStandIn[SandboxJob]):
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
+    @property
+    def public_origin(self) -> str:
+        """Where the bot reaches the sandbox: the configured public URL, else its origin."""
+        return self.config.public_url or self.origin
+
+    @property
+    def base_url(self) -> str:
+        """What the bot's ``AIMLAPI_BASE_URL`` should be, at the public origin."""
+        return f"{self.public_origin}/v2"
+
     def video_url(self, generation_id: str) -> str:
-        return f"{self.origin}{VIDEO_PATH_PREFIX}{generation_id}.mp4"
+        return f"{self.public_origin}{VIDEO_PATH_PREFIX}{generation_id}.mp4"
 
     # ------------------------------------------------------------------ jobs
 

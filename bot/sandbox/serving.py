@@ -2,7 +2,8 @@
 
 The sandbox, the test suite's emulators and the benchmarks' helpers all start something,
 use it, and close it again: :class:`Lifecycle` makes each an async context manager, and
-:class:`LoopbackServer` is the one way they serve an aiohttp application on loopback.
+:class:`LoopbackServer` is the one way they serve an aiohttp application, on loopback unless
+told another address (the sandbox in a container, reached from the bot's container).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Final, Self
 from aiohttp import web
 
 LOOPBACK: Final = "127.0.0.1"
+#: Addresses that mean every interface: a server on one of them is reached here on loopback.
+EVERY_INTERFACE: Final = frozenset({"0.0.0.0", "::"})  # noqa: S104 (only compared with)
 
 
 class Lifecycle:
@@ -40,7 +43,7 @@ class Lifecycle:
 
 
 class LoopbackServer(Lifecycle):
-    """An aiohttp application on 127.0.0.1, built by :meth:`make_app` at each start.
+    """An aiohttp application on ``host`` (127.0.0.1), built by :meth:`make_app` at each start.
 
     ``port`` 0 picks a free one. The port a first start got is kept, so that the server can
     be closed and started again on the same address (a client then sees a restart, not a
@@ -50,8 +53,9 @@ class LoopbackServer(Lifecycle):
     #: Seconds :meth:`close` lets answers in flight finish.
     shutdown_timeout: float = 1.0
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
         self._port = port
+        self._host = host
         self._runner: web.AppRunner | None = None
 
     def make_app(self) -> web.Application:
@@ -67,7 +71,7 @@ class LoopbackServer(Lifecycle):
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, LOOPBACK, self._port, reuse_address=True)
+            site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -94,6 +98,13 @@ class LoopbackServer(Lifecycle):
         return self._port
 
     @property
+    def host(self) -> str:
+        """The address it listens on."""
+        return self._host
+
+    @property
     def origin(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{LOOPBACK}:{self.port}"
+        """``http://<host>:<port>``, where this machine reaches it: on 127.0.0.1 when it
+        listens on every interface."""
+        host = LOOPBACK if self._host in EVERY_INTERFACE else self._host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"

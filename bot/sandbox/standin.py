@@ -50,7 +50,7 @@ from bot.sandbox.contract import (
     universal_error,
     validation_error,
 )
-from bot.sandbox.serving import LoopbackServer
+from bot.sandbox.serving import LOOPBACK, LoopbackServer
 from bot.sandbox.timeline import JobStatus, Timeline
 
 #: The API's two endpoints for the model: the vendor path ("legacy") and the universal one.
@@ -160,13 +160,14 @@ Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class ApiStandIn(LoopbackServer, Generic[JobT]):
     """A server of the API's MiniMax video endpoints; jobs are kept as ``job_type``.
 
-    ``api_key``: the one key it takes, or None for any non-empty Bearer key.
-    A job's life: ``queued_polls`` status calls "queued", then ``generating_polls``
-    "generating", then its outcome; or, with ``timeline=(queued_seconds,
-    generating_seconds)``, on the clock, each span jittered by ±``jitter`` (a fraction)
-    from ``random.Random(seed)``. ``fail_every`` N makes jobs N, 2N, ... fail with a
-    moderation error. More than ``creates_per_window`` creates within ``rate_window``
-    seconds are answered 429 with a ``Retry-After``, as upstream does; None: no limit.
+    ``api_key``: the one key it takes, or None for any non-empty Bearer key. It listens on
+    ``host``:``port`` (see :class:`LoopbackServer`). A job's life: ``queued_polls`` status
+    calls "queued", then ``generating_polls`` "generating", then its outcome; or, with
+    ``timeline=(queued_seconds, generating_seconds)``, on the clock, each span jittered by
+    ±``jitter`` (a fraction) from ``random.Random(seed)``. ``fail_every`` N makes jobs N,
+    2N, ... fail with a moderation error. More than ``creates_per_window`` creates within
+    ``rate_window`` seconds are answered 429 with a ``Retry-After``, as upstream does; None:
+    no limit.
     ``log``: where to tell what happens, for people watching; None tells nothing.
     """
 
@@ -176,6 +177,7 @@ class ApiStandIn(LoopbackServer, Generic[JobT]):
         *,
         api_key: str | None,
         port: int = 0,
+        host: str = LOOPBACK,
         queued_polls: int = 1,
         generating_polls: int = 2,
         timeline: tuple[float, float] | None = None,
@@ -190,7 +192,7 @@ class ApiStandIn(LoopbackServer, Generic[JobT]):
             raise ValueError("poll counts must be >= 0")
         if not 0.0 <= jitter < 1.0:
             raise ValueError("jitter must be in [0, 1)")
-        super().__init__(port)
+        super().__init__(port, host)
         self._job_type = job_type
         self.api_key = api_key
         self.queued_polls = queued_polls

@@ -212,6 +212,56 @@ async def test_python_m_bot_sandbox_starts_with_one_line_and_stops_on_ctrl_c() -
             await process.wait()
 
 
+async def test_python_m_bot_sandbox_listens_on_the_host_it_is_told() -> None:
+    # 127.0.0.2 is loopback too, yet another address than the default: the server is there.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "bot.sandbox", "--host", "127.0.0.2", "--port", "0"),
+        *("--public-url", "http://sandbox:8787"),
+        cwd=REPO,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        line = (await asyncio.wait_for(process.stderr.readline(), timeout=10)).decode()
+        found = re.search(
+            r"sandbox at http://sandbox:8787/v2, listening on 127\.0\.0\.2:(\d+): "
+            r"set AIMLAPI_BASE_URL to http://sandbox:8787/v2;",
+            line,
+        )
+        assert found, line
+        api = AimlApiClient(f"http://127.0.0.2:{found[1]}/v2", "any-key-at-all")
+        try:
+            created = await api.create_generation(
+                prompt="she waves", first_frame_image=png_data_url(), prompt_optimizer=False
+            )
+        finally:
+            await api.close()
+        assert created.status == "queued"
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), timeout=5) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_links_point_at_the_public_url_the_bot_reaches_the_sandbox_at() -> None:
+    config = dataclasses.replace(QUICK, host="127.0.0.2", public_url="http://sandbox:8787")
+    async with SandboxServer(config) as sandbox:
+        assert sandbox.origin == f"http://127.0.0.2:{sandbox.port}"
+        api = AimlApiClient(f"{sandbox.origin}/v2", "any-key-at-all")
+        try:
+            created = await api.create_generation(
+                prompt="she waves", first_frame_image=png_data_url(), prompt_optimizer=False
+            )
+            answers = await poll_until_final(api, created.id)
+        finally:
+            await api.close()
+    assert answers[-1].video_url == f"http://sandbox:8787/videos/{created.id}.mp4"
+
+
 async def test_the_universal_endpoint_speaks_its_own_words_and_knows_only_its_jobs() -> None:
     config = SandboxConfig(
         port=0, queued_seconds=0.1, generating_seconds=0.1, fail_every=2, video=SPEC

@@ -13,7 +13,7 @@ from bot.sandbox import contract, render
 from bot.sandbox.__main__ import parse_args
 from bot.sandbox.placeholder import PLACEHOLDER_MP4
 from bot.sandbox.render import VideoSpec, ken_burns, output_size, render_video
-from bot.sandbox.server import DEFAULT_PORT
+from bot.sandbox.server import DEFAULT_PORT, SandboxServer
 from bot.sandbox.timeline import JobStatus, Timeline
 from tests.images import make_image
 
@@ -171,8 +171,34 @@ def test_options_are_read_from_the_command_line() -> None:
     assert config.fail_every == 3
 
 
+def test_it_listens_on_loopback_and_reports_its_own_origin_unless_told_otherwise() -> None:
+    config = parse_args([])
+    assert (config.host, config.public_url) == ("127.0.0.1", None)
+    assert SandboxServer(config).base_url == "http://127.0.0.1:8787/v2"
+
+
+def test_host_and_public_url_are_read_from_the_command_line() -> None:
+    config = parse_args(["--host", "0.0.0.0", "--public-url", "http://sandbox:8787/"])
+    assert (config.host, config.public_url) == ("0.0.0.0", "http://sandbox:8787")
+    sandbox = SandboxServer(config)
+    # Listening on every interface, it is still reached here on loopback...
+    assert sandbox.origin == "http://127.0.0.1:8787"
+    # ...while the bot in another container is given the public URL, links included.
+    assert sandbox.base_url == "http://sandbox:8787/v2"
+    assert sandbox.video_url("1") == "http://sandbox:8787/videos/1.mp4"
+
+
 @pytest.mark.parametrize(
-    "argv", [["--port", "70000"], ["--fail-every", "-1"], ["--queued-seconds", "x"]]
+    "argv",
+    [
+        ["--port", "70000"],
+        ["--fail-every", "-1"],
+        ["--queued-seconds", "x"],
+        ["--host", ""],
+        ["--host", "http://0.0.0.0"],
+        ["--public-url", "sandbox:8787"],
+        ["--public-url", "http://sandbox:8787/v2"],
+    ],
 )
 def test_bad_option_stops_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
