@@ -66,3 +66,13 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         f"{report}\n\n{question}" if report else question,
         keyboard=stop_paid_markup(user.id, only_chat, newest.id, words),
     )
+
+
+async def on_id(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/id: the sender's own id, and in a group the group's too, for everyone, allowed or not
+    (it runs before the door), so that the operator can fill in the settings."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    group = chat.id if chat.type != ChatType.PRIVATE else None
+    await answer(message, current_words().ids(user.id, group))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.policy.access import Access
 from bot.wiring.steps import steps_of
+
+log = logging.getLogger(__name__)
+
+#: The groups whose id the log already gave, in `bot_data`: each is logged once a run.
+_GROUPS_LOGGED = "groups_logged"
 
 
 async def keep_strangers_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -19,4 +26,13 @@ async def keep_strangers_out(update: Update, context: ContextTypes.DEFAULT_TYPE)
         return
     rules = await steps_of(context.bot_data).admission.load_rules()
     if rules.access(user_id=user.id, chat_id=chat.id, private=False) is Access.IGNORED:
+        logged: set[int] = context.bot_data.setdefault(_GROUPS_LOGGED, set())
+        if chat.id not in logged and chat.id not in rules.allowed_chats:
+            logged.add(chat.id)
+            log.info(
+                "group %s (%s) is not allowed: its members are not answered; add the id to "
+                "ALLOWED_CHAT_IDS to let them use the bot",
+                chat.id,
+                chat.title,
+            )
         raise ApplicationHandlerStop

@@ -72,7 +72,7 @@ from handlers.buttons import (
     on_stop_paid,
     on_unknown_button,
 )
-from handlers.commands import on_cancel, on_help, on_status
+from handlers.commands import on_cancel, on_help, on_id, on_status
 from handlers.gate import keep_strangers_out
 from handlers.intake import (
     ANIMATE_COMMAND,
@@ -490,7 +490,9 @@ def build_application(
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
     # Before all else, the update's language: every handler's words are in it.
     application.add_handler(TypeHandler(Update, bind_update_language), group=-2)
-    # Then the door: strangers in a group the bot is not allowed in get no answer.
+    # Then the door: strangers in a group the bot is not allowed in get no answer, but /id
+    # (first in the same group, so the door does not see it) answers everyone.
+    application.add_handler(CommandHandler("id", on_id), group=-1)
     application.add_handler(MessageHandler(groups, keep_strangers_out), group=-1)
     application.add_handler(CommandHandler(["start", "help"], on_help))
     application.add_handler(CommandHandler("status", on_status))

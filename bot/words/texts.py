@@ -189,6 +189,7 @@ class Words:
             ("animate", self.pgettext("command", "Reply to a photo: /animate what should happen")),
             ("cancel", self.pgettext("command", "Cancel your jobs")),
             ("settings", self.pgettext("command", "Prompt optimizer on or off")),
+            ("id", self.pgettext("command", "Your Telegram id")),
         )
 
     @property
@@ -198,6 +199,7 @@ class Words:
             ("status", self.pgettext("command", "Your jobs in this group")),
             ("help", self.pgettext("command", "How to use the bot")),
             ("cancel", self.pgettext("command", "Cancel your jobs in this group")),
+            ("id", self.pgettext("command", "Your id and this group's")),
         )
 
     # --- Intake -----------------------------------------------------------------------------
@@ -736,6 +738,22 @@ class Words:
             "user id is <code>%(user_id)s</code>: send it to the operator to ask for access.",
             user_id=str(user_id),
         )
+
+    def ids(self, user_id: int, chat_id: int | None) -> str:
+        """/id: the sender's own Telegram id and, in a group (`chat_id`), the group's: what
+        the operator puts in the settings. Ids stay in Latin digits, to be copied."""
+        lines = [self._("🪪 Your user id: <code>%(user_id)s</code>", user_id=str(user_id))]
+        if chat_id is not None:
+            lines.append(
+                self._("👥 This group's id: <code>%(chat_id)s</code>", chat_id=str(chat_id))
+            )
+        lines.append(
+            self._(
+                "The bot's operator lets people in with these: ALLOWED_USER_IDS and "
+                "ADMIN_USER_IDS for a person, ALLOWED_CHAT_IDS for a group."
+            )
+        )
+        return "\n".join(lines)
 
     def too_many_active(self, verdict: TooManyActive) -> str:
         return self.ngettext(

@@ -336,6 +336,7 @@ SAMPLES: dict[str, list[Call]] = {
     ],
     "usage_today": [call(_usage()), call(_usage(admin=True)), call(_usage(allowed=False))],
     "not_allowed": [call(42)],
+    "ids": [call(111, None), call(111, -1001234567890)],
     "too_many_active": [call(TooManyActive(active=1, limit=1)), call(TooManyActive(3, 3))],
     "daily_limit_reached": [call(DailyLimitReached(used=5, limit=5, resets_in=43200.0))],
     "waiting_in_line": [call(3)],
