@@ -3,6 +3,8 @@ counts in a registry of its own, and /metrics serves the page with the store's c
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from bot.wiring.metrics import PREFIX, BotMetrics
 from bot.wiring.webserver import WebServer
 from storage import JobState, JobStore, NewJob, Reason
 from storage.counts import AccessStore
+
+DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana-dashboard.json"
 
 
 def sample(metrics: BotMetrics, name: str, **labels: str) -> float | None:
@@ -225,3 +229,28 @@ async def test_the_server_serves_metrics_only_when_given_a_page(
     finally:
         await with_metrics.stop()
         await without.stop()
+
+
+async def test_the_sample_dashboard_charts_only_what_the_bot_serves(
+    metrics: BotMetrics, store: JobStore
+) -> None:
+    await record(store, 1, JobState.REJECTED)
+    metrics.create_ended(SubmitOutcome.ACCEPTED)
+    metrics.quota_refunded(await store.get(1))
+    metrics.video_delivered(3)
+    metrics.api_answered("status", Endpoint.LEGACY, 0.1)
+    metrics.telegram_answered("sendMessage", 0.1, 429)
+    metrics.poll_tick_ran()
+    body, _ = await metrics.page(AccessStore.of(store))
+    served = {s.name for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    queries = [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    charted = {
+        name for query in queries for name in re.findall(r"\b(?:animator|process)_\w+", query)
+    }
+
+    assert charted - served == set()
+    # Every family of ours has a panel.
+    ours = {f.name for f in metrics.registry.collect() if f.name.startswith(PREFIX)}
+    assert {family for family in ours if not any(n.startswith(family) for n in charted)} == set()
