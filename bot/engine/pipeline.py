@@ -30,6 +30,7 @@ from bot.image.firstframe import (
     prepare_first_frame_async,
 )
 from bot.image.fixes import Fix, apply_fix_async, fix_for, preview_async
+from bot.logcontext import about_job
 from bot.words.texts import English, message_link, texts_for
 from storage import Job, JobState, JobStore, Reason
 
@@ -95,7 +96,8 @@ class Pipeline:
                 job = await store.update(
                     job.id, now=clock(), pending_status=None, next_poll_at=None
                 )
-            return await self._checked_and_submitted(job, declared_size)
+            with about_job(job.id, job.generation_id):  # every line of this step names it
+                return await self._checked_and_submitted(job, declared_size)
         finally:
             if not claimed:
                 self._in_flight.discard(job.id)

@@ -33,6 +33,7 @@ from bot.engine.progress import StatusMessages
 from bot.engine.schedule import next_poll_delay
 from bot.engine.submission import generation_facts
 from bot.engine.tuning import Clock, Tuning
+from bot.logcontext import about_job
 from storage import Job, JobState, JobStore, Reason
 
 log = logging.getLogger(__name__)
@@ -88,14 +89,15 @@ class Poller:
         self.in_flight.update(job.id for job in jobs)
 
         async def one(job: Job) -> None:
-            try:
-                async with self.poll_slots:
-                    await self.advance_job(job)
-            except Exception:
-                log.exception("job %s: unexpected error; retrying later", job.id)
-                await self._back_off(job)
-            finally:
-                self.in_flight.discard(job.id)
+            with about_job(job.id, job.generation_id):  # every line of this step names the job
+                try:
+                    async with self.poll_slots:
+                        await self.advance_job(job)
+                except Exception:
+                    log.exception("job %s: unexpected error; retrying later", job.id)
+                    await self._back_off(job)
+                finally:
+                    self.in_flight.discard(job.id)
 
         await asyncio.gather(*(one(job) for job in jobs))
         return len(jobs)

@@ -157,8 +157,12 @@ async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log what a handler or the tick raised; users hear about it from the job's own notice."""
-    log.error("unhandled error", exc_info=context.error)
+    """Log what a handler or the tick raised, and which update it was handling; users hear
+    about it from the job's own notice."""
+    if isinstance(update, Update):
+        log.error("update %s: unhandled error", update.update_id, exc_info=context.error)
+    else:
+        log.error("unhandled error", exc_info=context.error)
 
 
 class NotStarted(Exception):

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print(describe_settings_error(error), file=sys.stderr)
         return 2
     secrets = [settings.telegram_bot_token, settings.aimlapi_key, settings.telegram_webhook_secret]
-    setup_logging(settings.log_level, [secret.get_secret_value() for secret in secrets])
+    setup_logging(
+        settings.log_level, [secret.get_secret_value() for secret in secrets], settings.log_format
+    )
     if arguments.command == "check":
         return asyncio.run(check(settings))
     problem = asyncio.run(preflight(settings))

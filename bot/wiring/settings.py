@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.aimlapi.client import Endpoint
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 #: Telegram ids written `123,-100456` in the environment (NoDecode: not JSON).
 IdList = Annotated[list[int], NoDecode]
 #: What Telegram takes as a webhook's secret token.
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     prompt_optimizer: bool = True
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
     job_timeout_seconds: float = Field(default=900.0, gt=0)
     poll_concurrency: int = Field(default=50, ge=1, le=100)
     allowed_user_ids: IdList = Field(default_factory=list)
@@ -140,12 +142,12 @@ class Settings(BaseSettings):
                 ) from None
         return ids
 
-    @field_validator("log_level", "aimlapi_endpoint", mode="before")
+    @field_validator("log_level", "log_format", "aimlapi_endpoint", mode="before")
     @classmethod
     def _case(cls, value: object, info: ValidationInfo) -> object:
         if not isinstance(value, str):
             return value
-        return value.lower() if info.field_name == "aimlapi_endpoint" else value.upper()
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
 
 def describe_settings_error(error: ValidationError) -> str:

@@ -4,15 +4,18 @@ in one line (exit code 2) that names what to fix, with no traceback and no secre
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
 from bot.wiring.settings import Settings
-from tests.conftest import API_KEY, TOKEN
+from tests.conftest import API_KEY, TOKEN, send_photo
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
-from tests.emulators.telegram_emulator import TelegramEmulator
+from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
+from tests.process import BotProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,3 +176,27 @@ async def test_check_says_which_secret_is_refused(
         == f"AI/ML API at {aiml.base_url}: AIMLAPI_KEY is refused (401/403)"
     )
     assert aiml.charged == 0
+
+
+async def test_json_logs_are_one_object_a_line_naming_the_job_generation_and_update(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    run = BotProcess(tmp_path, telegram, aiml, LOG_FORMAT="json", LOG_LEVEL="INFO")
+    await run.start()
+    try:
+        send_photo(telegram, chat=private_chat(111), sender=user(111, "Ann"), caption="waves")
+        await telegram.wait_for("sendVideo", timeout=30)
+        assert await run.terminate() == 0
+    finally:
+        await run.close()
+
+    lines = [json.loads(line) for line in run.log().splitlines()]  # every line is JSON
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
+        [(generation,)] = db.execute("SELECT generation_id FROM jobs").fetchall()
+    db.close()
+    delivered = [line for line in lines if line["message"].endswith("video delivered")]
+    assert [(line["job_id"], line["generation_id"]) for line in delivered] == [(1, generation)]
+    recorded = [line for line in lines if "update_id" in line]
+    assert recorded and all(isinstance(line["update_id"], int) for line in recorded)
+    assert TOKEN not in run.log() and API_KEY not in run.log()
