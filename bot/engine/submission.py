@@ -212,9 +212,12 @@ class Submitter:
         )
         retry_at = min(now + max(delay, pause), deadline)
         log.info(
-            "job %s: the API is busy (%s: %s); back in line, tried again in %.0fs",
+            "job %s: %s (%s); back in line, tried again in %.0fs",
             job.id,
-            error.status or "no connection",
+            # A refused connection is not a busy API: the operator's network, or a wrong URL.
+            "the API could not be reached"
+            if error.status is None
+            else f"the API is busy (HTTP {error.status})",
             error.message,
             retry_at - now,
         )

@@ -3,6 +3,7 @@ from the line, until the service takes it or the bot's patience runs out."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
@@ -104,8 +105,13 @@ async def test_a_service_that_stays_busy_is_given_up_after_the_patience_uncharge
 
 
 async def test_an_unreachable_service_is_tried_again_and_the_video_still_comes(
-    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+    tmp_path: Path,
+    telegram: TelegramEmulator,
+    aiml: AimlApiEmulator,
+    clock: TestClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
@@ -115,6 +121,8 @@ async def test_an_unreachable_service_is_tried_again_and_the_video_still_comes(
     async with running_bot(settings, clock) as app:
         sent = photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="waves")
         await status_says(telegram, 111, "nothing is charged until the service takes it")
+    # The log tells the operator it is their side (network, URL), not a busy API.
+    assert "the API could not be reached" in caplog.text and "API is busy" not in caplog.text
     # The service comes back: the same request, from the line, reaches it after a restart.
     fixed = settings.model_copy(update={"aimlapi_base_url": aiml.base_url})
     async with running_bot(fixed, clock) as app:
