@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_SANDBOX := $(VENV)/.installed-sandbox
+STAMP_LOCK := $(VENV)/.installed-lock
 
-.PHONY: run test lint typecheck unit bench sandbox clean
+.PHONY: run test lint lock typecheck unit bench sandbox clean
 .PHONY: messages-extract messages-update messages-init messages-compile messages-check
 
 $(BIN)/python:
@@ -36,6 +37,23 @@ sandbox: $(STAMP_SANDBOX)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+# The runtime dependencies pinned with their hashes (requirements.lock), and setuptools to
+# build the project (requirements-build.lock): what the image installs, file by file, while
+# pyproject.toml keeps its lower bounds. Run after changing a dependency; pins already locked
+# stay as they are unless `make lock LOCK_ARGS=--upgrade`.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+$(STAMP_LOCK): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "pip-tools>=7.4"
+	touch $@
+
+lock: $(STAMP_LOCK)
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --all-build-deps --only-build-deps --output-file requirements-build.lock \
+		pyproject.toml
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy bot chat handlers storage tests $(wildcard bench)
