@@ -132,6 +132,11 @@ async def _open_database(settings: Settings) -> str | None:
         store = await JobStore.open(settings.database_path)
     except DatabaseInUse as error:
         return _in_use(error)
+    except RuntimeError as error:  # a schema newer than this build: a downgrade
+        return (
+            f"Not started: DATABASE_PATH={settings.database_path}: {error}. Run the newer "
+            "version again, or restore the backup taken before the upgrade."
+        )
     except (OSError, sqlite3.Error) as error:
         why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         return (

@@ -200,3 +200,18 @@ async def test_json_logs_are_one_object_a_line_naming_the_job_generation_and_upd
     recorded = [line for line in lines if "update_id" in line]
     assert recorded and all(isinstance(line["update_id"], int) for line in recorded)
     assert TOKEN not in run.log() and API_KEY not in run.log()
+
+
+async def test_a_database_from_a_newer_version_is_one_line_not_a_traceback(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    settings = _usual(telegram, aiml, tmp_path)
+    database = Path(settings["DATABASE_PATH"])
+    database.parent.mkdir(parents=True)
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA user_version = 999")
+    db.close()
+    code, _, err = await run_module(tmp_path, **settings)
+    line = _one_line(code, err)
+    assert line.startswith(f"Not started: DATABASE_PATH={database}: database schema version 999")
+    assert "restore the backup" in line
