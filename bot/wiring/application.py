@@ -19,7 +19,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -61,7 +61,7 @@ from bot.wiring.metrics import METRICS_KEY, BotMetrics, metrics_of
 from bot.wiring.services import SERVICES_KEY, Services
 from bot.wiring.settings import Settings
 from bot.wiring.steps import STEPS_KEY, Steps, steps_of
-from bot.wiring.webserver import WebServer
+from bot.wiring.webserver import NotNow, WebServer
 from bot.words.texts import ENGLISH, TRANSLATIONS
 from chat.telegram_chat import TelegramChat, TimedRequest
 from handlers.admin import on_allow, on_deny, on_stats
@@ -171,7 +171,11 @@ class NotStarted(Exception):
 
 class UpdateFeed:
     """Hands each update Telegram posts to the webhook to the application, once: an update
-    posted again to this instance (its 200 lost on the way) is dropped."""
+    posted again to this instance (its 200 lost on the way) is dropped. While the application
+    is not running, posts are refused, so that Telegram sends them again later.
+
+    The update is then in memory only: a process killed between the answer and the handler's
+    first write loses it (an inbox table will keep it; see the README's webhook section)."""
 
     def __init__(self, application: BotApp) -> None:
         self._application = application
@@ -179,10 +183,16 @@ class UpdateFeed:
 
     async def __call__(self, data: dict[str, Any]) -> None:
         update_id = int(data["update_id"])
+        if not self._application.running:
+            raise NotNow(f"update {update_id} came while the bot is not running")
         if update_id in self._seen:
             log.info("update %s came again; handled once already", update_id)
             return
-        update = Update.de_json(data, self._application.bot)
+        try:
+            update = Update.de_json(data, self._application.bot)
+        except Exception as error:  # answered 200 all the same: a resend would fail alike
+            log.warning("update %s could not be read (%s); dropped", update_id, error)
+            return
         await self._application.update_queue.put(update)
         self._seen[update_id] = None
         while len(self._seen) > _SEEN_UPDATES:
@@ -200,6 +210,8 @@ class Readiness:
 
     async def __call__(self) -> str | None:
         steps = self._steps
+        if not self._application.running:
+            return "the bot is starting or stopping"
         try:
             await steps.store.recent_generation_seconds(limit=1)
         except Exception as error:
@@ -349,11 +361,13 @@ def build_application(
                 ),
                 meter=metrics,
             )
+            # The server and the webhook first: a refused webhook URL or a port taken stops the
+            # start before anything else happens. Posts wait for the application to run.
+            if settings.serves_http:
+                await start_http_server(application, steps)  # post_shutdown stops it
             await start_steps(application, steps)
             application.bot_data[SERVICES_KEY] = services
             application.bot_data[STEPS_KEY] = steps
-            if settings.serves_http:
-                await start_http_server(application, steps)  # post_shutdown stops it
             opened.pop_all()  # from here on, post_shutdown closes them
 
     async def start_http_server(application: BotApp, steps: Steps) -> None:
@@ -380,11 +394,6 @@ def build_application(
         application.bot_data[HTTP_SERVER_KEY] = server
         if not webhook:
             return
-        if settings.telegram_webhook_url.startswith("http://"):
-            log.warning(
-                "TELEGRAM_WEBHOOK_URL is plain http: only a local Bot API server posts there; "
-                "Telegram itself needs https"
-            )
         # Set at every start, and never removed at shutdown: other instances may still serve.
         try:
             await application.bot.set_webhook(
@@ -397,6 +406,15 @@ def build_application(
                 f"Telegram refused TELEGRAM_WEBHOOK_URL={settings.telegram_webhook_url} "
                 f"({error.message}). Telegram posts only to https:// on ports 443, 80, 88 or 8443."
             ) from None
+        except TelegramError as error:
+            raise NotStarted(
+                f"Telegram did not set the webhook ({error.message}); try again later."
+            ) from None
+        if settings.telegram_webhook_url.startswith("http://"):
+            log.warning(
+                "TELEGRAM_WEBHOOK_URL is plain http: only a local Bot API server posts there; "
+                "Telegram itself needs https"
+            )
 
     async def open_services(opened: contextlib.AsyncExitStack) -> Services:
         store = await JobStore.open(settings.database_path)

@@ -154,8 +154,7 @@ async def _reach_telegram(settings: Settings) -> str | None:
     where = urlsplit(settings.telegram_base_url).netloc or settings.telegram_base_url
     while True:
         try:
-            await _bot_name(settings)
-            return None
+            _, webhook = await _telegram_facts(settings)
         except InvalidToken:
             return _TOKEN_REJECTED
         except NetworkError as error:  # and TimedOut: no answer, or no connection
@@ -175,19 +174,30 @@ async def _reach_telegram(settings: Settings) -> str | None:
                 )
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, 15.0)
+            continue
         except TelegramError as error:
             return f"Not started: Telegram's Bot API at {where} answered {error.message!r}."
+        if webhook and not settings.webhook_mode:
+            # Polling would delete it, and with it the webhook other instances serve.
+            return (
+                f"Not started: a webhook is set for this bot ({webhook}), so Telegram posts the "
+                "updates there. Set TELEGRAM_WEBHOOK_URL to serve it, or delete it "
+                "(deleteWebhook) to poll."
+            )
+        return None
 
 
-async def _bot_name(settings: Settings) -> str:
-    """The bot's @username, from getMe. Raises Telegram's errors."""
+async def _telegram_facts(settings: Settings) -> tuple[str, str]:
+    """The bot's @username (getMe) and the URL of its webhook, empty when none is set
+    (getWebhookInfo). Raises Telegram's errors."""
     bot = Bot(
         settings.telegram_bot_token.get_secret_value(),
         base_url=settings.telegram_base_url,
         base_file_url=settings.telegram_base_file_url,
     )
     async with bot:
-        return bot.username
+        info = await bot.get_webhook_info()
+        return bot.username, info.url
 
 
 async def check(settings: Settings) -> int:
@@ -197,8 +207,11 @@ async def check(settings: Settings) -> int:
     print(f"settings: valid ({mode} mode, database {settings.database_path})")
     failed = False
     try:
-        name = await _bot_name(settings)
+        name, webhook = await _telegram_facts(settings)
         print(f"Telegram: the token works, the bot is @{name}")
+        if webhook and not settings.webhook_mode:
+            print(f"Telegram: a webhook is set ({webhook}); polling would remove it")
+            failed = True
     except InvalidToken:
         print("Telegram: TELEGRAM_BOT_TOKEN is rejected")
         failed = True

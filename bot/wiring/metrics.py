@@ -84,8 +84,8 @@ class BotMetrics:
         )
         self.refunds = Counter(
             PREFIX + "quota_refunded",
-            "Jobs that gave their place in the day's count back (DAILY_JOB_LIMIT and the "
-            "user's own), by how they ended: the state and the reason code.",
+            "Jobs that gave their place in the day's count back (DAILY_JOBS_TOTAL and "
+            "DAILY_JOBS_PER_USER), by how they ended: the state and the reason code.",
             ["state", "reason"],
             **own,
         )

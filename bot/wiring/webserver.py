@@ -6,7 +6,8 @@ health checks, nor keep an update before answering it.
 
 - `POST <webhook path>`: an update from Telegram. A post without the secret header Telegram was
   given (`TELEGRAM_WEBHOOK_SECRET`) gets 401 and does nothing. An update is answered 200 only
-  once `on_update` has kept it: Telegram never resends an update it got a 200 for.
+  once `on_update` has taken it (Telegram never resends an update it got a 200 for); when it
+  cannot take it now, the answer is 503 and Telegram sends it again later.
 - `GET /healthz`: 200 while the process serves.
 - `GET /readyz`: 200 when `readiness` finds nothing wrong, else 503 with its reason.
 - `GET /metrics`: the page `metrics` makes (Prometheus' text format, `bot.wiring.metrics`).
@@ -29,9 +30,15 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name, 
 #: Largest update body taken: an update is a few KB; Telegram's are far below this.
 MAX_UPDATE_BYTES = 1024 * 1024
 
-#: Keeps one update (Telegram's JSON object), so that it is handled even if the process dies
-#: after the 200. Raises to have Telegram send it again later.
+#: Takes one update (Telegram's JSON object) to be handled. Raises NotNow, or any error, to
+#: have Telegram send it again later.
 UpdateSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class NotNow(Exception):
+    """The sink cannot take updates at the moment (the bot is starting or stopping)."""
+
+
 #: Why the bot is not ready (for /readyz), or None when it is.
 Readiness = Callable[[], Awaitable[str | None]]
 #: The metrics page: its body, and its content type.
@@ -85,7 +92,7 @@ class WebServer:
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
-        log.info("HTTP server listening on %s:%s", self._host, self.port)
+        log.debug("HTTP server listening on %s:%s", self._host, self.port)
 
     async def stop(self) -> None:
         """Stop listening; requests in progress are answered first."""
@@ -126,6 +133,9 @@ class WebServer:
         assert self._on_update is not None
         try:
             await self._on_update(update)
+        except NotNow as error:
+            log.info("%s; Telegram will resend it", error)
+            return web.Response(status=503, text="not now\n")
         except Exception:
             # Not kept: Telegram sends it again after a non-2xx answer.
             log.exception(

@@ -11,6 +11,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from telegram import Bot
+
 from bot.wiring.settings import Settings
 from tests.conftest import API_KEY, TOKEN, send_photo
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -124,12 +126,12 @@ async def test_a_webhook_url_telegram_refuses_is_one_line(
         "HTTP_PORT": "0",
     }
     code, _, err = await run_module(tmp_path, **settings)
-    assert code == 2 and "Traceback" not in err, err
-    last = err.strip().splitlines()[-1]
-    assert last.startswith(
+    line = _one_line(code, err)  # refused before the ticks, the menus or the start-up line
+    assert line.startswith(
         "Not started: Telegram refused TELEGRAM_WEBHOOK_URL=http://bot.example.org/telegram"
     )
     assert "s3cret" not in err
+    assert telegram.calls_to("setMyCommands") == []
 
 
 async def test_a_malformed_webhook_url_is_named_before_anything_starts(tmp_path: Path) -> None:
@@ -215,3 +217,17 @@ async def test_a_database_from_a_newer_version_is_one_line_not_a_traceback(
     line = _one_line(code, err)
     assert line.startswith(f"Not started: DATABASE_PATH={database}: database schema version 999")
     assert "restore the backup" in line
+
+
+async def test_polling_is_refused_while_a_webhook_is_set_so_it_is_never_removed(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    # Another instance serves a webhook: a poller would delete it at start.
+    telegram.local_server = True
+    async with Bot(TOKEN, base_url=telegram.base_url) as other:
+        await other.set_webhook("http://127.0.0.1:9/hook", secret_token="s3cret")
+    code, _, err = await run_module(tmp_path, **_usual(telegram, aiml, tmp_path))
+    line = _one_line(code, err)
+    assert line.startswith("Not started: a webhook is set for this bot (http://127.0.0.1:9/hook)")
+    assert telegram.webhook_url == "http://127.0.0.1:9/hook"
+    assert telegram.calls_to("deleteWebhook") == []

@@ -3,6 +3,7 @@ takes each update once, and serves the health checks beside it."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.emulators.telegram_emulator import (
     photo_message,
     photo_sizes,
     private_chat,
+    text_message,
     user,
 )
 from tests.images import make_image
@@ -139,6 +141,20 @@ async def test_an_update_posted_twice_is_handled_once(
         call for call in local_telegram.calls_to("sendMessage") if call.params["chat_id"] == 111
     ]
     assert len(acknowledgements) == 1
+
+
+async def test_a_command_posted_twice_is_answered_once(
+    webhook_bot: BotApp, local_telegram: TelegramEmulator
+) -> None:
+    # Unlike a photo, which the database keeps once, a command is deduplicated by the webhook.
+    asked = text_message(chat=ANN_CHAT, sender=ANN, text="/status")
+    update_id = local_telegram.push_update(message_update(asked))
+    await eventually(lambda: len(local_telegram.calls_to("sendMessage")) == 1, what="a reply")
+    local_telegram.deliver_again(update_id)
+    await eventually(lambda: len(local_telegram.webhook_posts) == 2, what="the second post")
+    await asyncio.sleep(0.3)  # time for a second reply, were there to be one
+    assert [post.status for post in local_telegram.webhook_posts] == [200, 200]
+    assert len(local_telegram.calls_to("sendMessage")) == 1
 
 
 async def test_health_checks_are_served_beside_the_webhook(

@@ -1057,7 +1057,10 @@ class TelegramEmulator(LoopbackServer):
                     continue
                 status: int | None = None
                 try:
-                    async with session.post(hook.url, json=update, headers=headers) as answer:
+                    # Telegram follows no redirect: a 3xx is a failed post, tried again.
+                    async with session.post(
+                        hook.url, json=update, headers=headers, allow_redirects=False
+                    ) as answer:
                         status = answer.status
                 except (aiohttp.ClientError, TimeoutError):
                     status = None

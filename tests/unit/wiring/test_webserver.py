@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.wiring.webserver import SECRET_HEADER, WebServer
+from bot.wiring.webserver import SECRET_HEADER, NotNow, WebServer
 
 SECRET = "s3cret_token-1"
 PATH = "/telegram/hook"
@@ -21,8 +21,11 @@ class Sink:
     def __init__(self) -> None:
         self.kept: list[dict[str, Any]] = []
         self.failing = False
+        self.not_now = False
 
     async def __call__(self, update: dict[str, Any]) -> None:
+        if self.not_now:
+            raise NotNow("the bot is starting")
         if self.failing:
             raise RuntimeError("database unavailable")
         self.kept.append(update)
@@ -139,3 +142,11 @@ async def test_without_a_webhook_path_only_the_health_checks_are_served() -> Non
 def test_a_webhook_route_needs_a_secret() -> None:
     with pytest.raises(ValueError, match="secret"):
         WebServer(host="127.0.0.1", port=0, on_update=Sink(), webhook_path=PATH, secret="")
+
+
+async def test_an_update_the_bot_cannot_take_yet_gets_503_so_that_telegram_resends_it(
+    server: str, sink: Sink
+) -> None:
+    sink.not_now = True
+    status, _ = await _post(server + PATH, {"update_id": 9}, {SECRET_HEADER: SECRET})
+    assert (status, sink.kept) == (503, [])
