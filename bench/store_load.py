@@ -19,6 +19,7 @@ from typing import Any
 from bench.harness import Figure, Outcome, percentile, run_module
 from bench.setup import clean_environment
 from storage import JobStore, NewJob
+from storage.jobs import due_jobs_query
 
 SAMPLE_INSERTS = 2000
 SIZES = (10_000, 100_000)
@@ -110,16 +111,12 @@ def query_plan(database: Path, sql: str) -> list[str]:
 
 
 async def due_jobs_sql(store: JobStore, *, now: float, limit: int) -> str:
-    """The statement `due_jobs` sends, with its values filled in, as SQLite traced it."""
-    statements: list[str] = []
-    connection: Any = store._db  # the store's own connection: the statement is the real one
-    await connection.set_trace_callback(statements.append)
-    try:
-        await store.due_jobs(now=now, limit=limit)
-    finally:
-        await connection.set_trace_callback(None)
-    [statement] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    return statement
+    """The statement `due_jobs` sends (the store's own query), with its values filled in."""
+    engine = store.database.engine
+    compiled = due_jobs_query(now=now, limit=limit).compile(
+        dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    return " ".join(str(compiled).split())
 
 
 async def measure_limit(

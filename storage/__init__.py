@@ -1,4 +1,4 @@
-"""SQLite storage of jobs: plain records in, plain records out."""
+"""Storage of jobs, on SQLite or PostgreSQL: plain records in, plain records out."""
 
 from storage.jobs import (
     DatabaseInUse,

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
+import sqlalchemy as sa
 
-from storage.jobs import ACTIVE_STATES, JobState, JobStore
+from storage.database import Database
+from storage.jobs import ACTIVE_STATES, JobState, JobStore, states
 from storage.reasons import Reason
-
-
-def sql_states(*states: JobState) -> str:
-    """An SQL list of state literals. Only enum values are ever put in it, never input."""
-    return "(" + ", ".join(f"'{state.value}'" for state in states) + ")"
-
+from storage.schema import access_overrides, jobs
 
 #: Jobs at the paid API, or about to be: they count against MAX_ACTIVE_JOBS. A COMPLETED job
 #: only waits to be sent to Telegram; the API is done with it.
@@ -39,11 +35,19 @@ FINISHED_STATES = (JobState.DELIVERED, *_FAILED_STATES)
 
 #: A job counts against the daily budget while it waits or runs, and once it cost (or may have
 #: cost) credits and made a video. Failed, timed-out, refused and never-sent jobs give it back.
-_COUNTS_TODAY = f"""(
-    state IN {sql_states(*ACTIVE_STATES, JobState.DELIVERED, JobState.UNDELIVERABLE)}
-    OR (state = '{JobState.INTERRUPTED.value}' AND COALESCE(reason, '') != ?)
-    OR (state = '{JobState.CANCELLED.value}' AND submitted_at IS NOT NULL)
-)"""
+_COUNTS_TODAY = sa.or_(
+    jobs.c.state.in_(states(*ACTIVE_STATES, JobState.DELIVERED, JobState.UNDELIVERABLE)),
+    sa.and_(
+        jobs.c.state == JobState.INTERRUPTED.value,
+        sa.func.coalesce(jobs.c.reason, "") != Reason.NOT_SUBMITTED.value,
+    ),
+    sa.and_(jobs.c.state == JobState.CANCELLED.value, jobs.c.submitted_at.is_not(None)),
+)
+
+
+def count_where(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """How many of the rows counted hold all `conditions` (COUNT(*) FILTER, on both engines)."""
+    return sa.func.count().filter(sa.and_(*conditions))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,146 +102,156 @@ class JobStats:
 
 class AccessStore:
     """The access_overrides table, and counts over the jobs table. Shares the JobStore's
-    connection: build it with `AccessStore.of(store)`."""
+    database: build it with `AccessStore.of(store)`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._engine = database.engine
+        self._reads = database.reads
 
     @classmethod
     def of(cls, store: JobStore) -> AccessStore:
-        return cls(store.db)
+        return cls(store.database)
 
     async def overrides(self) -> list[AccessOverride]:
         """Every run-time /allow and /deny, oldest first."""
-        async with self._db.execute(
-            "SELECT user_id, allowed, changed_by, changed_at FROM access_overrides "
-            "ORDER BY changed_at, user_id"
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [AccessOverride(int(u), bool(a), by, float(at)) for u, a, by, at in rows]
+        statement = sa.select(
+            access_overrides.c.user_id,
+            access_overrides.c.allowed,
+            access_overrides.c.changed_by,
+            access_overrides.c.changed_at,
+        ).order_by(access_overrides.c.changed_at, access_overrides.c.user_id)
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [
+            AccessOverride(int(u), bool(a), None if by is None else int(by), float(at))
+            for u, a, by, at in rows
+        ]
 
     async def set_override(
         self, user_id: int, *, allowed: bool, changed_by: int | None, now: float
     ) -> None:
         """Record /allow (`allowed`) or /deny for a user, replacing any earlier one."""
-        await self._db.execute(
-            "INSERT INTO access_overrides (user_id, allowed, changed_by, changed_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
-            "allowed = excluded.allowed, changed_by = excluded.changed_by, "
-            "changed_at = excluded.changed_at",
-            (user_id, int(allowed), changed_by, now),
+        insert = self._database.insert(access_overrides).values(
+            user_id=user_id, allowed=allowed, changed_by=changed_by, changed_at=now
         )
-        await self._db.commit()
+        statement = insert.on_conflict_do_update(
+            index_elements=[access_overrides.c.user_id],
+            set_={
+                "allowed": insert.excluded.allowed,
+                "changed_by": insert.excluded.changed_by,
+                "changed_at": insert.excluded.changed_at,
+            },
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
 
     async def user_counts(self, user_id: int, *, since: float) -> UserCounts:
         """A user's jobs in flight now, and those counted against the budget since `since`."""
-        async with self._db.execute(
-            f"SELECT COALESCE(SUM(state IN {sql_states(*ACTIVE_STATES)}), 0), "
-            f"COALESCE(SUM(created_at >= ? AND {_COUNTS_TODAY}), 0) "
-            "FROM jobs WHERE user_id = ?",
-            (since, Reason.NOT_SUBMITTED.value, user_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        return UserCounts(active=int(row[0]), today=int(row[1]))
+        statement = sa.select(
+            count_where(jobs.c.state.in_(states(*ACTIVE_STATES))),
+            count_where(jobs.c.created_at >= since, _COUNTS_TODAY),
+        ).where(jobs.c.user_id == user_id)
+        async with self._reads.connect() as connection:
+            active, today = (await connection.execute(statement)).one()
+        return UserCounts(active=int(active), today=int(today))
 
     async def bot_counts(self, *, since: float | None = None) -> BotCounts:
         """The bot's jobs at the paid API, those waiting in the local line, and (with `since`)
         those of every user counted against the day since then, as a user's are."""
-        async with self._db.execute(
-            f"SELECT COALESCE(SUM(state IN {sql_states(*IN_FLIGHT_STATES)}), 0), "
-            f"COALESCE(SUM(state = '{JobState.WAITING.value}'), 0) "
-            f"FROM jobs WHERE state IN {sql_states(*IN_FLIGHT_STATES, JobState.WAITING)}"
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        today = 0
-        if since is not None:
-            async with self._db.execute(
-                f"SELECT COUNT(*) FROM jobs WHERE created_at >= ? AND {_COUNTS_TODAY}",
-                (since, Reason.NOT_SUBMITTED.value),
-            ) as cursor:
-                counted = await cursor.fetchone()
-            today = int(counted[0]) if counted else 0
-        return BotCounts(in_flight=int(row[0]), waiting=int(row[1]), today=today)
+        load = sa.select(
+            count_where(jobs.c.state.in_(states(*IN_FLIGHT_STATES))),
+            count_where(jobs.c.state == JobState.WAITING.value),
+        ).where(jobs.c.state.in_(states(*IN_FLIGHT_STATES, JobState.WAITING)))
+        async with self._reads.connect() as connection:
+            in_flight, waiting = (await connection.execute(load)).one()
+            today = 0
+            if since is not None:
+                counted = sa.select(sa.func.count()).where(
+                    jobs.c.created_at >= since, _COUNTS_TODAY
+                )
+                today = int(await connection.scalar(counted) or 0)
+        return BotCounts(in_flight=int(in_flight), waiting=int(waiting), today=today)
 
     async def jobs_by_state(self) -> dict[JobState, int]:
         """How many jobs are in each state, of all ever recorded; a state with none is left
         out."""
-        async with self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cursor:
-            rows = await cursor.fetchall()
+        statement = sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(statement)).all()
         return {JobState(state): int(count) for state, count in rows}
 
     async def recorded_id(self, chat_id: int, request_message_id: int) -> int | None:
         """The id of the job this chat's message became, or None when it is none."""
-        async with self._db.execute(
-            "SELECT id FROM jobs WHERE chat_id = ? AND request_message_id = ?",
-            (chat_id, request_message_id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else int(row[0])
+        statement = sa.select(jobs.c.id).where(
+            jobs.c.chat_id == chat_id, jobs.c.request_message_id == request_message_id
+        )
+        async with self._reads.connect() as connection:
+            found = await connection.scalar(statement)
+        return None if found is None else int(found)
 
     async def is_recorded(self, chat_id: int, request_message_id: int) -> bool:
         """Whether this chat's message is already a job (Telegram redelivered the update)."""
-        async with self._db.execute(
-            "SELECT 1 FROM jobs WHERE chat_id = ? AND request_message_id = ?",
-            (chat_id, request_message_id),
-        ) as cursor:
-            return await cursor.fetchone() is not None
+        return await self.recorded_id(chat_id, request_message_id) is not None
 
     async def stats(self, *, today: float, week: float) -> JobStats:
         """The figures behind /stats: requests since `today` and since `week` (timestamps),
         and the outcomes of the jobs created since `week`."""
-        async with self._db.execute(
-            "SELECT COALESCE(SUM(created_at >= ?), 0), "
-            "COALESCE(SUM(created_at >= ? AND submitted_at IS NOT NULL), 0), "
-            "COUNT(*), COALESCE(SUM(submitted_at IS NOT NULL), 0), "
-            f"COALESCE(SUM(state IN {sql_states(*FINISHED_STATES)}), 0), "
-            f"COALESCE(SUM(state = '{JobState.DELIVERED.value}'), 0) "
-            "FROM jobs WHERE created_at >= ?",
-            (today, today, week),
-        ) as cursor:
-            totals = await cursor.fetchone()
-        assert totals is not None
-        async with self._db.execute(
-            "SELECT delivered_at - submitted_at FROM jobs WHERE created_at >= ? AND state = ? "
-            "AND delivered_at IS NOT NULL AND submitted_at IS NOT NULL",
-            (week, JobState.DELIVERED.value),
-        ) as cursor:
-            durations = [float(row[0]) for row in await cursor.fetchall()]
-        async with self._db.execute(
-            "SELECT state, reason, api_reason, COUNT(*) AS n FROM jobs "
-            f"WHERE created_at >= ? AND state IN {sql_states(*_FAILED_STATES)} "
-            "GROUP BY state, reason, api_reason ORDER BY n DESC, state, reason, api_reason",
-            (week,),
-        ) as cursor:
-            failures = [
+        submitted = jobs.c.submitted_at.is_not(None)
+        totals = sa.select(
+            count_where(jobs.c.created_at >= today),
+            count_where(jobs.c.created_at >= today, submitted),
+            sa.func.count(),
+            count_where(submitted),
+            count_where(jobs.c.state.in_(states(*FINISHED_STATES))),
+            count_where(jobs.c.state == JobState.DELIVERED.value),
+        ).where(jobs.c.created_at >= week)
+        durations = sa.select(jobs.c.delivered_at - jobs.c.submitted_at).where(
+            jobs.c.created_at >= week,
+            jobs.c.state == JobState.DELIVERED.value,
+            jobs.c.delivered_at.is_not(None),
+            submitted,
+        )
+        n = sa.func.count().label("n")
+        failures = (
+            sa.select(jobs.c.state, jobs.c.reason, jobs.c.api_reason, n)
+            .where(jobs.c.created_at >= week, jobs.c.state.in_(states(*_FAILED_STATES)))
+            .group_by(jobs.c.state, jobs.c.reason, jobs.c.api_reason)
+            # NULLs first, as SQLite puts them and PostgreSQL would not unless told.
+            .order_by(
+                n.desc(), jobs.c.state, jobs.c.reason.nulls_first(), jobs.c.api_reason.nulls_first()
+            )
+        )
+        usage = (
+            sa.select(jobs.c.usage_unit, sa.func.sum(jobs.c.usage_amount))
+            .where(jobs.c.created_at >= today, jobs.c.usage_unit.is_not(None))
+            .group_by(jobs.c.usage_unit)
+            .order_by(jobs.c.usage_unit)
+        )
+        async with self._reads.connect() as connection:
+            counted = [int(value) for value in (await connection.execute(totals)).one()]
+            seconds = [float(took) for took in await connection.scalars(durations)]
+            failed = [
                 FailureCount(
                     JobState(state),
                     Reason(reason) if reason is not None else None,
-                    int(n),
+                    int(count),
                     api_reason,
                 )
-                for state, reason, api_reason, n in await cursor.fetchall()
+                for state, reason, api_reason, count in await connection.execute(failures)
             ]
-        async with self._db.execute(
-            "SELECT usage_unit, SUM(usage_amount) FROM jobs "
-            "WHERE created_at >= ? AND usage_unit IS NOT NULL GROUP BY usage_unit "
-            "ORDER BY usage_unit",
-            (today,),
-        ) as cursor:
-            usage = {str(unit): float(total) for unit, total in await cursor.fetchall()}
+            used = {str(unit): float(total) for unit, total in await connection.execute(usage)}
         load = await self.bot_counts()
         return JobStats(
-            requests_today=int(totals[0]),
-            submitted_today=int(totals[1]),
-            requests_week=int(totals[2]),
-            submitted_week=int(totals[3]),
-            finished_week=int(totals[4]),
-            delivered_week=int(totals[5]),
-            delivery_seconds=durations,
-            failures=failures,
+            requests_today=counted[0],
+            submitted_today=counted[1],
+            requests_week=counted[2],
+            submitted_week=counted[3],
+            finished_week=counted[4],
+            delivered_week=counted[5],
+            delivery_seconds=seconds,
+            failures=failed,
             in_flight=load.in_flight,
             waiting=load.waiting,
-            usage_today=usage,
+            usage_today=used,
         )

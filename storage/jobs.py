@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import aiosqlite
+import sqlalchemy as sa
 
-from storage.migrations import migrate
+from storage.database import Database, DatabaseInUse
 from storage.reasons import Reason
+from storage.schema import album_notices, chat_moves, jobs
+
+__all__ = ["ACTIVE_STATES", "DatabaseInUse", "Job", "JobState", "JobStore", "NewJob"]
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +125,17 @@ class Job:
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "created_at"}
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
+#: A job's columns in the order of Job's fields, so that a row becomes a Job positionally.
+JOB_COLUMNS = tuple(jobs.c[name] for name in _COLUMNS)
+_SELECT = sa.select(*JOB_COLUMNS)
 
 
 _STATE_AT, _OPTIMIZER_AT = _COLUMNS.index("state"), _COLUMNS.index("prompt_optimizer")
 _REASON_AT = _COLUMNS.index("reason")
 
 
-def _to_job(row: Any) -> Job:
+def to_job(row: Any) -> Job:
+    """A row of `JOB_COLUMNS` as a Job."""
     # Positional: a tick may turn a thousand rows into jobs, and keywords cost twice as much.
     values = list(row)
     values[_STATE_AT] = JobState(values[_STATE_AT])
@@ -150,73 +155,46 @@ def _reason(code: str, *, job_id: int) -> Reason | None:
         return None
 
 
-#: A job asked in the chat given (a parameter, twice), or in a group that became that chat.
-IN_CHAT_OR_MOVED_THERE = (
-    "(chat_id = ? OR chat_id IN (SELECT old_chat_id FROM chat_moves WHERE new_chat_id = ?))"
-)
+def in_chat_or_moved_there(chat_id: int) -> sa.ColumnElement[bool]:
+    """A job asked in the chat given, or in a group that became that chat."""
+    moved_here = sa.select(chat_moves.c.old_chat_id).where(chat_moves.c.new_chat_id == chat_id)
+    return sa.or_(jobs.c.chat_id == chat_id, jobs.c.chat_id.in_(moved_here))
 
 
-class DatabaseInUse(Exception):
-    """Another process holds the database: only one bot may run on it."""
-
-
-def _lock_exclusively(path: Path) -> IO[str]:
-    """An exclusive lock on `<database>.lock`, held while the returned file stays open. The
-    kernel drops it when the process dies, so a crash never leaves it behind."""
-    handle = path.with_name(path.name + ".lock").open("a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise DatabaseInUse(f"{path} is in use by another running bot") from None
-    return handle
+def states(*found: JobState) -> list[str]:
+    """States as their stored values, for `column.in_(...)`."""
+    return [state.value for state in found]
 
 
 class JobStore:
-    """Async access to the jobs database. Open with `JobStore.open(path)`."""
+    """Async access to the jobs database. Open with `JobStore.open(path or url)`."""
 
-    def __init__(self, db: aiosqlite.Connection, lock: IO[str] | None = None) -> None:
-        self._db = db
-        self._lock = lock
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._engine = database.engine
+        self._reads = database.reads
 
     @classmethod
-    async def open(cls, path: Path) -> JobStore:
-        """Open (creating folders and schema as needed) the database at `path`.
+    async def open(cls, where: Path | str) -> JobStore:
+        """Open (creating folders and schema as needed) the database at `where`: a SQLite file,
+        or a `DATABASE_URL` (`sqlite:///path`, `postgresql://user@host:port/db`).
 
         Raises DatabaseInUse when another process has it open: two bots on one database
         would both resume and submit the same requests.
         """
-        lock = None
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            lock = _lock_exclusively(path)
-        try:
-            db = await aiosqlite.connect(path)
-            try:
-                await db.execute("PRAGMA journal_mode=WAL")
-                # FULL, not NORMAL: a power cut must never undo the SUBMITTING written just
-                # before a paid create, or the restart would send that create again.
-                await db.execute("PRAGMA synchronous=FULL")
-                await db.execute("PRAGMA busy_timeout=5000")
-                await migrate(db)
-            except BaseException:
-                await db.close()
-                raise
-        except BaseException:
-            if lock is not None:
-                lock.close()
-            raise
-        return cls(db, lock)
+        return cls(await Database.open(where))
 
     async def close(self) -> None:
-        await self._db.close()
-        if self._lock is not None:
-            self._lock.close()  # closing the file releases the lock
+        await self._database.close()
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        """The open connection, shared with the other tables' stores (storage.counts, .waiting)."""
-        return self._db
+    def database(self) -> Database:
+        """The open database, shared with the other tables' stores (storage.counts, .waiting)."""
+        return self._database
+
+    def describe(self) -> str:
+        """The engine and where the database is, for the start-up line; never a password."""
+        return self._database.describe()
 
     async def record_request(
         self, job: NewJob, *, now: float, state: JobState = JobState.RECEIVED
@@ -228,33 +206,34 @@ class JobStore:
         not submit.
         """
         values = dataclasses.asdict(job) | {
-            "prompt_optimizer": int(job.prompt_optimizer),
             "state": state.value,
             "created_at": now,
             "updated_at": now,
         }
-        cursor = await self._db.execute(
-            f"INSERT INTO jobs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
-            "ON CONFLICT (chat_id, request_message_id) DO NOTHING",
-            tuple(values.values()),
+        statement = (
+            self._database.insert(jobs)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[jobs.c.chat_id, jobs.c.request_message_id])
+            .returning(*JOB_COLUMNS)
         )
-        await self._db.commit()
-        if cursor.rowcount == 0 or cursor.lastrowid is None:
-            return None
-        return await self.get(cursor.lastrowid)
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else to_job(row)
 
     async def get(self, job_id: int) -> Job:
         """The job with this id; raises KeyError when there is none."""
-        async with self._db.execute(f"{_SELECT} WHERE id = ?", (job_id,)) as cursor:
-            row = await cursor.fetchone()
+        async with self._reads.connect() as connection:
+            row = (await connection.execute(_SELECT.where(jobs.c.id == job_id))).first()
         if row is None:
             raise KeyError(job_id)
-        return _to_job(row)
+        return to_job(row)
 
     async def update(self, job_id: int, *, now: float, **changes: Any) -> Job:
-        """Set the given columns (and `updated_at`) and return the job as stored."""
+        """Set the given columns (and `updated_at`) and return the job as stored; raises
+        KeyError when there is no such job."""
         job = await self._update(job_id, None, now=now, changes=changes)
-        assert job is not None  # no expected state: the row is always written
+        if job is None:
+            raise KeyError(job_id)
         return job
 
     async def update_if(
@@ -273,15 +252,15 @@ class JobStore:
         if changes.get("reason") is not None:
             changes["reason"] = Reason(changes["reason"])  # a sentence is refused here, not read
         changes["updated_at"] = now
-        values = [v.value if isinstance(v, StrEnum) else v for v in changes.values()]
-        assignments = ", ".join(f"{name} = ?" for name in changes)
-        query, params = f"UPDATE jobs SET {assignments} WHERE id = ?", [*values, job_id]
+        values = {k: v.value if isinstance(v, StrEnum) else v for k, v in changes.items()}
+        # One statement compares and sets, so a state that moved on meanwhile is never
+        # overwritten, on either engine.
+        statement = sa.update(jobs).where(jobs.c.id == job_id).values(values)
         if expected is not None:
-            query += " AND state = ?"
-            params.append(expected.value)
-        cursor = await self._db.execute(query, params)
-        await self._db.commit()
-        return await self.get(job_id) if expected is None or cursor.rowcount else None
+            statement = statement.where(jobs.c.state == expected.value)
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement.returning(*JOB_COLUMNS))).first()
+        return None if row is None else to_job(row)
 
     async def note_image(self, job: Job, image_sha256: str, *, now: float) -> Job | None:
         """Record the digest of the job's checked image, unless the same user already has the
@@ -289,78 +268,83 @@ class JobStore:
         optimizer choice that got this far. Returns that job (and records nothing), or None
         once recorded.
 
-        One statement checks and writes, so two identical requests checked at the same moment
-        cannot both go on to be charged.
+        Checked and written in one transaction, so two identical requests checked at the same
+        moment cannot both go on to be charged.
         """
-        active = [state.value for state in ACTIVE_STATES]
-        marks = ", ".join("?" for _ in active)
-        twin_of_job = (
-            "FROM jobs AS twin WHERE twin.user_id = ? AND twin.chat_id = ? "
-            "AND twin.image_sha256 = ? "
-            "AND twin.prompt = ? AND twin.prompt_optimizer = ? AND twin.id != ? "
-            f"AND twin.state IN ({marks})"
+        twin = jobs.alias("twin")
+        is_twin = sa.and_(
+            twin.c.user_id == job.user_id,
+            twin.c.chat_id == job.chat_id,
+            twin.c.image_sha256 == image_sha256,
+            twin.c.prompt == job.prompt,
+            twin.c.prompt_optimizer == job.prompt_optimizer,
+            twin.c.id != job.id,
+            twin.c.state.in_(states(*ACTIVE_STATES)),
         )
-        twin_params = [
-            job.user_id,
-            job.chat_id,
-            image_sha256,
-            job.prompt,
-            int(job.prompt_optimizer),
-            job.id,
-            *active,
-        ]
-        cursor = await self._db.execute(
-            "UPDATE jobs SET image_sha256 = ?, updated_at = ? "
-            f"WHERE id = ? AND NOT EXISTS (SELECT 1 {twin_of_job})",
-            (image_sha256, now, job.id, *twin_params),
+        # Row locks on the user's unfinished jobs in this chat, this one among them, always in
+        # the same order: of two twins checked at once on PostgreSQL, the second waits and then
+        # sees the first's digest. (SQLite has no row locks and needs none: one writer at once.)
+        lock_the_candidates = (
+            sa.select(jobs.c.id)
+            .where(
+                jobs.c.user_id == job.user_id,
+                jobs.c.chat_id == job.chat_id,
+                sa.or_(jobs.c.state.in_(states(*ACTIVE_STATES)), jobs.c.id == job.id),
+            )
+            .order_by(jobs.c.id)
+            .with_for_update()
         )
-        await self._db.commit()
-        if cursor.rowcount:
-            return None
-        async with self._db.execute(
-            f"SELECT twin.id {twin_of_job} ORDER BY twin.created_at LIMIT 1", twin_params
-        ) as found:
-            row = await found.fetchone()
-        if row is None:  # the twin finished in between: this job may go on after all
+        note = (
+            sa.update(jobs)
+            .where(jobs.c.id == job.id, ~sa.exists().where(is_twin))
+            .values(image_sha256=image_sha256, updated_at=now)
+        )
+        first_twin = (
+            sa.select(*(twin.c[name] for name in _COLUMNS))
+            .where(is_twin)
+            .order_by(twin.c.created_at)
+            .limit(1)
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(lock_the_candidates)
+            if (await connection.execute(note)).rowcount:
+                return None
+            found = (await connection.execute(first_twin)).first()
+        if found is None:  # the twin finished in between: this job may go on after all
             return await self.note_image(job, image_sha256, now=now)
-        return await self.get(int(row[0]))
+        return to_job(found)
 
     async def recent_generation_seconds(self, *, limit: int) -> list[float]:
         """Submission-to-finish times of the last `limit` jobs the video service finished,
         newest first."""
-        async with self._db.execute(
-            "SELECT completed_at - COALESCE(submitted_at, created_at) FROM jobs "
-            "WHERE completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
-            (limit,),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [float(row[0]) for row in rows]
+        statement = (
+            sa.select(
+                jobs.c.completed_at - sa.func.coalesce(jobs.c.submitted_at, jobs.c.created_at)
+            )
+            .where(jobs.c.completed_at.is_not(None))
+            .order_by(jobs.c.completed_at.desc())
+            .limit(limit)
+        )
+        async with self._reads.connect() as connection:
+            return [float(took) for took in await connection.scalars(statement)]
 
     async def due_jobs(self, *, now: float, limit: int) -> list[Job]:
         """Jobs whose next action is due, oldest due first."""
-        async with self._db.execute(
-            f"{_SELECT} WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
-            "ORDER BY next_poll_at LIMIT ?",
-            (now, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [_to_job(row) for row in rows]
+        async with self._reads.connect() as connection:
+            result = await connection.execute(due_jobs_query(now=now, limit=limit))
+            return [to_job(row) for row in result]
 
     async def jobs_for_user(
         self, user_id: int, *, chat_id: int | None = None, limit: int = 10
     ) -> list[Job]:
         """A user's most recent jobs, newest first; only those of `chat_id` when given (and of
         a group that became it)."""
-        query = f"{_SELECT} WHERE user_id = ?"
-        params: list[Any] = [user_id]
+        statement = _SELECT.where(jobs.c.user_id == user_id)
         if chat_id is not None:
-            query += f" AND {IN_CHAT_OR_MOVED_THERE}"
-            params += [chat_id, chat_id]
-        query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        params.append(limit)
-        async with self._db.execute(query, params) as cursor:
-            rows = await cursor.fetchall()
-        return [_to_job(row) for row in rows]
+            statement = statement.where(in_chat_or_moved_there(chat_id))
+        statement = statement.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        async with self._reads.connect() as connection:
+            return [to_job(row) for row in await connection.execute(statement)]
 
     async def recover_after_restart(self, *, now: float) -> tuple[int, int]:
         """Pick up requests that a crash or restart cut off. Called at start-up, before any
@@ -371,56 +355,75 @@ class JobStore:
         explained to their users: asking again could charge twice.
         Returns (resumed, interrupted).
         """
-        resumed = await self._db.execute(
-            "UPDATE jobs SET next_poll_at = ?, updated_at = ? WHERE state = ?",
-            (now, now, JobState.RECEIVED.value),
+        resume = (
+            sa.update(jobs)
+            .where(jobs.c.state == JobState.RECEIVED.value)
+            .values(next_poll_at=now, updated_at=now)
         )
-        interrupted = await self._db.execute(
-            "UPDATE jobs SET state = ?, reason = ?, next_poll_at = ?, updated_at = ? "
-            "WHERE state = ?",
-            (
-                JobState.INTERRUPTED.value,
-                Reason.RESTARTED_WHILE_SUBMITTING.value,
-                now,
-                now,
-                JobState.SUBMITTING.value,
-            ),
+        interrupt = (
+            sa.update(jobs)
+            .where(jobs.c.state == JobState.SUBMITTING.value)
+            .values(
+                state=JobState.INTERRUPTED.value,
+                reason=Reason.RESTARTED_WHILE_SUBMITTING.value,
+                next_poll_at=now,
+                updated_at=now,
+            )
         )
-        await self._db.commit()
-        return resumed.rowcount, interrupted.rowcount
+        async with self._engine.begin() as connection:
+            resumed = (await connection.execute(resume)).rowcount
+            interrupted = (await connection.execute(interrupt)).rowcount
+        return resumed, interrupted
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int, *, now: float) -> None:
         """Follow a group that became a supergroup: from now on, what is sent for its jobs goes
         to `new_chat_id` (see `current_chat`). The jobs keep their chat and message ids, so a
         request in the new chat is never taken for an old one that has the same message id."""
-        await self._db.execute(
-            "INSERT INTO chat_moves (old_chat_id, new_chat_id, moved_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (old_chat_id) DO UPDATE "
-            "SET new_chat_id = excluded.new_chat_id, moved_at = excluded.moved_at",
-            (old_chat_id, new_chat_id, now),
+        insert = self._database.insert(chat_moves).values(
+            old_chat_id=old_chat_id, new_chat_id=new_chat_id, moved_at=now
         )
-        await self._db.commit()
+        statement = insert.on_conflict_do_update(
+            index_elements=[chat_moves.c.old_chat_id],
+            set_={"new_chat_id": insert.excluded.new_chat_id, "moved_at": insert.excluded.moved_at},
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
 
     async def current_chat(self, chat_id: int) -> int:
         """Where what is sent to `chat_id` goes now: the supergroup it became (`move_chat`),
         or `chat_id` itself."""
         seen = {chat_id}
-        while True:
-            async with self._db.execute(
-                "SELECT new_chat_id FROM chat_moves WHERE old_chat_id = ?", (chat_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None or int(row[0]) in seen:
-                return chat_id
-            chat_id = int(row[0])
-            seen.add(chat_id)
+        async with self._reads.connect() as connection:
+            while True:
+                moved = await connection.scalar(
+                    sa.select(chat_moves.c.new_chat_id).where(chat_moves.c.old_chat_id == chat_id)
+                )
+                if moved is None or int(moved) in seen:
+                    return chat_id
+                chat_id = int(moved)
+                seen.add(chat_id)
 
     async def note_album(self, chat_id: int, media_group_id: str, *, now: float) -> bool:
         """Remember an album; True only the first time it is seen, so it is answered once."""
-        cursor = await self._db.execute(
-            "INSERT INTO album_notices (chat_id, media_group_id, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (chat_id, media_group_id, now),
+        statement = (
+            self._database.insert(album_notices)
+            .values(chat_id=chat_id, media_group_id=media_group_id, created_at=now)
+            .on_conflict_do_nothing()
+            .returning(album_notices.c.chat_id)
         )
-        await self._db.commit()
-        return cursor.rowcount == 1
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).first() is not None
+
+
+def due_jobs_query(*, now: float, limit: int) -> sa.Select[Any]:
+    """The statement behind `JobStore.due_jobs`: the due jobs, oldest due first.
+
+    `IS NOT NULL` is spelled out so that both engines take the partial index `jobs_due`, and
+    the order comes from that index. A claim of these rows (the leases of several instances)
+    adds `.with_for_update(skip_locked=True)` to it, which SQLite leaves out.
+    """
+    return (
+        _SELECT.where(jobs.c.next_poll_at.is_not(None), jobs.c.next_poll_at <= now)
+        .order_by(jobs.c.next_poll_at)
+        .limit(limit)
+    )

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
+import sqlalchemy as sa
 
-from storage.counts import IN_FLIGHT_STATES, sql_states
-from storage.jobs import IN_CHAT_OR_MOVED_THERE, JobState, JobStore
+from storage.counts import IN_FLIGHT_STATES, count_where
+from storage.database import Database
+from storage.jobs import JobState, JobStore, in_chat_or_moved_there, states
+from storage.schema import jobs, line_places
 
 _WAITING = JobState.WAITING.value
-_FIFO = "ORDER BY created_at, id"
+#: First come, first served.
+_FIFO = (jobs.c.created_at, jobs.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +48,16 @@ _BUSY = (JobState.RECEIVED, JobState.SUBMITTING, JobState.COMPLETED)
 
 
 class LineStore:
-    """Reads and moves the line. Shares the JobStore's connection: `LineStore.of(store)`."""
+    """Reads and moves the line. Shares the JobStore's database: `LineStore.of(store)`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    def __init__(self, database: Database) -> None:
+        self._engine = database.engine
+        self._reads = database.reads
+        self._database = database
 
     @classmethod
     def of(cls, store: JobStore) -> LineStore:
-        return cls(store.db)
+        return cls(store.database)
 
     async def claim(self, *, max_in_flight: int, now: float, most: int | None = None) -> list[int]:
         """Take as many jobs off the head of the line as there are free slots, moving them to
@@ -62,48 +67,54 @@ class LineStore:
 
         The caller must hold the admission lock, so that intake cannot take the same slots.
         """
-        async with self._db.execute(
-            f"SELECT COUNT(*) FROM jobs WHERE state IN {sql_states(*IN_FLIGHT_STATES)}"
-        ) as cursor:
-            row = await cursor.fetchone()
-        free = max_in_flight - (int(row[0]) if row else 0)
-        if most is not None:
-            free = min(free, most)
-        if free <= 0:
-            return []
-        async with self._db.execute(
-            f"SELECT id, retry_at FROM jobs WHERE state = ? {_FIFO} LIMIT ?", (_WAITING, free)
-        ) as cursor:
-            rows = await cursor.fetchall()
-        ids = []
-        for job_id, retry_at in rows:
-            if retry_at is not None and retry_at > now:
-                break  # its pause is not over, and those behind it do not overtake it
-            ids.append(int(job_id))
-        claimed = []
-        for job_id in ids:
-            # Conditional: a /cancel may have taken the job out of the line meanwhile.
-            cursor = await self._db.execute(
-                "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-                (JobState.RECEIVED.value, now, job_id, _WAITING),
+        in_flight = sa.select(sa.func.count()).where(jobs.c.state.in_(states(*IN_FLIGHT_STATES)))
+        async with self._engine.begin() as connection:
+            free = max_in_flight - int(await connection.scalar(in_flight) or 0)
+            if most is not None:
+                free = min(free, most)
+            if free <= 0:
+                return []
+            # Find and claim in one transaction. SKIP LOCKED: on PostgreSQL a head row that
+            # another transaction is taking (a /cancel) is passed over, not waited for;
+            # SQLite, one writer at a time, leaves the clause out.
+            head = (
+                sa.select(jobs.c.id, jobs.c.retry_at)
+                .where(jobs.c.state == _WAITING)
+                .order_by(*_FIFO)
+                .limit(free)
+                .with_for_update(skip_locked=True)
             )
-            if cursor.rowcount == 1:
-                claimed.append(job_id)
-        await self._db.executemany(
-            "DELETE FROM line_places WHERE job_id = ?", [(job_id,) for job_id in claimed]
-        )
-        await self._db.commit()
+            ids = []
+            for job_id, retry_at in await connection.execute(head):
+                if retry_at is not None and retry_at > now:
+                    break  # its pause is not over, and those behind it do not overtake it
+                ids.append(int(job_id))
+            if not ids:
+                return []
+            # Conditional: a /cancel may have taken a job out of the line meanwhile.
+            take = (
+                sa.update(jobs)
+                .where(jobs.c.id.in_(ids), jobs.c.state == _WAITING)
+                .values(state=JobState.RECEIVED.value, updated_at=now)
+                .returning(jobs.c.id)
+            )
+            taken = {int(job_id) for job_id in await connection.scalars(take)}
+            claimed = [job_id for job_id in ids if job_id in taken]
+            await connection.execute(
+                sa.delete(line_places).where(line_places.c.job_id.in_(claimed))
+            )
         return claimed
 
     async def places(self) -> list[LinePlace]:
         """Every waiting job with its place and the place last shown, first in line first."""
-        async with self._db.execute(
-            "SELECT jobs.id, line_places.place FROM jobs "
-            "LEFT JOIN line_places ON line_places.job_id = jobs.id "
-            f"WHERE jobs.state = ? {_FIFO}",
-            (_WAITING,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        statement = (
+            sa.select(jobs.c.id, line_places.c.place)
+            .select_from(jobs.outerjoin(line_places, line_places.c.job_id == jobs.c.id))
+            .where(jobs.c.state == _WAITING)
+            .order_by(*_FIFO)
+        )
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(statement)).all()
         return [
             LinePlace(int(job_id), place, None if shown is None else int(shown))
             for place, (job_id, shown) in enumerate(rows, start=1)
@@ -111,29 +122,37 @@ class LineStore:
 
     async def place_of(self, job_id: int) -> int | None:
         """The job's place in line (1 = next), or None when it is not waiting."""
-        async with self._db.execute(
-            "SELECT COUNT(*) FROM jobs AS ahead, jobs AS this WHERE this.id = ? "
-            "AND this.state = ? AND ahead.state = ? AND (ahead.created_at < this.created_at "
-            "OR (ahead.created_at = this.created_at AND ahead.id <= this.id))",
-            (job_id, _WAITING, _WAITING),
-        ) as cursor:
-            row = await cursor.fetchone()
-        place = int(row[0]) if row else 0
+        ahead, this = jobs.alias("ahead"), jobs.alias("this")
+        statement = sa.select(sa.func.count()).where(
+            this.c.id == job_id,
+            this.c.state == _WAITING,
+            ahead.c.state == _WAITING,
+            sa.or_(
+                ahead.c.created_at < this.c.created_at,
+                sa.and_(ahead.c.created_at == this.c.created_at, ahead.c.id <= this.c.id),
+            ),
+        )
+        async with self._reads.connect() as connection:
+            place = int(await connection.scalar(statement) or 0)
         return place or None
 
-    async def note_shown(self, job_id: int, place: int) -> None:
-        """Remember the place the job's user now sees."""
-        await self._db.execute(
-            "INSERT INTO line_places (job_id, place) VALUES (?, ?) "
-            "ON CONFLICT (job_id) DO UPDATE SET place = excluded.place",
-            (job_id, place),
-        )
-        await self._db.commit()
+    async def note_shown(self, job_id: int, place: int) -> bool:
+        """Remember the place the job's user is about to see; False when that very place was
+        noted already (by intake or by another pass of the tick), which then shows it: the
+        caller must not show it again. One statement compares and sets, on either engine."""
+        insert = self._database.insert(line_places).values(job_id=job_id, place=place)
+        statement = insert.on_conflict_do_update(
+            index_elements=[line_places.c.job_id],
+            set_={"place": insert.excluded.place},
+            where=line_places.c.place != insert.excluded.place,
+        ).returning(line_places.c.job_id)
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).first() is not None
 
     async def forget_shown(self, job_id: int) -> None:
         """Forget the place noted for a job: it is shown again at the next chance."""
-        await self._db.execute("DELETE FROM line_places WHERE job_id = ?", (job_id,))
-        await self._db.commit()
+        async with self._engine.begin() as connection:
+            await connection.execute(sa.delete(line_places).where(line_places.c.job_id == job_id))
 
     async def cancel(
         self,
@@ -150,40 +169,35 @@ class LineStore:
         `job_id` when given, only those up to the job id `up_to` when given (the jobs a
         question was about, not those asked for since). Cancelled jobs are never touched
         again."""
-        where = "user_id = ?"
-        params: list[object] = [user_id]
+        theirs = [jobs.c.user_id == user_id]
         if chat_id is not None:
-            where += f" AND {IN_CHAT_OR_MOVED_THERE}"
-            params += [chat_id, chat_id]
+            theirs.append(in_chat_or_moved_there(chat_id))
         if job_id is not None:
-            where += " AND id = ?"
-            params.append(job_id)
+            theirs.append(jobs.c.id == job_id)
         if up_to is not None:
-            where += " AND id <= ?"
-            params.append(up_to)
-        cancel = (
-            f"UPDATE jobs SET state = '{JobState.CANCELLED.value}', next_poll_at = NULL, "
-            f"updated_at = ? WHERE {where} AND state IN "
+            theirs.append(jobs.c.id <= up_to)
+
+        def cancel(*found: JobState) -> sa.Update:
+            return (
+                sa.update(jobs)
+                .where(*theirs, jobs.c.state.in_(states(*found)))
+                .values(state=JobState.CANCELLED.value, next_poll_at=None, updated_at=now)
+                .returning(jobs.c.id)
+            )
+
+        left = sa.select(
+            count_where(jobs.c.state.in_(states(*_BUSY))),
+            count_where(jobs.c.state.in_(states(*_STOPPABLE))),
+        ).where(*theirs)
+        async with self._engine.begin() as connection:
+            waiting = sorted(int(i) for i in await connection.scalars(cancel(JobState.WAITING)))
+            stopped: list[int] = []
+            if stop_submitted:
+                stopped = sorted(int(i) for i in await connection.scalars(cancel(*_STOPPABLE)))
+            await connection.execute(
+                sa.delete(line_places).where(line_places.c.job_id.in_(waiting))
+            )
+            busy, at_service = (await connection.execute(left)).one()
+        return Cancelled(
+            waiting=waiting, stopped=stopped, busy=int(busy), at_service=int(at_service)
         )
-        async with self._db.execute(
-            cancel + sql_states(JobState.WAITING) + " RETURNING id", (now, *params)
-        ) as cursor:
-            waiting = sorted(int(r[0]) for r in await cursor.fetchall())
-        stopped: list[int] = []
-        if stop_submitted:
-            async with self._db.execute(
-                cancel + sql_states(*_STOPPABLE) + " RETURNING id", (now, *params)
-            ) as cursor:
-                stopped = sorted(int(r[0]) for r in await cursor.fetchall())
-        await self._db.executemany(
-            "DELETE FROM line_places WHERE job_id = ?", [(job_id,) for job_id in waiting]
-        )
-        await self._db.commit()
-        async with self._db.execute(
-            f"SELECT COALESCE(SUM(state IN {sql_states(*_BUSY)}), 0), "
-            f"COALESCE(SUM(state IN {sql_states(*_STOPPABLE)}), 0) FROM jobs WHERE {where}",
-            params,
-        ) as cursor:
-            row = await cursor.fetchone()
-        busy, at_service = (int(row[0]), int(row[1])) if row else (0, 0)
-        return Cancelled(waiting=waiting, stopped=stopped, busy=busy, at_service=at_service)

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: the two emulators and the bot running against them."""
+"""Fixtures shared by every test: the two emulators, the database (on each engine), and the
+bot running against them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ from bot.engine.tuning import Tuning
 from bot.wiring.application import BotApp, build_application, stop_http_server
 from bot.wiring.settings import Settings
 from bot.wiring.steps import Steps, steps_of
+from tests.databases import (
+    BY_FOLDER,
+    ENGINES,
+    NO_SERVER,
+    POSTGRES,
+    REQUIRED,
+    TestDatabase,
+    database_of,
+)
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import (
     TelegramEmulator,
@@ -63,6 +73,64 @@ async def eventually(
         await asyncio.sleep(0.02)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: checks a promise of SQLite's own (its file, WAL, its errors)"
+    )
+    config.addinivalue_line(
+        "markers", "postgresql_only: checks a promise of PostgreSQL's own (its plans, locks)"
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if REQUIRED and not asyncio.run(POSTGRES.reachable()):
+        pytest.exit(NO_SERVER.split(":", 1)[0] + ", and REQUIRE_POSTGRES=1", returncode=3)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test that touches a database runs on each engine: `test_x[sqlite]`,
+    # `test_x[postgresql]`.
+    if "database" in metafunc.fixturenames:
+        engines = [
+            engine
+            for engine in ENGINES
+            if not any(
+                metafunc.definition.get_closest_marker(f"{other}_only")
+                for other in ENGINES
+                if other != engine
+            )
+        ]
+        metafunc.parametrize("database", engines, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[None]:
+    yield
+    asyncio.run(POSTGRES.close())
+
+
+@pytest.fixture
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, _postgres_template: None
+) -> AsyncIterator[TestDatabase]:
+    """This test's own database, empty, on the engine of its parameter; `make_settings` and
+    `BotProcess` point the bot at it."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "sqlite":
+        found = TestDatabase("sqlite", tmp_path / "data" / "bot.sqlite3")
+    else:
+        if not await POSTGRES.reachable():
+            pytest.skip(NO_SERVER)
+        found = TestDatabase("postgresql", await POSTGRES.create())
+    BY_FOLDER[tmp_path] = found
+    try:
+        yield found
+    finally:
+        del BY_FOLDER[tmp_path]
+        if found.engine == "postgresql":
+            await POSTGRES.drop(str(found.where))
+
+
 @pytest.fixture
 async def telegram() -> AsyncIterator[TelegramEmulator]:
     async with TelegramEmulator(TOKEN) as emulator:
@@ -90,6 +158,7 @@ def make_settings(
         "telegram_base_file_url": telegram.base_file_url,
         "aimlapi_base_url": aiml.base_url,
         "database_path": tmp_path / "data" / "bot.sqlite3",
+        **database_of(tmp_path).settings,  # the test's engine, when it asked for one
         "poll_interval_seconds": 0.1,
     }
     values.update(overrides)

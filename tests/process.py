@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import API_KEY, TOKEN
+from tests.databases import database_of
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import TelegramEmulator
 
@@ -36,6 +37,7 @@ class BotProcess:
             "TELEGRAM_BASE_FILE_URL": telegram.base_file_url,
             "AIMLAPI_BASE_URL": aiml.base_url,
             "DATABASE_PATH": str(workdir / "data" / "bot.sqlite3"),
+            **database_of(workdir).environment,  # the test's engine, when it asked for one
             "POLL_INTERVAL_SECONDS": "0.1",
             "LOG_LEVEL": "DEBUG",
             **settings,

@@ -155,8 +155,10 @@ class Line:
 
     async def _show_place(self, job: Job, place: int) -> Job:
         # Noted before it is shown, so that intake and the tick never both show the same
-        # place; forgotten again when showing fails, so that the tick tries again.
-        await self._line.note_shown(job.id, place)
+        # place (whoever notes it first shows it); forgotten again when showing fails, so that
+        # the tick tries again.
+        if not await self._line.note_shown(job.id, place):
+            return job
         words = texts_for(job.language)
         try:
             # The button stays while the job waits: each place shown carries it again. The

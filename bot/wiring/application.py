@@ -417,7 +417,7 @@ def build_application(
             )
 
     async def open_services(opened: contextlib.AsyncExitStack) -> Services:
-        store = await JobStore.open(settings.database_path)
+        store = await JobStore.open(settings.database)
         opened.push_async_callback(store.close)
         api = AimlApiClient(
             settings.aimlapi_base_url,
@@ -471,12 +471,12 @@ def build_application(
             log.warning("could not register the command menu: %s", error)
         rules = await steps.admission.load_rules()
         log.info(
-            "bot @%s started in %s; storage: SQLite %s; AI/ML API %s (%s endpoint); access: %s",
+            "bot @%s started in %s; storage: %s; AI/ML API %s (%s endpoint); access: %s",
             application.bot.username,
             f"webhook mode at {settings.telegram_webhook_url}"
             if settings.webhook_mode
             else "polling mode",
-            settings.database_path,
+            steps.store.describe(),
             settings.aimlapi_base_url,
             settings.aimlapi_endpoint,
             "anyone may use it"

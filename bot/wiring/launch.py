@@ -13,6 +13,7 @@ import sys
 from importlib import metadata
 from urllib.parse import urlsplit
 
+import sqlalchemy.exc
 from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -35,6 +36,7 @@ from bot.wiring.application import (
 from bot.wiring.logs import setup_logging
 from bot.wiring.settings import Settings, describe_settings_error
 from storage import DatabaseInUse, JobStore
+from storage.database import database_url, describe, password_of
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     secrets = [settings.telegram_bot_token, settings.aimlapi_key, settings.telegram_webhook_secret]
     setup_logging(
-        settings.log_level, [secret.get_secret_value() for secret in secrets], settings.log_format
+        settings.log_level,
+        [secret.get_secret_value() for secret in secrets] + [password_of(settings.database) or ""],
+        settings.log_format,
     )
     if arguments.command == "check":
         return asyncio.run(check(settings))
@@ -114,7 +118,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _in_use(error: DatabaseInUse) -> str:
-    return f"Not started: {error}. Stop it first, or set another DATABASE_PATH."
+    return f"Not started: {error}. Stop it first, or set another DATABASE_PATH or DATABASE_URL."
+
+
+def _database_setting(settings: Settings) -> str:
+    """The setting that names the database, as a start-up line quotes it: never a password."""
+    if settings.database_url.get_secret_value():
+        return f"DATABASE_URL ({describe(database_url(settings.database_url.get_secret_value()))})"
+    return f"DATABASE_PATH={settings.database_path}"
 
 
 async def preflight(settings: Settings) -> str | None:
@@ -129,19 +140,26 @@ async def preflight(settings: Settings) -> str | None:
 
 async def _open_database(settings: Settings) -> str | None:
     try:
-        store = await JobStore.open(settings.database_path)
+        store = await JobStore.open(settings.database)
     except DatabaseInUse as error:
         return _in_use(error)
     except RuntimeError as error:  # a schema newer than this build: a downgrade
         return (
-            f"Not started: DATABASE_PATH={settings.database_path}: {error}. Run the newer "
+            f"Not started: {_database_setting(settings)}: {error}. Run the newer "
             "version again, or restore the backup taken before the upgrade."
         )
-    except (OSError, sqlite3.Error) as error:
+    except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as error:
+        if isinstance(error, sqlalchemy.exc.DBAPIError):
+            error = error.orig if isinstance(error.orig, Exception) else error
         why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        advice = (
+            "Check that the server runs and the database exists."
+            if settings.database_url.get_secret_value()
+            else "Point it at a file in a folder the bot may write to."
+        )
         return (
-            f"Not started: DATABASE_PATH={settings.database_path} cannot be opened ({why}). "
-            "Point it at a file in a folder the bot may write to."
+            f"Not started: {_database_setting(settings)} cannot be opened "
+            f"({why.splitlines()[0] if why else type(error).__name__}). {advice}"
         )
     await store.close()
     return None
@@ -204,7 +222,7 @@ async def check(settings: Settings) -> int:
     """`python -m bot check`: print, a line each, what the bot would start with and whether
     Telegram and the AI/ML API take its token and key; 0 when all is well, else 2."""
     mode = "webhook" if settings.webhook_mode else "polling"
-    print(f"settings: valid ({mode} mode, database {settings.database_path})")
+    print(f"settings: valid ({mode} mode, database {_database_setting(settings)})")
     failed = False
     try:
         name, webhook = await _telegram_facts(settings)

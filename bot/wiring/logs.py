@@ -92,3 +92,5 @@ def setup_logging(level: str, secrets: Iterable[str], log_format: LogFormat = "t
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # aiosqlite logs every statement with its parameters (prompts, file ids) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # Alembic says at every start which engine it found; a revision it runs is worth a line.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     aimlapi_base_url: str = "https://api.aimlapi.com/v2"
     aimlapi_endpoint: Endpoint = Endpoint.LEGACY
     database_path: Path = Path("data/bot.sqlite3")
+    # When set, overrides database_path: postgresql://user@host:port/db, or sqlite:///path.
+    database_url: SecretStr = SecretStr("")
     poll_interval_seconds: float = Field(default=10.0, gt=0, le=3600)
     prompt_optimizer: bool = True
     log_level: LogLevel = "INFO"
@@ -115,6 +117,20 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        # The URL may hold a password: the message names the schemes, never the value.
+        url = value.get_secret_value()
+        if url and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("must start with postgresql:// or sqlite:///")
+        return value
+
+    @property
+    def database(self) -> Path | str:
+        """Where the jobs are stored: DATABASE_URL when set, else the file DATABASE_PATH."""
+        return self.database_url.get_secret_value() or self.database_path
 
     @field_validator("aimlapi_base_url")
     @classmethod

@@ -12,6 +12,7 @@ import pytest
 
 from bot.wiring.application import BotApp
 from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, services
+from tests.databases import database_of
 from tests.e2e.conversation import (
     FOREVER,
     command,
@@ -267,7 +268,7 @@ async def test_a_rejected_token_stops_the_bot_with_one_line_that_does_not_quote_
         AIMLAPI_KEY=API_KEY,
         TELEGRAM_BASE_URL=telegram.base_url,
         TELEGRAM_BASE_FILE_URL=telegram.base_file_url,
-        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+        **database_of(tmp_path).environment,
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,

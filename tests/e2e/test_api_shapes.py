@@ -200,7 +200,7 @@ async def test_jobs_of_an_older_version_are_polled_on_the_vendor_path(
     # As a job recorded before the endpoint was: made on the vendor path, no endpoint noted.
     aiml.jobs[str(job.generation_id)].endpoint = "legacy"
     aiml.complete_now(str(job.generation_id))
-    reopened = await JobStore.open(settings.database_path)
+    reopened = await JobStore.open(settings.database)
     await reopened.update(job.id, now=clock(), endpoint=None)
     await reopened.close()
     async with running_bot(settings, clock):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 
 from bot.wiring.application import BotApp
 from bot.wiring.logs import setup_logging
@@ -195,6 +196,7 @@ async def test_delivered_job_is_not_sent_again_after_a_restart(
     assert aiml.charged == 2
 
 
+@pytest.mark.sqlite_only
 async def test_database_folders_are_created_and_it_runs_in_wal_at_the_newest_schema(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
 ) -> None:
@@ -271,6 +273,7 @@ def _damage_jobs_table(database: Path) -> None:
         file.write(b"\xff" * page_size)
 
 
+@pytest.mark.sqlite_only  # a damaged page is SQLite's to have
 async def test_start_that_fails_after_opening_the_database_leaves_nothing_open(
     settings: Settings, clock: TestClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -279,9 +282,10 @@ async def test_start_that_fails_after_opening_the_database_leaves_nothing_open(
     _damage_jobs_table(settings.database_path)
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always", ResourceWarning)
-        with pytest.raises(sqlite3.DatabaseError, match="malformed"):
+        with pytest.raises(sqlalchemy.exc.DatabaseError, match="malformed") as caught:
             async with running_bot(settings, clock):
                 pass
+        assert isinstance(caught.value.orig, sqlite3.DatabaseError)  # SQLite's own error
         # The database's lock was given back: the same process may open it again.
         reopened = await JobStore.open(settings.database_path)
         await reopened.close()

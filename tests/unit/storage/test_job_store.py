@@ -1,5 +1,5 @@
-"""Tests for storage: plain records in and out of SQLite, the schema's version, and the
-index the poll tick relies on."""
+"""Tests for storage: plain records in and out of the database (each test on each engine),
+the schema's version, and the index the poll tick relies on."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from storage import JobState, JobStore, NewJob, Reason
-from storage.migrations import MIGRATIONS
+from storage import DatabaseInUse, JobState, JobStore, NewJob, Reason
+from storage.jobs import due_jobs_query
+from storage.migrations import MIGRATIONS, head
+from tests.databases import TestDatabase
 
 T0 = 1_800_000_000.0
 
@@ -23,8 +26,8 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(path: Path) -> AsyncIterator[JobStore]:
-    opened = await JobStore.open(path)
+async def store(database: TestDatabase) -> AsyncIterator[JobStore]:
+    opened = await JobStore.open(database.where)
     try:
         yield opened
     finally:
@@ -154,24 +157,59 @@ async def test_due_jobs_takes_at_most_the_limit(store: JobStore) -> None:
     assert [job.id for job in due] == [ids[6], ids[5], ids[4]]
 
 
-async def test_due_query_uses_the_jobs_due_index(store: JobStore, path: Path) -> None:
+@pytest.mark.sqlite_only
+async def test_due_query_uses_the_jobs_due_index(store: JobStore, database: TestDatabase) -> None:
     for message_id in range(1, 50):
         job_id = await record(store, message_id)
         await store.update(job_id, now=T0, next_poll_at=T0 + message_id if message_id % 3 else None)
-    statements: list[str] = []
-    await store.db.set_trace_callback(statements.append)
+    sent: list[tuple[str, tuple[object, ...]]] = []
+
+    def note(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        assert isinstance(parameters, tuple)
+        sent.append((statement, parameters))
+
+    engine = store.database.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", note)
     try:
         await store.due_jobs(now=T0 + 10, limit=5)
     finally:
-        await store.db.set_trace_callback(lambda statement: None)
-    [query] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        sa.event.remove(engine, "before_cursor_execute", note)
+    [(query, parameters)] = [s for s in sent if s[0].lstrip().upper().startswith("SELECT")]
 
-    with sqlite3.connect(path) as db:
-        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query)]
+    with sqlite3.connect(database.where) as db:
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query, parameters)]
     db.close()
     assert any("jobs_due" in step for step in plan), plan
     assert not any(step.strip() == "SCAN jobs" for step in plan), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan  # the index gives the order
+
+
+@pytest.mark.postgresql_only
+async def test_due_query_uses_the_jobs_due_index_on_postgresql(database: TestDatabase) -> None:
+    store = await JobStore.open(database.where)
+    try:
+        async with store.database.engine.begin() as connection:
+            # Enough finished rows that a scan of the table would cost more than the index.
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO jobs (chat_id, request_message_id, photo_message_id, user_id, "
+                    "prompt, prompt_optimizer, file_id, state, created_at, updated_at, "
+                    "next_poll_at) SELECT 1, n, n, 1, 'p', true, 'f', 'delivered', 0, 0, "
+                    "CASE WHEN n % 100 = 0 THEN n END FROM generate_series(1, 20000) AS n"
+                )
+            )
+            await connection.execute(sa.text("ANALYZE jobs"))
+        async with store.database.engine.connect() as connection:
+            query = due_jobs_query(now=T0, limit=5).compile(
+                connection.sync_connection, compile_kwargs={"literal_binds": True}
+            )
+            plan = "\n".join(await connection.scalars(sa.text(f"EXPLAIN {query}")))
+    finally:
+        await store.close()
+    assert "jobs_due" in plan, plan
+    assert "Seq Scan" not in plan and "Sort" not in plan, plan
 
 
 # --------------------------------------------------------------------------- jobs_for_user
@@ -263,12 +301,12 @@ async def test_recovery_resumes_unsent_requests_and_interrupts_cut_off_submissio
     assert await store.recover_after_restart(now=now + 1) == (1, 0)
 
 
-async def test_jobs_survive_closing_and_reopening(path: Path) -> None:
-    first = await JobStore.open(path)
+async def test_jobs_survive_closing_and_reopening(database: TestDatabase) -> None:
+    first = await JobStore.open(database.where)
     job = await first.record_request(request(1), now=T0)
     await first.close()
 
-    second = await JobStore.open(path)
+    second = await JobStore.open(database.where)
     try:
         assert job is not None
         assert await second.get(job.id) == job
@@ -277,20 +315,44 @@ async def test_jobs_survive_closing_and_reopening(path: Path) -> None:
         await second.close()
 
 
+async def test_a_second_store_on_the_same_database_is_refused(database: TestDatabase) -> None:
+    first = await JobStore.open(database.where)
+    try:
+        with pytest.raises(DatabaseInUse, match="in use by another running bot"):
+            await JobStore.open(database.where)
+    finally:
+        await first.close()
+    again = await JobStore.open(database.where)  # closing gave it back
+    await again.close()
+
+
 # --------------------------------------------------------------------------- schema
 
 
+@pytest.mark.sqlite_only
 async def test_new_database_is_created_with_folders_in_wal_at_the_newest_version(
-    store: JobStore, path: Path
+    store: JobStore, database: TestDatabase
 ) -> None:
+    path = database.where
+    assert isinstance(path, Path)
     assert await asyncio.to_thread(path.is_file)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(head(),)]
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     db.close()
     assert len(MIGRATIONS) >= 1
     assert {"jobs", "jobs_due", "jobs_by_user", "album_notices"} <= indexes
+
+
+@pytest.mark.sqlite_only
+async def test_every_connection_syncs_each_commit_in_full(store: JobStore) -> None:
+    # FULL, not NORMAL: a power cut must never undo a SUBMITTING row and resend a paid create.
+    async with store.database.engine.connect() as connection:
+        synchronous = await connection.scalar(sa.text("PRAGMA synchronous"))
+        journal = await connection.scalar(sa.text("PRAGMA journal_mode"))
+    assert (synchronous, journal) == (2, "wal")  # 2 is FULL
 
 
 async def test_database_at_version_1_is_migrated_forward_keeping_its_jobs(path: Path) -> None:
@@ -324,6 +386,19 @@ async def test_database_from_a_newer_bot_is_refused(path: Path) -> None:
     db.close()
     with pytest.raises(RuntimeError, match="newer"):
         await JobStore.open(path)
+
+
+async def test_database_at_a_revision_this_bot_does_not_know_is_refused(
+    database: TestDatabase,
+) -> None:
+    store = await JobStore.open(database.where)
+    try:
+        async with store.database.engine.begin() as connection:
+            await connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await store.close()
+    with pytest.raises(RuntimeError, match="revision 9999 is newer than this bot knows"):
+        await JobStore.open(database.where)
 
 
 async def test_album_is_noted_once(store: JobStore) -> None:
@@ -397,8 +472,10 @@ async def test_a_reason_code_this_build_does_not_know_reads_as_none_and_stops_no
     # As after rolling back from a newer build that wrote a code of its own.
     job_id = await record(store, 1)
     await store.update(job_id, now=T0, state=JobState.FAILED, next_poll_at=T0)
-    await store.db.execute("UPDATE jobs SET reason = 'a_future_code' WHERE id = ?", (job_id,))
-    await store.db.commit()
+    async with store.database.engine.begin() as connection:
+        await connection.execute(
+            sa.text("UPDATE jobs SET reason = 'a_future_code' WHERE id = :id"), {"id": job_id}
+        )
 
     [due] = await store.due_jobs(now=T0 + 1, limit=10)
     assert (due.id, due.state, due.reason) == (job_id, JobState.FAILED, None)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+import sqlalchemy as sa
 
 import storage
 from bot.image.firstframe import ImageProblem
 from storage import JobState, JobStore, NewJob, Reason
 from storage.migrations import MIGRATIONS
+from tests.databases import TestDatabase
 
 T0 = 1_800_000_000.0
 
@@ -23,7 +25,7 @@ def test_every_image_problem_is_a_reason_of_the_same_value() -> None:
 
 
 def test_storage_imports_nothing_of_the_bot() -> None:
-    for module in Path(storage.__file__).parent.glob("*.py"):
+    for module in Path(storage.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -143,8 +145,8 @@ async def test_schema_5_turns_every_old_reason_into_its_code(tmp_path: Path) -> 
     assert found == [(state, reason, api) for state, _, reason, api in OLD_ROWS]
 
 
-async def test_a_reason_is_stored_and_returned_as_its_code(tmp_path: Path) -> None:
-    store = await JobStore.open(tmp_path / "jobs.sqlite3")
+async def test_a_reason_is_stored_and_returned_as_its_code(database: TestDatabase) -> None:
+    store = await JobStore.open(database.where)
     try:
         job = await store.record_request(
             NewJob(
@@ -169,8 +171,11 @@ async def test_a_reason_is_stored_and_returned_as_its_code(tmp_path: Path) -> No
         )
         assert failed.reason is Reason.API_FAILED
         assert failed.api_reason == "Content moderation: the image was flagged"
-        async with store.db.execute("SELECT reason FROM jobs WHERE id = ?", (job.id,)) as rows:
-            assert await rows.fetchone() == ("api_failed",)
+        async with store.database.engine.connect() as connection:
+            stored = await connection.scalar(
+                sa.text("SELECT reason FROM jobs WHERE id = :id"), {"id": job.id}
+            )
+        assert stored == "api_failed"
         # A sentence is refused where it is written, not when the row is next read.
         with pytest.raises(ValueError):
             await store.update(job.id, now=T0, reason="the video service failed")

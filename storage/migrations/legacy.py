@@ -1,10 +1,17 @@
-"""Forward-only schema migrations, tracked in `PRAGMA user_version`."""
+"""The SQLite schema steps released before Alembic, tracked in `PRAGMA user_version`: frozen.
+
+A SQLite database of any version runs its remaining steps from here, as it always would have,
+and then carries on with the Alembic revisions (see `storage.migrations`). Never edit a step,
+never add one: new steps are Alembic revisions under `storage/migrations/versions/`.
+"""
 
 from __future__ import annotations
 
-import aiosqlite
+import sqlite3
 
-# Each entry moves the schema from version i to i + 1. Never edit a released step: add one.
+import sqlalchemy as sa
+
+# Each entry moved the schema from version i to i + 1.
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE jobs (
@@ -150,15 +157,31 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-async def migrate(db: aiosqlite.Connection) -> int:
-    """Bring the schema up to the newest version; returns the version reached."""
-    async with db.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    version = int(row[0]) if row else 0
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this bot knows ({len(MIGRATIONS)})"
-        )
-    for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        await db.executescript(f"BEGIN; {script}; PRAGMA user_version = {target}; COMMIT;")
-    return len(MIGRATIONS)
+def statements(script: str) -> list[str]:
+    """A step's script, one statement at a time: each runs inside the caller's transaction
+    (`executescript` would commit it first)."""
+    found, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    assert not pending.strip(), "a legacy step ends in an unfinished statement"
+    return found
+
+
+def user_version(connection: sa.Connection) -> int:
+    """The legacy version a SQLite database records (0: none, a new or an Alembic database)."""
+    return int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())
+
+
+def run_steps(connection: sa.Connection, *, up_to: int = 0) -> int:
+    """Run the steps after the database's `user_version`, up to `up_to` (all when 0), in the
+    caller's transaction; returns the version reached."""
+    version = user_version(connection)
+    target = up_to or len(MIGRATIONS)
+    for number, script in enumerate(MIGRATIONS[version:target], start=version + 1):
+        for statement in statements(script):
+            connection.exec_driver_sql(statement)
+        connection.exec_driver_sql(f"PRAGMA user_version = {number}")
+    return max(version, target)

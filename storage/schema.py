@@ -1,0 +1,130 @@
+"""The tables, defined once for both engines (SQLite and PostgreSQL).
+
+Every statement in `storage` is built from these definitions, and the migrations in
+`storage/migrations/` bring a database to them: `tests/unit/storage/test_schema.py` compares
+a migrated database with this module on each engine.
+
+Types are chosen for PostgreSQL and narrowed for SQLite where SQLite needs it:
+- Telegram ids pass 2**31 (supergroups are -100…): BIGINT. A job's own id is SQLite's
+  `INTEGER PRIMARY KEY` (the rowid, numbered by SQLite), a BIGSERIAL on PostgreSQL.
+- Times are Unix seconds with fractions: DOUBLE PRECISION (PostgreSQL's REAL is 4 bytes,
+  a second off today), REAL on SQLite, which is 8 bytes there.
+- Flags are BOOLEAN; SQLite's legacy columns hold 0 and 1, which read back the same.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+#: A Telegram id, a message id, or a job's id referred to from elsewhere.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+#: Unix seconds, with fractions.
+Seconds: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
+
+metadata = sa.MetaData(
+    # Named constraints: PostgreSQL reports and migrations refer to them by these names.
+    naming_convention={
+        "pk": "%(table_name)s_pkey",
+        "uq": "%(table_name)s_%(column_0_N_name)s_key",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    }
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("chat_id", BigId, nullable=False),
+    sa.Column("request_message_id", BigId, nullable=False),
+    sa.Column("photo_message_id", BigId, nullable=False),
+    sa.Column("thread_id", BigId),
+    sa.Column("user_id", BigId, nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("prompt_optimizer", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("file_id", sa.Text, nullable=False),
+    sa.Column("image_sha256", sa.Text),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("generation_id", sa.Text, unique=True),
+    sa.Column("api_status", sa.Text),
+    sa.Column("status_message_id", BigId),
+    sa.Column("created_at", Seconds, nullable=False),
+    sa.Column("updated_at", Seconds, nullable=False),
+    sa.Column("submitted_at", Seconds),
+    sa.Column("next_poll_at", Seconds),
+    sa.Column("poll_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("poll_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("video_url", sa.Text),
+    sa.Column("reason", sa.Text),  # a storage.reasons.Reason code
+    sa.Column("completed_at", Seconds),
+    sa.Column("delivered_at", Seconds),
+    sa.Column("image_fix", sa.Text),  # crop / pad / upscale chosen by the user
+    sa.Column("language", sa.Text),  # the user's Telegram language_code
+    sa.Column("retry_of", BigId),  # the job "Again"/"Try again" repeats
+    sa.Column("status_text", sa.Text),  # what the status message shows now
+    sa.Column("status_edited_at", Seconds),
+    sa.Column("video_message_id", BigId),
+    sa.Column("endpoint", sa.Text),  # where it was made; NULL: 'legacy'
+    sa.Column("video_seconds", Seconds),
+    sa.Column("usage_amount", Seconds),  # what the API says the job cost ...
+    sa.Column("usage_unit", sa.Text),  # ... in 'credits' or 'tokens'
+    sa.Column("busy_since", Seconds),
+    sa.Column("retry_at", Seconds),
+    sa.Column("submit_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unanswered_sends", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pending_status", sa.Text),
+    sa.Column("status_chat_id", BigId),
+    sa.Column("api_reason", sa.Text),  # the API's words for its failure, if any
+    sa.UniqueConstraint("chat_id", "request_message_id"),
+)
+# The tick asks only for rows with work left: a partial index keeps that cheap however many
+# finished jobs pile up.
+_DUE = jobs.c.next_poll_at.is_not(None)
+sa.Index("jobs_due", jobs.c.next_poll_at, sqlite_where=_DUE, postgresql_where=_DUE)
+sa.Index("jobs_by_user", jobs.c.user_id, jobs.c.created_at.desc())
+# Budgets and the line count jobs by state on every request.
+sa.Index("jobs_by_state", jobs.c.state, jobs.c.created_at)
+
+album_notices = sa.Table(
+    "album_notices",
+    metadata,
+    sa.Column("chat_id", BigId, primary_key=True),
+    sa.Column("media_group_id", sa.Text, primary_key=True),
+    sa.Column("created_at", Seconds, nullable=False),
+)
+
+#: /allow and /deny at run time, on top of the settings' lists.
+access_overrides = sa.Table(
+    "access_overrides",
+    metadata,
+    sa.Column("user_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("allowed", sa.Boolean(create_constraint=False), nullable=False),
+    sa.Column("changed_by", BigId),
+    sa.Column("changed_at", Seconds, nullable=False),
+)
+
+#: The place in line last shown to each waiting job, so it is edited only when it changes.
+line_places = sa.Table(
+    "line_places",
+    metadata,
+    sa.Column("job_id", BigId, sa.ForeignKey("jobs.id"), primary_key=True, autoincrement=False),
+    sa.Column("place", sa.Integer, nullable=False),
+)
+
+user_prefs = sa.Table(
+    "user_prefs",
+    metadata,
+    sa.Column("user_id", BigId, primary_key=True, autoincrement=False),
+    # NULL: the PROMPT_OPTIMIZER setting decides.
+    sa.Column("prompt_optimizer", sa.Boolean(create_constraint=False)),
+    sa.Column("updated_at", Seconds, nullable=False),
+)
+
+#: A group that became a supergroup: its jobs keep their chat and message ids; what is sent
+#: for them goes to the new chat (JobStore.current_chat).
+chat_moves = sa.Table(
+    "chat_moves",
+    metadata,
+    sa.Column("old_chat_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("new_chat_id", BigId, nullable=False),
+    sa.Column("moved_at", Seconds, nullable=False),
+)
