@@ -61,8 +61,9 @@ typecheck: $(STAMP_DEV)
 unit: $(STAMP_DEV)
 	$(BIN)/python -m pytest tests/unit -q
 
+# One worker per core, four at most: the suite runs on both storage engines and mostly waits.
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench

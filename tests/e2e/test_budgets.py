@@ -32,7 +32,7 @@ from tests.e2e.conversation import (
     until,
     video_for,
 )
-from tests.e2e.taps import bot_message, bot_messages, buttons, saying, tap
+from tests.e2e.taps import bot_message, buttons, saying, tap
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import TelegramEmulator, group_chat, private_chat, user
 
@@ -177,9 +177,11 @@ async def test_a_slot_that_frees_up_is_filled_while_a_slow_create_from_the_line_
     aiml.queued_polls = FOREVER
     patient = dataclasses.replace(FAST, create_timeout_seconds=30.0)
     async with running_bot(settings, clock, patient):
+        # One after the other: two photos sent at once may reach the API in either order.
         photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="ann")
+        ann = await created(aiml, "ann")
         photo(telegram, chat=BOB_CHAT, sender=BOB, prompt="bob")
-        ann, bob = await created(aiml, "ann"), await created(aiml, "bob")
+        bob = await created(aiml, "bob")
         photo(telegram, chat=CAROL_CHAT, sender=CAROL, prompt="carol")
         await status_says(telegram, 333, "it is number 1")
         photo(telegram, chat=ANN_CHAT, sender=ANN, prompt="ann again")
@@ -309,7 +311,8 @@ async def test_cancel_asks_before_it_stops_following_a_paid_job_and_says_its_cre
     assert stranger.params.get("show_alert") and (await store.get(job.id)).state is JobState.QUEUED
     await tap(telegram, sender=ANN, message=asked, data=stop)
     await status_says(telegram, 111, "so its credits are spent")
-    reply = bot_messages(telegram, 111, saying("Stopped following"))[0]["text"]
+    # The status is edited first, then the answer to the tap is sent: waited for in turn.
+    reply = (await bot_message(telegram, 111, saying("Stopped following"), "the reply"))["text"]
     stopped = await store.get(job.id)
 
     aiml.complete_now(generation)
