@@ -31,6 +31,10 @@ class DatabaseInUse(Exception):
     """Another process holds the database: only one bot may run on it."""
 
 
+class DatabaseClosed(Exception):
+    """The store was closed: it no longer holds the database, and must not reach it."""
+
+
 def database_url(where: Path | str) -> URL:
     """The SQLAlchemy URL of a database given as a SQLite file or as a `DATABASE_URL`
     (`sqlite:///path`, `postgresql://user@host:port/db`); raises ValueError for any other."""
@@ -123,6 +127,15 @@ class Database:
     url: URL
     _file_lock: IO[str] | None = None
     _pg_lock: AsyncConnection | None = None
+    _closed: bool = False
+
+    def __post_init__(self) -> None:
+        @event.listens_for(self.engine.sync_engine, "do_connect")
+        def _refuse_once_closed(*_: Any) -> None:
+            # A disposed engine would quietly connect again, without the claim on the database
+            # (another bot may hold it by then): after close, nothing reaches it.
+            if self._closed:
+                raise DatabaseClosed(f"{self.describe()} was closed")
 
     @classmethod
     async def open(cls, where: Path | str) -> Database:
@@ -164,7 +177,9 @@ class Database:
             raise DatabaseInUse(f"{describe(self.url)} is in use by another running bot")
 
     async def close(self) -> None:
-        """Close every connection and give the database back to other bots."""
+        """Close every connection and give the database back to other bots; from then on, any
+        use raises DatabaseClosed."""
+        self._closed = True
         try:
             if self._pg_lock is not None:
                 await self._pg_lock.close()

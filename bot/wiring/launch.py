@@ -148,10 +148,12 @@ async def _open_database(settings: Settings) -> str | None:
             f"Not started: {_database_setting(settings)}: {error}. Run the newer "
             "version again, or restore the backup taken before the upgrade."
         )
-    except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as error:
-        if isinstance(error, sqlalchemy.exc.DBAPIError):
-            error = error.orig if isinstance(error.orig, Exception) else error
-        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as failure:
+        # The driver's own error, not SQLAlchemy's wrapping of it (which quotes the statement).
+        cause: BaseException = failure
+        if isinstance(failure, sqlalchemy.exc.DBAPIError) and failure.orig is not None:
+            cause = failure.orig
+        why = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
         advice = (
             "Check that the server runs and the database exists."
             if settings.database_url.get_secret_value()
@@ -159,7 +161,7 @@ async def _open_database(settings: Settings) -> str | None:
         )
         return (
             f"Not started: {_database_setting(settings)} cannot be opened "
-            f"({why.splitlines()[0] if why else type(error).__name__}). {advice}"
+            f"({why.splitlines()[0] if why else type(cause).__name__}). {advice}"
         )
     await store.close()
     return None

@@ -14,7 +14,9 @@ from pathlib import Path
 from telegram import Bot
 
 from bot.wiring.settings import Settings
+from storage import JobStore
 from tests.conftest import API_KEY, TOKEN, send_photo
+from tests.databases import database_of
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
 from tests.process import BotProcess
@@ -194,9 +196,12 @@ async def test_json_logs_are_one_object_a_line_naming_the_job_generation_and_upd
 
     lines = [json.loads(line) for line in run.log().splitlines()]  # every line is JSON
     assert {"time", "level", "logger", "message"} <= set(lines[0])
-    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
-        [(generation,)] = db.execute("SELECT generation_id FROM jobs").fetchall()
-    db.close()
+    store = await JobStore.open(database_of(tmp_path).where)
+    try:
+        [job] = await store.jobs_for_user(111)
+    finally:
+        await store.close()
+    generation = job.generation_id
     delivered = [line for line in lines if line["message"].endswith("video delivered")]
     assert [(line["job_id"], line["generation_id"]) for line in delivered] == [(1, generation)]
     recorded = [line for line in lines if "update_id" in line]

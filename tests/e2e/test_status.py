@@ -55,6 +55,9 @@ async def start_job(
         what=f"{prompt!r} to be created",
     )
     [generation_id] = [gid for gid, job in aiml.jobs.items() if job.prompt == prompt]
+    # A status call comes only from a job the bot recorded as submitted: from then on /status
+    # shows it at the API, whichever engine stored it and however long that took.
+    await eventually(lambda: aiml.jobs[generation_id].polls >= 1, what=f"{prompt!r} to be recorded")
     return generation_id
 
 

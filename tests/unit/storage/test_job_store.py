@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage import DatabaseInUse, JobState, JobStore, NewJob, Reason
+from storage.database import DatabaseClosed
 from storage.jobs import due_jobs_query
 from storage.migrations import MIGRATIONS, head
 from tests.databases import TestDatabase
@@ -324,6 +325,15 @@ async def test_a_second_store_on_the_same_database_is_refused(database: TestData
         await first.close()
     again = await JobStore.open(database.where)  # closing gave it back
     await again.close()
+
+
+async def test_a_closed_store_never_reaches_the_database_again(database: TestDatabase) -> None:
+    # Its claim on the database is given back at close: another bot may hold it by then.
+    store = await JobStore.open(database.where)
+    job_id = await record(store, 1)
+    await store.close()
+    with pytest.raises(DatabaseClosed, match="was closed"):
+        await store.get(job_id)
 
 
 # --------------------------------------------------------------------------- schema
