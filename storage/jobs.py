@@ -314,6 +314,12 @@ class JobStore:
             return await self.note_image(job, image_sha256, now=now)
         return to_job(found)
 
+    async def ping(self) -> None:
+        """Ask the database the cheapest question there is (for /readyz). Raises the driver's
+        error when it does not answer."""
+        async with self._reads.connect() as connection:
+            await connection.execute(sa.select(sa.literal(1)))
+
     async def recent_generation_seconds(self, *, limit: int) -> list[float]:
         """Submission-to-finish times of the last `limit` jobs the video service finished,
         newest first."""

@@ -213,7 +213,7 @@ class Readiness:
         if not self._application.running:
             return "the bot is starting or stopping"
         try:
-            await steps.store.recent_generation_seconds(limit=1)
+            await steps.store.ping()
         except Exception as error:
             return f"the database does not answer ({type(error).__name__})"
         now = steps.clock()

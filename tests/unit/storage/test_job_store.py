@@ -334,6 +334,12 @@ async def test_a_closed_store_never_reaches_the_database_again(database: TestDat
     await store.close()
     with pytest.raises(DatabaseClosed, match="was closed"):
         await store.get(job_id)
+    with pytest.raises(DatabaseClosed):
+        await store.ping()  # what /readyz asks: a closed store is not ready
+
+
+async def test_ping_answers_while_the_database_is_open(store: JobStore) -> None:
+    await store.ping()
 
 
 # --------------------------------------------------------------------------- schema
