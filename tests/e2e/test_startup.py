@@ -236,3 +236,19 @@ async def test_polling_is_refused_while_a_webhook_is_set_so_it_is_never_removed(
     assert line.startswith("Not started: a webhook is set for this bot (http://127.0.0.1:9/hook)")
     assert telegram.webhook_url == "http://127.0.0.1:9/hook"
     assert telegram.calls_to("deleteWebhook") == []
+
+
+async def test_an_unreachable_database_url_names_database_url_and_hides_its_password(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    with socket.socket() as probe:  # a port no PostgreSQL listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://bot:pa55word@127.0.0.1:{port}/bot"
+    settings = _usual(telegram, aiml, tmp_path) | {"DATABASE_URL": url}
+    code, _, err = await run_module(tmp_path, **settings)
+    line = _one_line(code, err)
+    assert line.startswith(f"Not started: DATABASE_URL (PostgreSQL bot:***@127.0.0.1:{port}/bot)")
+    assert "cannot be opened" in line and "Check that the server runs" in line
+    assert "pa55word" not in err
+    assert telegram.calls == []  # the database is checked first
