@@ -128,3 +128,22 @@ chat_moves = sa.Table(
     sa.Column("new_chat_id", BigId, nullable=False),
     sa.Column("moved_at", Seconds, nullable=False),
 )
+
+#: Updates Telegram posted to the webhook, kept before they are answered: one a row, so that
+#: one posted twice (to this instance or another) is taken once, and one the process did not
+#: finish handling is handled at the next start.
+updates = sa.Table(
+    "updates",
+    metadata,
+    sa.Column("update_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("body", sa.Text, nullable=False),  # Telegram's JSON, as posted
+    sa.Column("received_at", Seconds, nullable=False),
+    sa.Column("handled_at", Seconds),  # NULL: not handled to the end yet
+)
+_UNHANDLED = updates.c.handled_at.is_(None)
+sa.Index(
+    "updates_unhandled",
+    updates.c.received_at,
+    sqlite_where=_UNHANDLED,
+    postgresql_where=_UNHANDLED,
+)

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import logging
 import time
-from collections import OrderedDict
 from typing import Any
 
 import aiohttp
@@ -85,6 +84,7 @@ from handlers.language import bind_update_language
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 from storage.counts import AccessStore
+from storage.inbox import UpdateInbox
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,6 @@ BotApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 HTTP_SERVER_KEY = "http_server"
 LAST_TICK_KEY = "last_tick_at"
-#: Update ids a webhook remembers, so that one posted twice to this instance is handled once.
-_SEEN_UPDATES = 10_000
 
 _IMAGES = filters.PHOTO | filters.Document.ALL
 _NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new request
@@ -170,33 +168,44 @@ class NotStarted(Exception):
 
 
 class UpdateFeed:
-    """Hands each update Telegram posts to the webhook to the application, once: an update
-    posted again to this instance (its 200 lost on the way) is dropped. While the application
-    is not running, posts are refused, so that Telegram sends them again later.
+    """Takes each update Telegram posts to the webhook: kept in the database before it is
+    answered 200, then handled, then marked handled. An update posted again (to this instance
+    or another on the same database) is taken once. One kept but not handled to the end (the
+    process died meanwhile) is handled at the next start (`replay`). While the application is
+    not running, posts are refused, so that Telegram sends them again later."""
 
-    The update is then in memory only: a process killed between the answer and the handler's
-    first write loses it (an inbox table will keep it; see the README's webhook section)."""
-
-    def __init__(self, application: BotApp) -> None:
-        self._application = application
-        self._seen: OrderedDict[int, None] = OrderedDict()
+    def __init__(self, application: BotApp, inbox: UpdateInbox, clock: Clock) -> None:
+        self._application, self._inbox, self._clock = application, inbox, clock
 
     async def __call__(self, data: dict[str, Any]) -> None:
         update_id = int(data["update_id"])
         if not self._application.running:
             raise NotNow(f"update {update_id} came while the bot is not running")
-        if update_id in self._seen:
-            log.info("update %s came again; handled once already", update_id)
+        if not await self._inbox.keep(data, now=self._clock()):
+            log.info("update %s came again; taken once already", update_id)
             return
+        self._application.create_task(self.handle(data), name=f"update {update_id}")
+
+    async def handle(self, data: dict[str, Any]) -> None:
+        """Handle one kept update with the application's handlers, then mark it handled."""
+        update_id = int(data["update_id"])
         try:
             update = Update.de_json(data, self._application.bot)
-        except Exception as error:  # answered 200 all the same: a resend would fail alike
+        except Exception as error:  # a resend would fail alike: handled, as far as it goes
             log.warning("update %s could not be read (%s); dropped", update_id, error)
-            return
-        await self._application.update_queue.put(update)
-        self._seen[update_id] = None
-        while len(self._seen) > _SEEN_UPDATES:
-            self._seen.popitem(last=False)
+        else:
+            await self._application.process_update(update)
+        await self._inbox.mark_handled(update_id, now=self._clock())
+
+    async def replay(self) -> None:
+        """Handle the updates a previous run kept but did not handle to the end, oldest
+        first, and forget those handled over a day ago (Telegram resends none that late)."""
+        for data in await self._inbox.unhandled():
+            log.warning(
+                "update %s was kept but not handled to the end; handled now", data["update_id"]
+            )
+            await self.handle(data)
+        await self._inbox.forget_handled(before=self._clock() - 86_400.0)
 
 
 class Readiness:
@@ -372,10 +381,11 @@ def build_application(
 
     async def start_http_server(application: BotApp, steps: Steps) -> None:
         webhook = settings.webhook_mode
+        feed = UpdateFeed(application, UpdateInbox.of(steps.store), clock) if webhook else None
         server = WebServer(
             host=settings.http_host,
             port=settings.http_port,
-            on_update=UpdateFeed(application) if webhook else None,
+            on_update=feed,
             webhook_path=settings.webhook_path if webhook else None,
             secret=settings.telegram_webhook_secret.get_secret_value() or None,
             readiness=Readiness(
@@ -410,6 +420,13 @@ def build_application(
             raise NotStarted(
                 f"Telegram did not set the webhook ({error.message}); try again later."
             ) from None
+        assert feed is not None and application.job_queue is not None
+
+        # Once the application runs: what the last run kept and did not finish.
+        async def replay_updates(_: ContextTypes.DEFAULT_TYPE) -> None:
+            await feed.replay()
+
+        application.job_queue.run_once(replay_updates, when=0, name="replay_updates")
         if settings.telegram_webhook_url.startswith("http://"):
             log.warning(
                 "TELEGRAM_WEBHOOK_URL is plain http: only a local Bot API server posts there; "

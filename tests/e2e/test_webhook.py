@@ -14,6 +14,8 @@ import pytest
 
 from bot.wiring.application import BotApp
 from bot.wiring.settings import Settings
+from storage import JobStore
+from storage.inbox import UpdateInbox
 from tests.conftest import TOKEN, TestClock, eventually, make_settings, running_bot, services
 from tests.e2e.taps import bot_message
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -215,3 +217,51 @@ async def test_python_m_bot_in_webhook_mode_serves_and_stops_cleanly_leaving_the
     # Other instances may still be serving the same URL: stopping never removes the webhook.
     assert local_telegram.calls_to("deleteWebhook") == []
     assert local_telegram.calls_to("getUpdates") == []
+
+
+async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_at_the_next_start(
+    webhook_settings: Settings,
+    local_telegram: TelegramEmulator,
+    aiml: AimlApiEmulator,
+    clock: TestClock,
+) -> None:
+    # As a process killed after answering 200 leaves it: kept, never handled.
+    update = _photo_update(local_telegram, "kept through a crash")
+    update["update_id"] = 4242
+    store = await JobStore.open(webhook_settings.database)
+    try:
+        assert await UpdateInbox.of(store).keep(update, now=clock())
+    finally:
+        await store.close()
+
+    async with running_bot(webhook_settings, clock) as app:
+        video = await bot_message(local_telegram, 111, _is_video, "the video")
+        inbox = UpdateInbox.of(services(app).store)
+        for _ in range(200):  # marked handled once its handlers are done
+            if not await inbox.unhandled():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the replayed update was never marked handled")
+    assert video["caption"].startswith("🎬 kept through a crash")
+    assert aiml.charged == 1
+
+
+async def test_an_update_posted_again_after_a_restart_is_not_taken_again(
+    webhook_settings: Settings, local_telegram: TelegramEmulator, clock: TestClock
+) -> None:
+    asked = text_message(chat=ANN_CHAT, sender=ANN, text="/status")
+    async with running_bot(webhook_settings, clock):
+        update_id = local_telegram.push_update(message_update(asked))
+        await eventually(lambda: len(local_telegram.calls_to("sendMessage")) == 1, what="a reply")
+    async with running_bot(webhook_settings, clock):
+        local_telegram.deliver_again(update_id)  # another instance, or this one after a restart
+        await eventually(
+            lambda: (
+                [post.status for post in local_telegram.webhook_posts][-1:] == [200]
+                and len(local_telegram.webhook_posts) >= 2
+            ),
+            what="the second post answered",
+        )
+        await asyncio.sleep(0.3)  # time for a second reply, were there to be one
+    assert len(local_telegram.calls_to("sendMessage")) == 1
