@@ -290,6 +290,8 @@ class Poller:
         except Exception as error:
             await self._after_chat_error(job, error)
             return
+        # Counted before it is recorded: whoever sees it delivered sees it counted too.
+        self._meter.video_delivered(job.poll_count)
         job = await store.update(
             job.id,
             now=clock(),
@@ -299,7 +301,6 @@ class Poller:
             video_message_id=sent.message_id if sent is not None else None,
         )
         log.info("job %s: video delivered", job.id)
-        self._meter.video_delivered(job.poll_count)
         await self._progress.clear_progress(job)
 
     async def _notify(self, job: Job) -> None:
