@@ -18,7 +18,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Conflict, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -154,9 +154,22 @@ async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_alerts(steps.job_chat.chat, steps.alerts, steps.settings.admin_user_ids)
 
 
+#: Why the bot stopped itself, in `bot_data`: the launch tells it in one line.
+STOPPED_BECAUSE_KEY = "stopped_because"
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log what a handler or the tick raised, and which update it was handling; users hear
-    about it from the job's own notice."""
+    about it from the job's own notice. A second poller on the token stops this one: two
+    would take turns at the updates, and each would miss some."""
+    if isinstance(context.error, Conflict) and update is None:
+        if STOPPED_BECAUSE_KEY not in context.bot_data:
+            context.bot_data[STOPPED_BECAUSE_KEY] = (
+                "another bot is polling Telegram with this TELEGRAM_BOT_TOKEN (409 Conflict). "
+                "Run one instance in polling mode, or several in webhook mode."
+            )
+            context.application.stop_running()
+        return
     if isinstance(update, Update):
         log.error("update %s: unhandled error", update.update_id, exc_info=context.error)
     else:

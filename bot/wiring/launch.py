@@ -28,6 +28,7 @@ from bot.aimlapi.client import (
 )
 from bot.wiring.application import (
     ALLOWED_UPDATES,
+    STOPPED_BECAUSE_KEY,
     BotApp,
     NotStarted,
     build_application,
@@ -100,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve_webhook(application))
         else:
             application.run_polling(allowed_updates=ALLOWED_UPDATES)
+            stopped_because = application.bot_data.get(STOPPED_BECAUSE_KEY)
+            if stopped_because is not None:
+                print(f"Stopped: {stopped_because}", file=sys.stderr)
+                return 2
     except InvalidToken:
         # Its message quotes the token: a typo'd token is nearly the real one. Never print it.
         print(_TOKEN_REJECTED, file=sys.stderr)

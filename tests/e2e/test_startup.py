@@ -252,3 +252,31 @@ async def test_an_unreachable_database_url_names_database_url_and_hides_its_pass
     assert "cannot be opened" in line and "Check that the server runs" in line
     assert "pa55word" not in err
     assert telegram.calls == []  # the database is checked first
+
+
+async def test_a_second_poller_on_the_token_stops_the_first_with_one_line(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
+) -> None:
+    # Two pollers would take turns at the updates, each missing some: one of them stops.
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first = BotProcess(tmp_path / "one", telegram, aiml)
+    # On a database of its own: the same database would stop it at once, as in use.
+    own = {"DATABASE_URL": "", "DATABASE_PATH": str(tmp_path / "two" / "bot.sqlite3")}
+    second = BotProcess(tmp_path / "two", telegram, aiml, **own)
+    await first.start()
+    try:
+        await telegram.wait_for("getUpdates", timeout=30)
+        polled = len(telegram.calls_to("getUpdates"))
+        await second.start()
+        code = await asyncio.wait_for(first.process.wait(), 60)
+        assert len(telegram.calls_to("getUpdates")) > polled  # the second one polls on
+        assert second.process.returncode is None
+        assert await second.terminate() == 0
+    finally:
+        await first.close()
+        await second.close()
+    assert code == 2
+    last = first.log().strip().splitlines()[-1]
+    assert last.startswith("Stopped: another bot is polling Telegram with this TELEGRAM_BOT_TOKEN")
+    assert "Traceback" not in first.log()

@@ -89,6 +89,10 @@ WEBHOOK_BAD_PORT = (
     "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
 )
 SECRET_TOKEN_INVALID = "Bad Request: secret token contains unallowed characters"
+POLLED_ELSEWHERE = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+    "is running"
+)
 #: The header a webhook post carries the secret in.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -586,6 +590,7 @@ class TelegramEmulator(LoopbackServer):
         self._closing_event = asyncio.Event()
         self._updates_event = asyncio.Event()
         self._pending: list[JSONDict] = []
+        self._polls = 0  # getUpdates calls so far: a newer one ends the one waiting
         self._delivered: list[JSONDict] = []  # taken by the webhook with a 2xx
         self._next_update_id = 1
         self._allowed_updates: set[str] | None = None
@@ -1089,6 +1094,11 @@ class TelegramEmulator(LoopbackServer):
     async def _get_updates(self, req: _Request) -> list[JSONDict]:
         if self._webhook is not None:
             raise _ApiError(409, WEBHOOK_ACTIVE)
+        # One poller per token: a newer getUpdates ends the one still waiting with a 409, as
+        # Telegram does when a second instance polls.
+        self._polls += 1
+        mine = self._polls
+        self._wake_updates()
         offset = _as_int(req.params.get("offset"))
         limit = _as_int(req.params.get("limit")) or 100
         raw_timeout = req.params.get("timeout")
@@ -1108,6 +1118,8 @@ class TelegramEmulator(LoopbackServer):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
+            if mine != self._polls:
+                raise _ApiError(409, POLLED_ELSEWHERE)
             ready = self._deliverable(limit)
             if ready or self._closing:
                 return ready
