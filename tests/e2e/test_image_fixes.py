@@ -195,6 +195,14 @@ async def test_a_fix_tapped_after_its_video_came_says_it_is_done(
     [job] = await services(bot).store.jobs_for_user(111)
     await tap(telegram, sender=ANN, message=refusal, data=f"fix:{job.id}:crop")
     await telegram.wait_for("sendVideo", timeout=15)
+    # The video is in the chat a moment before the bot has recorded it delivered.
+    store = services(bot).store
+    for _ in range(200):
+        if (await store.get(job.id)).state is JobState.DELIVERED:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the fixed job was never recorded delivered")
     later = await tap(telegram, sender=ANN, message=refusal, data=f"fix:{job.id}:pad")
     assert later.params.get("text") == ENGLISH.ALREADY_DONE
     assert aiml.charged == 1
