@@ -13,7 +13,15 @@ from bot.image.fixes import Fix
 from bot.wiring.application import BotApp
 from bot.words.texts import ENGLISH
 from storage import JobState
-from tests.conftest import TestClock, eventually, make_settings, running_bot, send_photo, services
+from tests.conftest import (
+    TestClock,
+    eventually,
+    eventually_async,
+    make_settings,
+    running_bot,
+    send_photo,
+    services,
+)
 from tests.e2e.conversation import (
     FOREVER,
     created,
@@ -283,12 +291,11 @@ async def test_again_tapped_once_more_after_its_video_came_says_it_is_done(
     await telegram.wait_for("sendVideo", 2, timeout=15)
     # The video is in the chat a moment before the bot has recorded it delivered.
     store = services(bot).store
-    for _ in range(200):
-        if all(j.state is JobState.DELIVERED for j in await store.jobs_for_user(111)):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the second video was never recorded delivered")
+
+    async def both_delivered() -> bool:
+        return all(j.state is JobState.DELIVERED for j in await store.jobs_for_user(111))
+
+    await eventually_async(both_delivered, what="the second video recorded delivered")
     later = await tap(telegram, sender=ANN, message=video, data=data)
     assert first.params.get("text") == ENGLISH.ON_ITS_WAY
     assert later.params.get("text") == ENGLISH.ALREADY_DONE

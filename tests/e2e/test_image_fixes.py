@@ -16,7 +16,14 @@ from bot.policy.access import day_start
 from bot.wiring.application import BotApp
 from bot.words.texts import ENGLISH
 from storage import JobState
-from tests.conftest import TestClock, make_settings, running_bot, send_photo, services
+from tests.conftest import (
+    TestClock,
+    eventually_async,
+    make_settings,
+    running_bot,
+    send_photo,
+    services,
+)
 from tests.e2e.conversation import reply_to, video_for
 from tests.e2e.taps import bot_message, buttons, first_frame, image_size, saying, tap
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -197,12 +204,11 @@ async def test_a_fix_tapped_after_its_video_came_says_it_is_done(
     await telegram.wait_for("sendVideo", timeout=15)
     # The video is in the chat a moment before the bot has recorded it delivered.
     store = services(bot).store
-    for _ in range(200):
-        if (await store.get(job.id)).state is JobState.DELIVERED:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the fixed job was never recorded delivered")
+
+    async def delivered() -> bool:
+        return (await store.get(job.id)).state is JobState.DELIVERED
+
+    await eventually_async(delivered, what="the fixed job recorded delivered")
     later = await tap(telegram, sender=ANN, message=refusal, data=f"fix:{job.id}:pad")
     assert later.params.get("text") == ENGLISH.ALREADY_DONE
     assert aiml.charged == 1

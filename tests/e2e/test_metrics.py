@@ -4,7 +4,6 @@ its families have moved as that work did."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +14,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.wiring.application import BotApp
 from bot.wiring.settings import Settings
-from tests.conftest import API_KEY, TOKEN, TestClock, make_settings, running_bot, send_photo
+from tests.conftest import (
+    API_KEY,
+    TOKEN,
+    TestClock,
+    free_port,
+    make_settings,
+    running_bot,
+    send_photo,
+)
 from tests.e2e.taps import bot_message, saying
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
@@ -26,16 +33,10 @@ ANN, ANN_CHAT = user(111, "Ann"), private_chat(111)
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def metrics_settings(tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator) -> Settings:
     """Polling mode, with the HTTP server on a free port."""
-    return make_settings(tmp_path, telegram, aiml, http_host="127.0.0.1", http_port=_free_port())
+    return make_settings(tmp_path, telegram, aiml, http_host="127.0.0.1", http_port=free_port())
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ from the line, until the service takes it or the bot's patience runs out."""
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import pytest
 
 from bot.wiring.application import BotApp
 from storage import JobState
-from tests.conftest import TestClock, make_settings, running_bot, services
+from tests.conftest import TestClock, free_port, make_settings, running_bot, services
 from tests.e2e.conversation import command, photo, status_says, status_texts, until, video_for
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
@@ -112,9 +111,7 @@ async def test_an_unreachable_service_is_tried_again_and_the_video_still_comes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot")
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = free_port()  # nobody listens there
     settings = make_settings(
         tmp_path, telegram, aiml, aimlapi_base_url=f"http://127.0.0.1:{closed}/v2"
     )

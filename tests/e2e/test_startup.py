@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from telegram import Bot
 
 from bot.wiring.settings import Settings
 from storage import JobStore
-from tests.conftest import API_KEY, TOKEN, send_photo
+from tests.conftest import API_KEY, TOKEN, free_port, send_photo
 from tests.databases import database_of
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import TelegramEmulator, private_chat, user
@@ -98,9 +97,7 @@ async def test_a_rejected_token_is_one_line(
 async def test_telegram_unreachable_is_asked_again_then_told_in_one_line(
     tmp_path: Path, aiml: AimlApiEmulator
 ) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     code, _, err = await run_module(
         tmp_path,
         TELEGRAM_BOT_TOKEN=TOKEN,
@@ -241,9 +238,7 @@ async def test_polling_is_refused_while_a_webhook_is_set_so_it_is_never_removed(
 async def test_an_unreachable_database_url_names_database_url_and_hides_its_password(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
-    with socket.socket() as probe:  # a port no PostgreSQL listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # no PostgreSQL listens there
     url = f"postgresql://bot:pa55word@127.0.0.1:{port}/bot"
     settings = _usual(telegram, aiml, tmp_path) | {"DATABASE_URL": url}
     code, _, err = await run_module(tmp_path, **settings)

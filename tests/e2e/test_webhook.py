@@ -4,7 +4,6 @@ takes each update once, and serves the health checks beside it."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,16 @@ from bot.wiring.application import BotApp
 from bot.wiring.settings import Settings
 from storage import JobStore
 from storage.inbox import UpdateInbox
-from tests.conftest import TOKEN, TestClock, eventually, make_settings, running_bot, services
+from tests.conftest import (
+    TOKEN,
+    TestClock,
+    eventually,
+    eventually_async,
+    free_port,
+    make_settings,
+    running_bot,
+    services,
+)
 from tests.e2e.taps import bot_message
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
 from tests.emulators.telegram_emulator import (
@@ -36,12 +44,6 @@ ANN, ANN_CHAT = user(111, "Ann"), private_chat(111)
 SECRET = "webhook-secret_42"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 async def local_telegram() -> AsyncIterator[TelegramEmulator]:
     """Telegram as a local Bot API server: it posts to a plain-http webhook on any port."""
@@ -53,7 +55,7 @@ async def local_telegram() -> AsyncIterator[TelegramEmulator]:
 def webhook_settings(
     tmp_path: Path, local_telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> Settings:
-    port = _free_port()
+    port = free_port()
     return make_settings(
         tmp_path,
         local_telegram,
@@ -178,7 +180,7 @@ async def test_health_checks_are_served_beside_the_webhook(
 async def test_polling_mode_serves_the_health_checks_only_when_http_port_is_set(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
 ) -> None:
-    port = _free_port()
+    port = free_port()
     settings = make_settings(tmp_path, telegram, aiml, http_host="127.0.0.1", http_port=port)
     async with running_bot(settings, clock), aiohttp.ClientSession() as session:
         async with session.get(f"http://127.0.0.1:{port}/healthz") as answer:
@@ -192,7 +194,7 @@ async def test_polling_mode_serves_the_health_checks_only_when_http_port_is_set(
 async def test_python_m_bot_in_webhook_mode_serves_and_stops_cleanly_leaving_the_webhook(
     tmp_path: Path, local_telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
-    port = _free_port()
+    port = free_port()
     run = BotProcess(
         tmp_path,
         local_telegram,
@@ -237,12 +239,11 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_at_the_n
     async with running_bot(webhook_settings, clock) as app:
         video = await bot_message(local_telegram, 111, _is_video, "the video")
         inbox = UpdateInbox.of(services(app).store)
-        for _ in range(200):  # marked handled once its handlers are done
-            if not await inbox.unhandled():
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the replayed update was never marked handled")
+
+        async def handled() -> bool:  # marked once its handlers are done
+            return not await inbox.unhandled()
+
+        await eventually_async(handled, what="the replayed update marked handled")
     assert video["caption"].startswith("🎬 kept through a crash")
     assert aiml.charged == 1
 
