@@ -121,6 +121,9 @@ class Job:
     # The API's own words for its refusal or failure (a moderation message, say), shown to
     # the user beside `reason`; never Telegram's words, which only go to the log.
     api_reason: str | None = None
+    lease_owner: str | None = None  # the instance working on it, or the last one that did
+    lease_until: float | None = None  # the lease holds until then; None: released
+    taken_over_from: str | None = None  # the last owner whose lease on it ran out
 
 
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))

@@ -74,6 +74,12 @@ jobs = sa.Table(
     sa.Column("pending_status", sa.Text),
     sa.Column("status_chat_id", BigId),
     sa.Column("api_reason", sa.Text),  # the API's words for its failure, if any
+    # The claim of the instance working on the job: the owner, and until when it holds unless
+    # it renews the lease (`storage.leases`). Released: `lease_until` NULL, the owner kept as
+    # the last to work on it.
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", Seconds),
+    sa.Column("taken_over_from", sa.Text),  # the last owner whose lease ran out on this job
     sa.UniqueConstraint("chat_id", "request_message_id"),
 )
 # The tick asks only for rows with work left: a partial index keeps that cheap however many
@@ -83,6 +89,9 @@ sa.Index("jobs_due", jobs.c.next_poll_at, sqlite_where=_DUE, postgresql_where=_D
 sa.Index("jobs_by_user", jobs.c.user_id, jobs.c.created_at.desc())
 # Budgets and the line count jobs by state on every request.
 sa.Index("jobs_by_state", jobs.c.state, jobs.c.created_at)
+# The heartbeat renews, and a stopping instance releases, the leases an owner holds.
+_LEASED = jobs.c.lease_until.is_not(None)
+sa.Index("jobs_leased", jobs.c.lease_owner, sqlite_where=_LEASED, postgresql_where=_LEASED)
 
 album_notices = sa.Table(
     "album_notices",
@@ -139,6 +148,8 @@ updates = sa.Table(
     sa.Column("body", sa.Text, nullable=False),  # Telegram's JSON, as posted
     sa.Column("received_at", Seconds, nullable=False),
     sa.Column("handled_at", Seconds),  # NULL: not handled to the end yet
+    sa.Column("lease_owner", sa.Text),  # the instance handling it, as for jobs
+    sa.Column("lease_until", Seconds),
 )
 _UNHANDLED = updates.c.handled_at.is_(None)
 sa.Index(
@@ -146,4 +157,29 @@ sa.Index(
     updates.c.received_at,
     sqlite_where=_UNHANDLED,
     postgresql_where=_UNHANDLED,
+)
+
+#: What every instance must know alike of the paid API: the pace of its creates
+#: (`bot.aimlapi.pacing`) and how many submissions in a row ended unconfirmed
+#: (`bot.policy.alerts`). One row, `id` 1.
+api_health = sa.Table(
+    "api_health",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("creates_per_minute", Seconds),  # NULL: unlimited, until a 429 is seen
+    sa.Column("rate_set_at", Seconds, nullable=False, server_default="0"),
+    sa.Column("next_create_at", Seconds, nullable=False, server_default="0"),
+    sa.Column("paused_until", Seconds, nullable=False, server_default="0"),
+    sa.Column("unconfirmed_in_a_row", sa.Integer, nullable=False, server_default="0"),
+)
+
+#: The admins' alerts: each reason raised at most once an hour across all instances, and sent
+#: once (`sent_at` set by the instance that sends it).
+admin_alerts = sa.Table(
+    "admin_alerts",
+    metadata,
+    sa.Column("reason", sa.Text, primary_key=True),  # a bot.policy.alerts.Alert
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("raised_at", Seconds, nullable=False),
+    sa.Column("sent_at", Seconds),  # NULL: waiting to be sent
 )
