@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"  # noqa: S104 (a service listens where its operator says)
     http_port: int = Field(default=DEFAULT_HTTP_PORT, ge=0, le=65535)
     startup_patience_seconds: float = Field(default=60.0, ge=0)
+    # How long an instance's claim on a step (a lease) holds without being renewed; a dead
+    # instance's work is taken over by the others after it (see the README's Scaling out).
+    lease_seconds: float = Field(default=30.0, ge=2, le=600)
+    # This instance's name in the leases and logs; empty: the host's name.
+    instance_name: str = Field(default="", max_length=64)
 
     @property
     def webhook_mode(self) -> bool:
