@@ -1,5 +1,6 @@
 """The deploy files name only what exists: the settings compose and the unit give the bot, the
-pins of the lock, the image's layout and its entry point.
+pins of the lock, the image's layout and its entry point; and the TLS proxies in front of
+several instances pass Telegram's posts, and nothing else, to the instances compose runs.
 
 No Docker engine runs where these tests do, so the image is never built here: these checks,
 with hadolint in `make lint`, are what can be tried of it.
@@ -12,7 +13,8 @@ import json
 import re
 import shlex
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from bot.sandbox.__main__ import parse_args
 from bot.wiring.settings import Settings
+from bot.wiring.webserver import SECRET_HEADER, WebServer
 from bot.words.texts import LOCALES_DIR
 
 REPO = Path(__file__).resolve().parents[3]
@@ -47,6 +50,10 @@ INTERPRETER_VARIABLES = frozenset(
     {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR"}
 )
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+#: The ports Telegram posts a webhook to (setWebhook's documentation).
+WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})
+NGINX_SITE = REPO / "deploy" / "nginx" / "photo-animator-bot.conf"
+CADDYFILE = REPO / "deploy" / "Caddyfile"
 
 
 # ---------------------------------------------------------------------- reading the files
@@ -173,7 +180,7 @@ def closure(requirements: list[str]) -> Iterator[Requirement]:
 
 
 def test_compose_gives_the_bot_only_settings_that_exist() -> None:
-    assert set(bots()) == {"bot", "sandbox-bot"}
+    assert set(bots()) == {"bot", "sandbox-bot", "bot-1", "bot-2"}
     for name, service in bots().items():
         unknown = set(environment(service)) - SETTINGS
         assert not unknown, f"{name} sets what the bot never reads: {sorted(unknown)}"
@@ -195,7 +202,9 @@ def test_each_bot_reads_env_and_reaches_the_database_of_its_profile() -> None:
         url = urlsplit(environment(service)["DATABASE_URL"])
         assert url.scheme == "postgresql", name
         database = services()[str(url.hostname)]
-        assert database["profiles"] == service["profiles"], name
+        assert set(service["profiles"]) <= set(database["profiles"]), name
+        # Jobs made on the sandbox never reach a bot that asks the paid API about them.
+        assert ("sandbox" in database["profiles"]) == ("sandbox" in service["profiles"]), name
         assert service["depends_on"][url.hostname]["condition"] == "service_healthy"
         database_env = environment(database)
         assert url.path == "/" + database_env["POSTGRES_DB"]
@@ -208,11 +217,25 @@ def test_every_service_restarts_and_has_a_healthcheck() -> None:
         assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
 
 
-def test_profiles_never_run_two_bots_at_once() -> None:
-    profiles = [tuple(service["profiles"]) for service in bots().values()]
-    assert sorted(profiles) == [("paid",), ("sandbox",)]
+def test_only_the_scaled_profile_runs_more_than_one_bot() -> None:
+    bots_in = Counter(profile for service in bots().values() for profile in service["profiles"])
+    assert bots_in == {"paid": 1, "sandbox": 1, "scaled": 2}
     for service in services().values():
-        assert service["profiles"], "a service without a profile would run in both"
+        assert service["profiles"], "a service without a profile would run in every one"
+
+
+def test_the_scaled_instances_share_the_paid_database_with_names_and_ports_of_their_own() -> None:
+    scaled = {name: bot for name, bot in bots().items() if "scaled" in bot["profiles"]}
+    urls = {environment(bot)["DATABASE_URL"] for bot in scaled.values()}
+    assert urls == {environment(services()["bot"])["DATABASE_URL"]}
+    names = [environment(bot)["INSTANCE_NAME"] for bot in scaled.values()]
+    assert all(names) and len(set(names)) == len(names)
+    for name, bot in scaled.items():
+        [published] = bot["ports"]
+        host, _, container_port = published.rpartition(":")
+        assert host.startswith("127.0.0.1:"), f"{name} must be reached only through the proxy"
+        assert container_port == environment(bot)["HTTP_PORT"], name
+    assert len(scaled_instances()) == len(scaled)
 
 
 def test_the_sandbox_service_runs_the_sandbox_cli_and_its_bot_points_at_it() -> None:
@@ -241,6 +264,172 @@ def test_the_bots_healthcheck_asks_healthz_on_its_http_port() -> None:
         port = environment(service)["HTTP_PORT"]
         assert port == image_port, name
         assert f"http://127.0.0.1:{port}/healthz" in service["healthcheck"]["test"][-1], name
+
+
+# ---------------------------------------------------------------------- the TLS proxies
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One directive of an nginx config or a Caddyfile: its name, its arguments and, when it
+    opens a block, the directives inside."""
+
+    name: str
+    args: tuple[str, ...]
+    block: tuple[Directive, ...] = ()
+
+
+def named(directives: Iterable[Directive], name: str) -> list[Directive]:
+    return [directive for directive in directives if directive.name == name]
+
+
+def nginx_site() -> tuple[Directive, ...]:
+    """deploy/nginx/photo-animator-bot.conf, comments left out."""
+    text = "\n".join(line.split("#", 1)[0] for line in NGINX_SITE.read_text().splitlines())
+    tokens = iter(re.findall(r'"[^"]*"|[{};]|[^\s{};"]+', text))
+
+    def block() -> tuple[Directive, ...]:
+        found: list[Directive] = []
+        words: list[str] = []
+        for token in tokens:
+            if token == "}":
+                break
+            if token in (";", "{"):
+                found.append(Directive(words[0], tuple(words[1:]), block() if token == "{" else ()))
+                words = []
+            else:
+                words.append(token.strip('"'))
+        assert not words, f"unterminated directive {words}"
+        return tuple(found)
+
+    return block()
+
+
+def caddyfile() -> tuple[Directive, ...]:
+    """deploy/Caddyfile, comments left out: a directive a line, a block opened at its end."""
+    lines = iter(shlex.split(line, comments=True) for line in CADDYFILE.read_text().splitlines())
+
+    def block() -> tuple[Directive, ...]:
+        found: list[Directive] = []
+        for words in lines:
+            if words == ["}"]:
+                break
+            if words and words[-1] == "{":
+                found.append(Directive(words[0], tuple(words[1:-1]), block()))
+            elif words:
+                found.append(Directive(words[0], tuple(words[1:])))
+        return tuple(found)
+
+    return block()
+
+
+def scaled_instances() -> set[str]:
+    """Where the proxy on the host reaches the scaled profile's instances: the ports they are
+    published on."""
+    return {
+        bot["ports"][0].rpartition(":")[0] for bot in bots().values() if "scaled" in bot["profiles"]
+    }
+
+
+def nginx_route(path: str) -> Directive:
+    """The location of the nginx site that serves `path`: an exact match (`location = /x`)
+    first, else the longest prefix."""
+    [server] = named(nginx_site(), "server")
+    locations = named(server.block, "location")
+    exact = [loc for loc in locations if loc.args[:1] == ("=",) and loc.args[1] == path]
+    prefixes = [loc for loc in locations if len(loc.args) == 1 and path.startswith(loc.args[0])]
+    return exact[0] if exact else max(prefixes, key=lambda loc: len(loc.args[0]))
+
+
+def caddy_route(path: str) -> Directive:
+    """The `handle` of the Caddy site that serves `path`: one whose path matches it, else the
+    one without a matcher."""
+    [site] = caddyfile()
+    handles = named(site.block, "handle")
+    matching = [handle for handle in handles if handle.args == (path,)]
+    return (matching or [handle for handle in handles if not handle.args])[0]
+
+
+def readme_webhook_url() -> str:
+    """The TELEGRAM_WEBHOOK_URL of the README's examples: one, the same in all of them."""
+    readme = (REPO / "README.md").read_text()
+    [url] = {str(found) for found in re.findall(r"TELEGRAM_WEBHOOK_URL=(https://\S+)", readme)}
+    return url
+
+
+def webhook_path() -> str:
+    return urlsplit(readme_webhook_url()).path
+
+
+def test_the_proxies_serve_the_readmes_webhook_url_over_https_on_a_port_telegram_posts_to() -> None:
+    public = urlsplit(readme_webhook_url())
+    [server] = named(nginx_site(), "server")
+    [listen] = named(server.block, "listen")
+    assert int(listen.args[0].rpartition(":")[2]) in WEBHOOK_PORTS and "ssl" in listen.args
+    assert named(server.block, "server_name")[0].args == (public.hostname,)
+    assert named(server.block, "ssl_certificate") and named(server.block, "ssl_certificate_key")
+    # A bare host name: Caddy serves it over HTTPS on 443, with a certificate of its own.
+    [site] = caddyfile()
+    assert site.name == public.hostname and not site.args
+
+
+def test_the_proxies_pass_the_webhook_path_to_every_scaled_instance() -> None:
+    path = webhook_path()
+    instances = scaled_instances()
+    assert len(instances) == 2
+
+    location = nginx_route(path)
+    assert location.args == ("=", path)
+    [proxy_pass] = named(location.block, "proxy_pass")
+    upstream_name = urlsplit(proxy_pass.args[0]).hostname
+    [upstream] = [u for u in named(nginx_site(), "upstream") if u.args == (upstream_name,)]
+    assert {server.args[0] for server in named(upstream.block, "server")} == instances
+
+    [reverse_proxy] = named(caddy_route(path).block, "reverse_proxy")
+    assert set(reverse_proxy.args) == instances
+
+
+def test_the_proxies_keep_metrics_and_the_health_checks_private() -> None:
+    private = ["/metrics", "/healthz", "/readyz", "/", "/telegram/more"]
+    for path in private:
+        location = nginx_route(path)
+        assert not named(location.block, "proxy_pass"), f"nginx passes {path} on"
+        assert named(location.block, "return")[0].args == ("404",), path
+        handle = caddy_route(path)
+        assert not named(handle.block, "reverse_proxy"), f"Caddy passes {path} on"
+        assert named(handle.block, "respond")[0].args == ("404",), path
+
+
+def test_the_proxies_pass_the_secret_header_on_as_it_came() -> None:
+    def about_the_secret(directives: list[Directive]) -> list[Directive]:
+        return [d for d in directives if SECRET_HEADER.lower() in d.args[0].lower()]
+
+    location = nginx_route(webhook_path())
+    variable = "$http_" + SECRET_HEADER.lower().replace("-", "_")
+    assert about_the_secret(named(location.block, "proxy_set_header")) == [
+        Directive("proxy_set_header", (SECRET_HEADER, variable))
+    ]
+    assert Directive("proxy_pass_request_headers", ("off",)) not in location.block
+
+    [reverse_proxy] = named(caddy_route(webhook_path()).block, "reverse_proxy")
+    assert about_the_secret(named(reverse_proxy.block, "header_up")) == [
+        Directive("header_up", (SECRET_HEADER, f"{{header.{SECRET_HEADER}}}"))
+    ]
+
+
+def test_nginx_passes_a_post_one_instance_could_not_take_to_the_other() -> None:
+    location = nginx_route(webhook_path())
+    [next_upstream] = named(location.block, "proxy_next_upstream")
+    # non_idempotent: a POST is tried again too; an update posted twice is handled once.
+    assert {"error", "timeout", "http_503", "non_idempotent"} <= set(next_upstream.args)
+
+
+def test_caddy_posts_only_to_instances_whose_readyz_answers() -> None:
+    [reverse_proxy] = named(caddy_route(webhook_path()).block, "reverse_proxy")
+    [health_uri] = named(reverse_proxy.block, "health_uri")
+    server = WebServer(host="127.0.0.1", port=0)
+    routes = {resource.canonical for resource in server.app.router.resources()}
+    assert health_uri.args == ("/readyz",) and "/readyz" in routes
 
 
 # ---------------------------------------------------------------------- the lock files
