@@ -123,6 +123,8 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer_tap(query, _progress_of(await steps.store.get(job.id), words))
         return
     await answer_tap(query, words.fixing(fix))
+    if not admission.leased:  # its refusal is being retold: the tick goes on with it after
+        return
     # The status message is the refusal: its next text comes without the buttons.
     await start_job(steps, admission.job, ack=words.fixing(fix))
 

@@ -227,14 +227,18 @@ async def start_job(
     """Carry an admitted job on: one waiting in the line is shown its place (the line submits
     it later); any other is acknowledged with `ack` (by default RECEIVED, in the job's
     language) in its status message (a reply to its request, or the message it already has),
-    then checked and submitted (`bot.engine.pipeline.Pipeline.check_and_submit`). Returns the
+    then checked and submitted (`bot.engine.pipeline.Pipeline.check_and_submit`). The job is
+    leased to this instance by its admission; its lease is let go at the end. Returns the
     job as it ends up. The job's own failures never raise (see `check_and_submit`); a place in
     line that cannot be shown raises its chat error, and the line's tick shows it again."""
-    if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: the line submits it
-        return await steps.line.show_place_in_line(job)
     try:
-        job = await steps.progress.show_progress(job, ack or texts_for(job.language).RECEIVED)
-    except ChatError as error:
-        # The acknowledgement is a courtesy; the request itself goes on.
-        log.warning("job %s: could not acknowledge (%s)", job.id, error)
-    return await steps.pipeline.check_and_submit(job, declared_size)
+        if job.state is JobState.WAITING:  # the bot is at MAX_ACTIVE_JOBS: the line submits it
+            return await steps.line.show_place_in_line(job)
+        try:
+            job = await steps.progress.show_progress(job, ack or texts_for(job.language).RECEIVED)
+        except ChatError as error:
+            # The acknowledgement is a courtesy; the request itself goes on.
+            log.warning("job %s: could not acknowledge (%s)", job.id, error)
+        return await steps.pipeline.check_and_submit(job, declared_size)
+    finally:
+        await steps.leases.release(job.id)

@@ -5,12 +5,25 @@ Plain records in, plain records out; the rules themselves live in `bot.policy.ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
-from storage.jobs import ACTIVE_STATES, JobState, JobStore, states
+from storage.jobs import (
+    ACTIVE_STATES,
+    JOB_COLUMNS,
+    Job,
+    JobState,
+    JobStore,
+    Lease,
+    NewJob,
+    states,
+    to_job,
+)
 from storage.reasons import Reason
 from storage.schema import access_overrides, jobs
 
@@ -100,18 +113,106 @@ class JobStats:
     usage_today: dict[str, float]  # what the API reported today's jobs cost, by unit
 
 
+#: What admission decides from the counts: the state to record the job in, or None to refuse.
+Decide = Callable[[UserCounts, BotCounts], JobState | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """What `AccessStore.admit` and `.readmit` did."""
+
+    job: Job | None  # recorded (or taken up again); None: refused, or not new (see `new`)
+    new: bool  # False: the message was a job already, or the job was no longer refused
+    leased: bool = False  # `job` is held by the lease given (else another step holds it)
+
+
 class AccessStore:
-    """The access_overrides table, and counts over the jobs table. Shares the JobStore's
+    """The access_overrides table, counts over the jobs table, and admission: judging a
+    request on the counts and recording it, in one transaction. Shares the JobStore's
     database: build it with `AccessStore.of(store)`."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, store: JobStore | None = None) -> None:
         self._database = database
         self._engine = database.engine
         self._reads = database.reads
+        self._store = store
 
     @classmethod
     def of(cls, store: JobStore) -> AccessStore:
-        return cls(store.database)
+        return cls(store.database, store)
+
+    async def admit(
+        self, request: NewJob, *, now: float, since: float, lease: Lease, decide: Decide
+    ) -> Admitted:
+        """Record `request` if `decide` lets it in on the counts of now (the user's, and the
+        bot's since `since`), in the state it gives, held by `lease`.
+
+        The counts and the write are one transaction, taken in turn with every other
+        admission and every take from the line, of every instance
+        (`Database.take_admission_turn`): two requests judged at once never both take the last
+        slot. A message recorded already (Telegram posted it again, to this instance or
+        another) is neither judged nor recorded again: `new` is False.
+        """
+        assert self._store is not None, "build it with AccessStore.of(store)"
+        async with self._engine.begin() as connection:
+            await self._database.take_admission_turn(connection)
+            if await self._recorded_in(connection, request.chat_id, request.request_message_id):
+                return Admitted(job=None, new=False)
+            state = decide(
+                await self._user_counts_in(connection, request.user_id, since=since),
+                await self._bot_counts_in(connection, since=since),
+            )
+            if state is None:
+                return Admitted(job=None, new=True)
+            job = await self._store.record_in(
+                connection, request, now=now, state=state, lease=lease
+            )
+        return Admitted(job=job, new=job is not None, leased=job is not None)
+
+    async def readmit(
+        self,
+        job_id: int,
+        *,
+        now: float,
+        since: float,
+        lease: Lease,
+        decide: Decide,
+        changes: dict[str, Any],
+    ) -> Admitted:
+        """Take a REJECTED job up again, as `admit` takes a new request: judged by `decide` on
+        the counts of its user and of the bot, and set to the state it gives with `changes`,
+        in the same turn. Held by `lease` when no other step holds the job (retelling its
+        refusal, say); else made due, for the tick to go on with once that step let it go
+        (`leased` False). A job no longer REJECTED (a second tap) is left alone: `new` False.
+        """
+        row = jobs.c
+        async with self._engine.begin() as connection:
+            await self._database.take_admission_turn(connection)
+            found = (
+                await connection.execute(
+                    sa.select(row.user_id, row.state).where(row.id == job_id).with_for_update()
+                )
+            ).first()
+            if found is None or found.state != JobState.REJECTED.value:
+                return Admitted(job=None, new=False)
+            state = decide(
+                await self._user_counts_in(connection, int(found.user_id), since=since),
+                await self._bot_counts_in(connection, since=since),
+            )
+            if state is None:
+                return Admitted(job=None, new=True)
+            values = changes | {"state": state.value, "updated_at": now}
+            reopen = sa.update(jobs).where(row.id == job_id).returning(*JOB_COLUMNS)
+            free = sa.or_(row.lease_until.is_(None), row.lease_until <= now)
+            taken = (
+                await connection.execute(
+                    reopen.where(free).values(values | lease.columns() | {"next_poll_at": None})
+                )
+            ).first()
+            if taken is not None:
+                return Admitted(job=to_job(taken), new=True, leased=True)
+            due = (await connection.execute(reopen.values(values | {"next_poll_at": now}))).one()
+        return Admitted(job=to_job(due), new=True, leased=False)
 
     async def overrides(self) -> list[AccessOverride]:
         """Every run-time /allow and /deny, oldest first."""
@@ -148,30 +249,45 @@ class AccessStore:
 
     async def user_counts(self, user_id: int, *, since: float) -> UserCounts:
         """A user's jobs in flight now, and those counted against the budget since `since`."""
-        statement = sa.select(
-            count_where(jobs.c.state.in_(states(*ACTIVE_STATES))),
-            count_where(jobs.c.created_at >= since, _COUNTS_TODAY),
-        ).where(jobs.c.user_id == user_id)
         async with self._reads.connect() as connection:
-            active, today = (await connection.execute(statement)).one()
-        return UserCounts(active=int(active), today=int(today))
+            return await self._user_counts_in(connection, user_id, since=since)
 
     async def bot_counts(self, *, since: float | None = None) -> BotCounts:
         """The bot's jobs at the paid API, those waiting in the local line, and (with `since`)
         those of every user counted against the day since then, as a user's are."""
+        async with self._reads.connect() as connection:
+            return await self._bot_counts_in(connection, since=since)
+
+    @staticmethod
+    async def _user_counts_in(
+        connection: AsyncConnection, user_id: int, *, since: float
+    ) -> UserCounts:
+        statement = sa.select(
+            count_where(jobs.c.state.in_(states(*ACTIVE_STATES))),
+            count_where(jobs.c.created_at >= since, _COUNTS_TODAY),
+        ).where(jobs.c.user_id == user_id)
+        active, today = (await connection.execute(statement)).one()
+        return UserCounts(active=int(active), today=int(today))
+
+    @staticmethod
+    async def _bot_counts_in(connection: AsyncConnection, *, since: float | None) -> BotCounts:
         load = sa.select(
             count_where(jobs.c.state.in_(states(*IN_FLIGHT_STATES))),
             count_where(jobs.c.state == JobState.WAITING.value),
         ).where(jobs.c.state.in_(states(*IN_FLIGHT_STATES, JobState.WAITING)))
-        async with self._reads.connect() as connection:
-            in_flight, waiting = (await connection.execute(load)).one()
-            today = 0
-            if since is not None:
-                counted = sa.select(sa.func.count()).where(
-                    jobs.c.created_at >= since, _COUNTS_TODAY
-                )
-                today = int(await connection.scalar(counted) or 0)
+        in_flight, waiting = (await connection.execute(load)).one()
+        today = 0
+        if since is not None:
+            counted = sa.select(sa.func.count()).where(jobs.c.created_at >= since, _COUNTS_TODAY)
+            today = int(await connection.scalar(counted) or 0)
         return BotCounts(in_flight=int(in_flight), waiting=int(waiting), today=today)
+
+    @staticmethod
+    async def _recorded_in(connection: AsyncConnection, chat_id: int, message_id: int) -> bool:
+        statement = sa.select(jobs.c.id).where(
+            jobs.c.chat_id == chat_id, jobs.c.request_message_id == message_id
+        )
+        return await connection.scalar(statement) is not None
 
     async def jobs_by_state(self) -> dict[JobState, int]:
         """How many jobs are in each state, of all ever recorded; a state with none is left

@@ -2,8 +2,9 @@
 
 The stores (`storage.jobs`, `.counts`, `.waiting`, `.prefs`) share one `Database` and write
 their statements once, against `storage.schema`; what differs between the engines lives here:
-how a connection is set up, how a bot claims the database for itself, and the dialect's
-INSERT (for ON CONFLICT).
+how a connection is set up, how admissions take turns, that a SQLite file is held by one
+process, and the dialect's INSERT (for ON CONFLICT). Several instances share a PostgreSQL
+database: what each works on is claimed row by row (`storage.leases`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from storage.migrations import migrate
 
-#: The key of the PostgreSQL advisory lock a running bot holds on its database ("PhotoAni").
-_ADVISORY_LOCK_KEY = 0x50686F746F416E69
+#: The key of the PostgreSQL advisory lock that admissions take in turn ("PhotoAni").
+_ADMISSION_LOCK_KEY = 0x50686F746F416E69
+#: The key of the one a bot in polling mode holds for its life ("PhotoPol").
+_POLLING_LOCK_KEY = 0x50686F746F506F6C
 
 
 class DatabaseInUse(Exception):
-    """Another process holds the database: only one bot may run on it."""
+    """Another process holds the SQLite database: only one bot may run on a file."""
 
 
 class DatabaseClosed(Exception):
@@ -121,12 +124,12 @@ def _postgresql_engine(url: URL) -> AsyncEngine:
 
 @dataclass
 class Database:
-    """An open database: its engine, the claim this process holds on it, and its dialect."""
+    """An open database: its engine, the file lock of a SQLite database, and its dialect."""
 
     engine: AsyncEngine
     url: URL
     _file_lock: IO[str] | None = None
-    _pg_lock: AsyncConnection | None = None
+    _polling_lock: AsyncConnection | None = None
     _closed: bool = False
 
     def __post_init__(self) -> None:
@@ -142,8 +145,9 @@ class Database:
         """Open (creating folders and schema as needed) the database at `where`: a SQLite file,
         or a `DATABASE_URL`, then migrate it to the newest schema.
 
-        Raises DatabaseInUse when another bot has it open: two bots on one database would both
-        resume and submit the same requests.
+        Raises DatabaseInUse when another process has the SQLite file open: SQLite takes one
+        process, and its leases are never shared (see `sole_instance`). PostgreSQL takes any
+        number of instances.
         """
         url = database_url(where)
         sqlite_file = url.get_backend_name() == "sqlite" and url.database not in {None, ":memory:"}
@@ -155,8 +159,6 @@ class Database:
         engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else None
         opened = cls(engine or _postgresql_engine(url), url, lock)
         try:
-            if opened.is_postgresql:
-                await opened._lock_postgresql()
             async with opened.engine.begin() as connection:
                 await connection.run_sync(migrate)
         except BaseException:
@@ -164,26 +166,34 @@ class Database:
             raise
         return opened
 
-    async def _lock_postgresql(self) -> None:
-        # A session lock, held by one connection for the bot's life: the server drops it when
-        # the process dies and its connection closes. (The leases of several instances are the
-        # next step; until then one bot per database, as on SQLite.)
-        self._pg_lock = await self.engine.connect()
-        taken = await self._pg_lock.scalar(
-            sa.select(sa.func.pg_try_advisory_lock(_ADVISORY_LOCK_KEY))
-        )
-        await self._pg_lock.commit()
+    async def claim_polling(self) -> None:
+        """Claim the database for the one bot that polls Telegram, for as long as it stays
+        open: Telegram lets one poller have the token's updates, and a second would end the
+        first one's poll. Raises DatabaseInUse when another bot polls from this database. A
+        SQLite file is claimed already, by its lock; on PostgreSQL a session advisory lock,
+        which the server drops with the connection should the process die. Instances in
+        webhook mode never claim it: any number of them share the database."""
+        if not self.is_postgresql or self._polling_lock is not None:
+            return
+        connection = await self.engine.connect()
+        taken = await connection.scalar(sa.select(sa.func.pg_try_advisory_lock(_POLLING_LOCK_KEY)))
+        await connection.commit()
         if not taken:
-            raise DatabaseInUse(f"{describe(self.url)} is in use by another running bot")
+            await connection.close()
+            raise DatabaseInUse(
+                f"{describe(self.url)} is in use by another running bot in polling mode (one "
+                "may poll; several instances run in webhook mode)"
+            )
+        self._polling_lock = connection
 
     async def close(self) -> None:
-        """Close every connection and give the database back to other bots; from then on, any
-        use raises DatabaseClosed."""
+        """Close every connection and give a SQLite file back to other processes; from then
+        on, any use raises DatabaseClosed."""
         self._closed = True
         try:
-            if self._pg_lock is not None:
-                await self._pg_lock.close()
-            await self.engine.dispose()  # closing the lock's connection releases that lock
+            if self._polling_lock is not None:
+                await self._polling_lock.close()  # and with it, the claim on polling
+            await self.engine.dispose()
         finally:
             if self._file_lock is not None:
                 self._file_lock.close()  # closing the file releases the lock
@@ -196,6 +206,21 @@ class Database:
         if self.is_postgresql:
             return self.engine.execution_options(isolation_level="AUTOCOMMIT")
         return self.engine.execution_options(**{_READS: True})
+
+    @property
+    def sole_instance(self) -> bool:
+        """Whether this process is the only one that can be on the database (a SQLite file,
+        held by its lock): then every lease found at start-up is of a process that died."""
+        return self._file_lock is not None
+
+    async def take_admission_turn(self, connection: AsyncConnection) -> None:
+        """Wait, in the caller's transaction, until no other admission (of any instance) is
+        between its counts and its write, and hold the turn until that transaction ends: two
+        requests judged at once never both take the last slot. On PostgreSQL a
+        transaction-scoped advisory lock; SQLite needs none, as this process's one connection
+        runs one transaction at a time."""
+        if self.is_postgresql:
+            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADMISSION_LOCK_KEY)))
 
     @property
     def is_postgresql(self) -> bool:

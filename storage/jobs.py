@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database, DatabaseInUse
 from storage.reasons import Reason
 from storage.schema import album_notices, chat_moves, jobs
 
-__all__ = ["ACTIVE_STATES", "DatabaseInUse", "Job", "JobState", "JobStore", "NewJob"]
+__all__ = ["ACTIVE_STATES", "DatabaseInUse", "Job", "JobState", "JobStore", "Lease", "NewJob"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,18 @@ class Job:
     taken_over_from: str | None = None  # the last owner whose lease on it ran out
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim on a job's row (`storage.leases`): who holds it, and until when unless renewed."""
+
+    owner: str
+    until: float
+
+    def columns(self) -> dict[str, Any]:
+        """The job columns that record this lease."""
+        return {"lease_owner": self.owner, "lease_until": self.until}
+
+
 _COLUMNS = tuple(field.name for field in dataclasses.fields(Job))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "created_at"}
 #: A job's columns in the order of Job's fields, so that a row becomes a Job positionally.
@@ -200,27 +213,47 @@ class JobStore:
         return self._database.describe()
 
     async def record_request(
-        self, job: NewJob, *, now: float, state: JobState = JobState.RECEIVED
+        self,
+        job: NewJob,
+        *,
+        now: float,
+        state: JobState = JobState.RECEIVED,
+        lease: Lease | None = None,
     ) -> Job | None:
-        """Record a request before anything is charged.
+        """Record a request before anything is charged, held by `lease` when given (its
+        recorder goes on with it).
 
         Returns the new job in `state` (RECEIVED, or WAITING for the line), or None when this
         chat's message was already recorded (Telegram redelivered the update): the caller must
         not submit.
         """
+        async with self._engine.begin() as connection:
+            return await self.record_in(connection, job, now=now, state=state, lease=lease)
+
+    async def record_in(
+        self,
+        connection: AsyncConnection,
+        job: NewJob,
+        *,
+        now: float,
+        state: JobState,
+        lease: Lease | None,
+    ) -> Job | None:
+        """`record_request`, in the caller's transaction (admission's, `storage.counts`)."""
         values = dataclasses.asdict(job) | {
             "state": state.value,
             "created_at": now,
             "updated_at": now,
         }
+        if lease is not None:
+            values |= lease.columns()
         statement = (
             self._database.insert(jobs)
             .values(values)
             .on_conflict_do_nothing(index_elements=[jobs.c.chat_id, jobs.c.request_message_id])
             .returning(*JOB_COLUMNS)
         )
-        async with self._engine.begin() as connection:
-            row = (await connection.execute(statement)).first()
+        row = (await connection.execute(statement)).first()
         return None if row is None else to_job(row)
 
     async def get(self, job_id: int) -> Job:
@@ -355,35 +388,6 @@ class JobStore:
         async with self._reads.connect() as connection:
             return [to_job(row) for row in await connection.execute(statement)]
 
-    async def recover_after_restart(self, *, now: float) -> tuple[int, int]:
-        """Pick up requests that a crash or restart cut off. Called at start-up, before any
-        update is handled, so nothing is in flight.
-
-        Requests that never reached the paid API are made due again, to be checked and
-        submitted anew. Submissions whose answer was lost are marked interrupted, to be
-        explained to their users: asking again could charge twice.
-        Returns (resumed, interrupted).
-        """
-        resume = (
-            sa.update(jobs)
-            .where(jobs.c.state == JobState.RECEIVED.value)
-            .values(next_poll_at=now, updated_at=now)
-        )
-        interrupt = (
-            sa.update(jobs)
-            .where(jobs.c.state == JobState.SUBMITTING.value)
-            .values(
-                state=JobState.INTERRUPTED.value,
-                reason=Reason.RESTARTED_WHILE_SUBMITTING.value,
-                next_poll_at=now,
-                updated_at=now,
-            )
-        )
-        async with self._engine.begin() as connection:
-            resumed = (await connection.execute(resume)).rowcount
-            interrupted = (await connection.execute(interrupt)).rowcount
-        return resumed, interrupted
-
     async def move_chat(self, old_chat_id: int, new_chat_id: int, *, now: float) -> None:
         """Follow a group that became a supergroup: from now on, what is sent for its jobs goes
         to `new_chat_id` (see `current_chat`). The jobs keep their chat and message ids, so a
@@ -428,8 +432,8 @@ def due_jobs_query(*, now: float, limit: int) -> sa.Select[Any]:
     """The statement behind `JobStore.due_jobs`: the due jobs, oldest due first.
 
     `IS NOT NULL` is spelled out so that both engines take the partial index `jobs_due`, and
-    the order comes from that index. A claim of these rows (the leases of several instances)
-    adds `.with_for_update(skip_locked=True)` to it, which SQLite leaves out.
+    the order comes from that index. The poll tick claims these rows with their leases in one
+    statement (`storage.leases.LeaseStore.claim_due`); this read is what the tick did before.
     """
     return (
         _SELECT.where(jobs.c.next_poll_at.is_not(None), jobs.c.next_poll_at <= now)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from storage.counts import IN_FLIGHT_STATES, count_where
 from storage.database import Database
-from storage.jobs import JobState, JobStore, in_chat_or_moved_there, states
+from storage.jobs import JobState, JobStore, Lease, in_chat_or_moved_there, states
 from storage.schema import jobs, line_places
 
 _WAITING = JobState.WAITING.value
@@ -59,16 +59,21 @@ class LineStore:
     def of(cls, store: JobStore) -> LineStore:
         return cls(store.database)
 
-    async def claim(self, *, max_in_flight: int, now: float, most: int | None = None) -> list[int]:
+    async def claim(
+        self, *, max_in_flight: int, now: float, lease: Lease, most: int | None = None
+    ) -> list[int]:
         """Take as many jobs off the head of the line as there are free slots, moving them to
-        RECEIVED (so they count as in flight); returns their ids, first in line first, `most`
-        of them at the most. A job back in line because the API was busy is taken only once
-        its `retry_at` has come, and the jobs behind it wait for it.
+        RECEIVED (so they count as in flight), each held by `lease`; returns their ids, first
+        in line first, `most` of them at the most. A job back in line because the API was
+        busy is taken only once its `retry_at` has come, and one another step holds (its place
+        being shown) once that step let it go; the jobs behind either wait for it.
 
-        The caller must hold the admission lock, so that intake cannot take the same slots.
+        Counted and taken in admission's turn (`Database.take_admission_turn`), so that no
+        request admitted at the same moment, in any instance, takes the same slots.
         """
         in_flight = sa.select(sa.func.count()).where(jobs.c.state.in_(states(*IN_FLIGHT_STATES)))
         async with self._engine.begin() as connection:
+            await self._database.take_admission_turn(connection)
             free = max_in_flight - int(await connection.scalar(in_flight) or 0)
             if most is not None:
                 free = min(free, most)
@@ -78,16 +83,18 @@ class LineStore:
             # another transaction is taking (a /cancel) is passed over, not waited for;
             # SQLite, one writer at a time, leaves the clause out.
             head = (
-                sa.select(jobs.c.id, jobs.c.retry_at)
+                sa.select(jobs.c.id, jobs.c.retry_at, jobs.c.lease_until)
                 .where(jobs.c.state == _WAITING)
                 .order_by(*_FIFO)
                 .limit(free)
                 .with_for_update(skip_locked=True)
             )
             ids = []
-            for job_id, retry_at in await connection.execute(head):
+            for job_id, retry_at, lease_until in await connection.execute(head):
                 if retry_at is not None and retry_at > now:
                     break  # its pause is not over, and those behind it do not overtake it
+                if lease_until is not None and lease_until > now:
+                    break  # its place is being shown: taken at the next pass
                 ids.append(int(job_id))
             if not ids:
                 return []
@@ -95,7 +102,7 @@ class LineStore:
             take = (
                 sa.update(jobs)
                 .where(jobs.c.id.in_(ids), jobs.c.state == _WAITING)
-                .values(state=JobState.RECEIVED.value, updated_at=now)
+                .values(lease.columns() | {"state": JobState.RECEIVED.value, "updated_at": now})
                 .returning(jobs.c.id)
             )
             taken = {int(job_id) for job_id in await connection.scalars(take)}

@@ -12,6 +12,7 @@ import logging
 from bot.aimlapi.pacing import CreatePacer
 from bot.engine.chat_port import ChatClosed, ChatError
 from bot.engine.keyboards import cancel_markup
+from bot.engine.leases import Leaseholder
 from bot.engine.meter import Meter
 from bot.engine.pipeline import Pipeline
 from bot.engine.progress import StatusMessages
@@ -26,9 +27,8 @@ log = logging.getLogger(__name__)
 class Line:
     """The line in `store`: taken from in order as `pacer` and MAX_ACTIVE_JOBS
     (`max_active_jobs`) allow, each job taken then checked and submitted by `pipeline`, and
-    each waiting job shown its place through `progress`. `admission_lock` is the one intake
-    holds while it judges and records a request. `meter` counts the jobs that leave the line
-    giving the day's count back."""
+    each waiting job shown its place through `progress`, every step holding the job's lease
+    (`leases`). `meter` counts the jobs that leave the line giving the day's count back."""
 
     def __init__(
         self,
@@ -37,14 +37,14 @@ class Line:
         pipeline: Pipeline,
         progress: StatusMessages,
         pacer: CreatePacer,
+        leases: Leaseholder,
         *,
-        admission_lock: asyncio.Lock,
         max_active_jobs: int,
         meter: Meter,
     ) -> None:
         self._store, self._line, self._clock = store, LineStore.of(store), clock
         self._pipeline, self._progress, self._pacer = pipeline, progress, pacer
-        self._admission_lock, self._max_active_jobs = admission_lock, max_active_jobs
+        self._leases, self._max_active_jobs = leases, max_active_jobs
         self._meter = meter
         # Held while the jobs in line are shown their places: one pass at a time, as each
         # pass may wait on Telegram's per-group limit of about 20 edits a minute.
@@ -53,19 +53,19 @@ class Line:
     async def take_from_line(self) -> list[int]:
         """Take waiting jobs off the head of the line, first come first served, while fewer
         than MAX_ACTIVE_JOBS are in flight and the create calls' pace allows; returns their
-        ids. Each taken job is RECEIVED and holds its slot until `advance_line` (or a
-        restart's recovery) sends it on.
+        ids. Each taken job is RECEIVED, leased here, and holds its slot until `advance_line`
+        sends it on (or, should this instance die first, another instance's recovery).
         """
         pacer = self._pacer
         if not pacer.ready():
             return []  # the API asked for a pause, or the next create's turn has not come
-        async with self._admission_lock:
-            taken = await self._line.claim(
-                max_in_flight=self._max_active_jobs,
-                now=self._clock(),
-                # Paced: one at a time, so that no image waits in memory for its turn.
-                most=1 if pacer.rate is not None else None,
-            )
+        taken = await self._line.claim(
+            max_in_flight=self._max_active_jobs,
+            now=self._clock(),
+            lease=self._leases.lease(),
+            # Paced: one at a time, so that no image waits in memory for its turn.
+            most=1 if pacer.rate is not None else None,
+        )
         for job_id in taken:
             log.info("job %s leaves the line", job_id)
         return taken
@@ -88,7 +88,7 @@ class Line:
     async def _submit(self, job_id: int) -> None:
         store, clock = self._store, self._clock
         try:
-            await self._pipeline.check_and_submit(await store.get(job_id))
+            await self._pipeline.check_and_submit(await store.get(job_id))  # leased in `claim`
         except Exception:
             # A claimed job holds a slot: never leave it RECEIVED, or the slot is lost.
             log.exception("job %s: submitting from the line failed", job_id)
@@ -102,12 +102,16 @@ class Line:
                     next_poll_at=clock(),
                 )
                 self._meter.quota_refunded(interrupted)
+        finally:
+            await self._leases.release(job_id)
 
     async def update_places(self) -> None:
         """Edit the status message of each waiting job whose place changed since it was shown.
 
         A user who blocked the bot leaves the line, uncharged. A pass that finds another
-        still running leaves the work to it and to the passes after it. Never raises.
+        still running leaves the work to it and to the passes after it; a job whose lease
+        another step holds (here or in another instance) is shown at a later pass. Never
+        raises.
         """
         if self._showing_places.locked():
             return
@@ -124,11 +128,12 @@ class Line:
         for entry in places:
             if entry.shown == entry.place:
                 continue
+            leased = None
             try:
-                job = await store.get(entry.job_id)
-                if job.state is not JobState.WAITING:
-                    continue  # cancelled meanwhile
-                await self._show_place(job, entry.place)
+                leased = await self._leases.take(entry.job_id)
+                if leased is None or leased.state is not JobState.WAITING:
+                    continue  # being shown or taken by another step, or cancelled meanwhile
+                await self._show_place(leased, entry.place)
             except ChatClosed as error:
                 log.info(
                     "job %s: the chat is closed to the bot (%s); out of the line",
@@ -145,9 +150,13 @@ class Line:
                 self._meter.quota_refunded(cancelled)
             except Exception as error:  # the place is shown again next tick
                 log.info("job %s: could not show its place in line (%s)", entry.job_id, error)
+            finally:
+                if leased is not None:
+                    await self._leases.release(entry.job_id)
 
     async def show_place_in_line(self, job: Job) -> Job:
-        """Tell a job that just joined the line its place, in its status message."""
+        """Tell a job that just joined the line its place, in its status message; the caller
+        holds its lease (admission recorded it so)."""
         place = await self._line.place_of(job.id)
         if place is None:
             return job  # it already left the line: its status message tells the rest

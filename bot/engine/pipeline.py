@@ -41,7 +41,7 @@ class Pipeline:
     """Checks, encodes and submits recorded jobs, telling each outcome through `progress`.
 
     `chat` hands over the images and shows a fixed one; `submitter` creates the generation.
-    `in_flight`: the jobs some step is working on, shared with the poll tick. An image is
+    The caller holds the job's lease throughout (`bot.engine.leases`). An image is
     checked holding one of `image_slots`, and once encoded waits for its create call holding
     one of `frame_slots`. `submit_patience_seconds`: how long the API may stay busy for a
     request (what a user is told when it did). `meter` counts the images refused, and the jobs
@@ -56,7 +56,6 @@ class Pipeline:
         submitter: Submitter,
         times: GenerationTimes,
         *,
-        in_flight: set[int],
         image_slots: asyncio.Semaphore,
         frame_slots: asyncio.Semaphore,
         submit_patience_seconds: float,
@@ -64,43 +63,27 @@ class Pipeline:
     ) -> None:
         self._chat, self._store, self._clock = chat, store, clock
         self._progress, self._submitter, self._times = progress, submitter, times
-        self._in_flight = in_flight
         self._image_slots, self._frame_slots = image_slots, frame_slots
         self._submit_patience = submit_patience_seconds
         self._meter = meter
 
-    async def check_and_submit(
-        self, job: Job, declared_size: int | None = None, *, claimed: bool = False
-    ) -> Job:
+    async def check_and_submit(self, job: Job, declared_size: int | None = None) -> Job:
         """Download the job's image, check and encode it, and submit it to the paid API,
         telling the user each outcome in the job's status message. `declared_size`: the file
         size Telegram declared, refused before any download when too large (None: unknown,
-        checked after). `claimed`: the caller (the poll tick) already holds the job in
-        `in_flight`; otherwise it is held there meanwhile, and a job held by another step is
-        left to it untouched, so that no job is submitted twice. Returns the job as it ends
-        up.
+        checked after). The caller holds the job's lease (it recorded the job, took it from
+        the line, or claimed it in the tick), so that no other step submits it too. Returns
+        the job as it ends up.
 
         Never raises: an unexpected error leaves the job interrupted, for the tick to explain.
         """
         store, clock = self._store, self._clock
-        if not claimed:
-            if job.id in self._in_flight:
-                # Held by the tick (retelling its refusal, say): the tick takes it on once free.
-                log.info("job %s: already being taken on; the tick goes on with it", job.id)
-                return await store.update(job.id, now=clock(), next_poll_at=clock())
-            self._in_flight.add(job.id)
-        try:
-            if job.pending_status is not None or job.next_poll_at is not None:
-                # Taken up again while its refusal was still being retold (a fix tapped under
-                # it): that refusal is moot, and the tick must not take the job on as well.
-                job = await store.update(
-                    job.id, now=clock(), pending_status=None, next_poll_at=None
-                )
-            with about_job(job.id, job.generation_id):  # every line of this step names it
-                return await self._checked_and_submitted(job, declared_size)
-        finally:
-            if not claimed:
-                self._in_flight.discard(job.id)
+        if job.pending_status is not None or job.next_poll_at is not None:
+            # Taken up again while its refusal was still being retold (a fix tapped under it):
+            # that refusal is moot, and the tick must not take the job on as well.
+            job = await store.update(job.id, now=clock(), pending_status=None, next_poll_at=None)
+        with about_job(job.id, job.generation_id):  # every line of this step names it
+            return await self._checked_and_submitted(job, declared_size)
 
     async def _checked_and_submitted(self, job: Job, declared_size: int | None) -> Job:
         try:
@@ -188,6 +171,8 @@ class Pipeline:
             return submission.job  # already final: the tick sends the video or the explanation
         if submission.outcome is SubmitOutcome.BUSY:
             return submission.job  # back in line: the line's next pass shows its place
+        if submission.outcome is SubmitOutcome.TAKEN_OVER:
+            return submission.job  # another instance has it, and tells its user
         if submission.outcome is SubmitOutcome.ACCEPTED:
             text = words.queued(
                 typical=self._times.typical,

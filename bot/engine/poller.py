@@ -27,6 +27,7 @@ from bot.engine.chat_port import (
 )
 from bot.engine.delivery import Delivery, VideoExpired
 from bot.engine.durations import GenerationTimes
+from bot.engine.leases import Leaseholder
 from bot.engine.meter import Meter
 from bot.engine.pipeline import Pipeline
 from bot.engine.progress import StatusMessages
@@ -45,10 +46,10 @@ class Poller:
     """The poll tick's work: asks `api` about each due job in `store`, delivers a finished one
     (`delivery`), explains one that ended without a video, and shows its progress
     (`progress`); a job a restart cut off before the API is checked and submitted again
-    (`pipeline`). `in_flight`: the jobs some step is working on, shared with the pipeline; at
-    most `poll_concurrency` jobs are advanced at once across all ticks (`poll_slots`). `meter`
-    counts the status calls of each video delivered, and the jobs that end here giving the
-    day's count back."""
+    (`pipeline`). Each due job is claimed with its lease (`leases`), so that no other tick,
+    here or in another instance, takes it meanwhile; at most `poll_concurrency` jobs are
+    advanced at once across this instance's ticks (`poll_slots`). `meter` counts the status
+    calls of each video delivered, and the jobs that end here giving the day's count back."""
 
     def __init__(
         self,
@@ -59,8 +60,8 @@ class Poller:
         progress: StatusMessages,
         pipeline: Pipeline,
         times: GenerationTimes,
+        leases: Leaseholder,
         *,
-        in_flight: set[int],
         tuning: Tuning,
         poll_interval_seconds: float,
         job_timeout_seconds: float,
@@ -69,24 +70,22 @@ class Poller:
     ) -> None:
         self._api, self._store, self._clock = api, store, clock
         self.delivery, self._progress, self._pipeline = delivery, progress, pipeline
-        self._times, self.in_flight, self._tuning = times, in_flight, tuning
+        self._times, self._leases, self._tuning = times, leases, tuning
         self._poll_interval, self._job_timeout = poll_interval_seconds, job_timeout_seconds
         self._meter = meter
         # Ticks overlap (one slow job must not hold up the next tick), and all share these.
         self.poll_slots = asyncio.Semaphore(poll_concurrency)
 
     async def advance_due_jobs(self) -> int:
-        """Poll, deliver or explain every due job that no other tick is working on; returns how
-        many it took on.
+        """Poll, deliver or explain every due job that no other step (of any instance) is
+        working on, each held by its lease meanwhile; returns how many it took on.
 
         Jobs run concurrently, at most `POLL_CONCURRENCY` at once across all ticks. One job's
         failure is logged and never stops the others.
         """
-        due = await self._store.due_jobs(now=self._clock(), limit=self._tuning.due_batch)
-        jobs = [job for job in due if job.id not in self.in_flight]
+        jobs = await self._leases.claim_due(limit=self._tuning.due_batch)
         if not jobs:
             return 0
-        self.in_flight.update(job.id for job in jobs)
 
         async def one(job: Job) -> None:
             with about_job(job.id, job.generation_id):  # every line of this step names the job
@@ -97,10 +96,16 @@ class Poller:
                     log.exception("job %s: unexpected error; retrying later", job.id)
                     await self._back_off(job)
                 finally:
-                    self.in_flight.discard(job.id)
+                    await self._let_go(job.id)
 
         await asyncio.gather(*(one(job) for job in jobs))
         return len(jobs)
+
+    async def _let_go(self, job_id: int) -> None:
+        try:
+            await self._leases.release(job_id)
+        except Exception:  # the lease runs out by itself, and the job is taken on then
+            log.exception("job %s: could not release its lease", job_id)
 
     async def advance_job(self, job: Job) -> None:
         """Move one due job one step on."""
@@ -117,7 +122,7 @@ class Poller:
             job = await self._store.update(
                 job.id, now=self._clock(), next_poll_at=None, pending_status=None
             )
-            await self._pipeline.check_and_submit(job, claimed=True)
+            await self._pipeline.check_and_submit(job)
             return
         if job.state is JobState.WAITING and job.pending_status is not None:
             # Taken up again into the line, which submits it: nothing is left for the tick.
@@ -131,10 +136,17 @@ class Poller:
             # Turning late is told at once: the next chance may be a slow check away.
             turned_late = job.state is JobState.LATE and not was_late
             job = await self._progress.refresh_progress(job, at_once=turned_late)
-        if job.state is JobState.COMPLETED:
-            await self._deliver(job)
-        elif job.state in _NOTICE_STATES and job.next_poll_at is not None:
-            await self._notify(job)
+        if job.state is JobState.COMPLETED or (
+            job.state in _NOTICE_STATES and job.next_poll_at is not None
+        ):
+            # What is sent cannot be taken back: sent only while this instance still holds
+            # the job (its lease may have run out during a slow poll, and been taken over).
+            if await self._leases.confirm(job.id) is None:
+                log.warning("job %s: taken over by another instance; left to it", job.id)
+            elif job.state is JobState.COMPLETED:
+                await self._deliver(job)
+            else:
+                await self._notify(job)
         elif not job.state.in_progress and job.next_poll_at is not None:
             # Moved on while it was due (cancelled, say): nothing is left for the tick to do.
             await self._store.update(job.id, now=self._clock(), next_poll_at=None)
@@ -304,21 +316,27 @@ class Poller:
         await self._progress.clear_progress(job)
 
     async def _notify(self, job: Job) -> None:
+        # Each write is kept only while the job still ended as told: a submission taken over
+        # as interrupted while its create call was still being answered (its instance's lease
+        # ran out, alive) may yet record its generation, and the video must then be followed.
         try:
             await self.delivery.send_notice(job)
         except (ChatClosed, MessageRefused) as error:
             # Blocked, or a notice Telegram will never take: the job keeps how it ended (never
             # UNDELIVERABLE, which counts as a video made), unheard.
             log.warning("job %s: Telegram will not take its notice (%s)", job.id, error.words)
-            await self._store.update(job.id, now=self._clock(), next_poll_at=None)
+            await self._store.update_if(job.id, job.state, now=self._clock(), next_poll_at=None)
             return
         except Exception as error:
             await self._after_chat_error(job, error)
             return
-        job = await self._store.update(
-            job.id, now=self._clock(), delivered_at=self._clock(), next_poll_at=None
+        told = await self._store.update_if(
+            job.id, job.state, now=self._clock(), delivered_at=self._clock(), next_poll_at=None
         )
-        await self._progress.clear_progress(job)
+        if told is None:
+            log.warning("job %s: moved on while its notice was sent; followed on", job.id)
+            return
+        await self._progress.clear_progress(told)
 
     async def _tell_pending(self, job: Job) -> None:
         """Show an outcome that did not get through when it came (a refusal, a notice)."""

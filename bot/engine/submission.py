@@ -20,6 +20,7 @@ from bot.aimlapi.client import (
     progress_of,
 )
 from bot.aimlapi.pacing import CreatePacer
+from bot.engine.leases import Leaseholder
 from bot.engine.meter import Meter
 from bot.engine.schedule import next_poll_delay
 from bot.engine.tuning import Clock, Tuning
@@ -43,6 +44,7 @@ class SubmitOutcome(Enum):
     OUT_OF_CREDITS = "out_of_credits"  # the operator's account is empty
     MISCONFIGURED = "misconfigured"  # the key or the endpoint is wrong: the operator must act
     UNKNOWN = "unknown"  # a job may or may not exist; the user is asked to resend if needed
+    TAKEN_OVER = "taken_over"  # another instance took the job over before the create: not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,8 @@ _REASONS = {
 class Submitter:
     """Creates generations with `api`, in the create calls' pace (`pacer`), recording in `store`
     what came of each, and raising `alerts` for the admins when only the operator can mend
-    it. `tuning`: the pauses after a busy answer; `submit_patience_seconds`: how long a
+    it; each create only while this instance holds the job's lease (`leases`). `tuning`: the
+    pauses after a busy answer; `submit_patience_seconds`: how long a
     request may stay refused as busy; `poll_interval_seconds`: the first poll's pace; `meter`
     counts each create's outcome, and each failure that gives the day's count back."""
 
@@ -91,11 +94,13 @@ class Submitter:
         alerts: AdminAlerts,
         *,
         meter: Meter,
+        leases: Leaseholder,
         tuning: Tuning,
         submit_patience_seconds: float,
         poll_interval_seconds: float,
     ) -> None:
         self._api, self._store, self._clock = api, store, clock
+        self._leases = leases
         self._pacer, self._alerts, self._tuning = pacer, alerts, tuning
         self._meter = meter
         self._submit_patience, self._poll_interval = submit_patience_seconds, poll_interval_seconds
@@ -118,6 +123,7 @@ class Submitter:
         elif outcome is SubmitOutcome.MISCONFIGURED:
             alerts.raise_alert(Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now)
         if outcome in (
+            SubmitOutcome.TAKEN_OVER,  # never sent: says nothing of the API
             SubmitOutcome.BUSY,  # paced and tried again: not a failure yet
             SubmitOutcome.OUT_OF_CREDITS,  # told apart above: they say nothing of the API's health
             SubmitOutcome.MISCONFIGURED,
@@ -142,7 +148,16 @@ class Submitter:
         store, clock = self._store, self._clock
         # Waited for before SUBMITTING: a restart during the wait finds nothing was sent.
         await self._pacer.turn()
-        job = await store.update(job.id, now=clock(), state=JobState.SUBMITTING)
+        # SUBMITTING only while this instance still holds the job: one whose lease ran out
+        # meanwhile (this instance slow, not dead) may have been taken over by another, which
+        # submits it; two creates would charge twice.
+        submitting = await self._leases.confirm(job.id, state=JobState.SUBMITTING)
+        if submitting is None:
+            log.warning(
+                "job %s: taken over by another instance before its create; left to it", job.id
+            )
+            return Submission(await store.get(job.id), SubmitOutcome.TAKEN_OVER)
+        job = submitting
         try:
             created = await self._api.create_generation(
                 prompt=job.prompt,
@@ -234,12 +249,17 @@ class Submitter:
 
     async def _record_created(self, job: Job, created: Generation) -> tuple[Job, SubmitOutcome]:
         """Store a created generation. An answer that is already final is acted on at once: its
-        video is sent, or its failure explained, by the next tick, without a single poll."""
+        video is sent, or its failure explained, by the next tick, without a single poll.
+
+        Stored whatever became of the job meanwhile: one taken over as interrupted (this
+        instance's lease ran out while the create call was answered, though it was alive) has
+        a paid video coming after all, and it is followed to its user."""
         now = self._clock()
         changes = generation_facts(created) | {
             "generation_id": created.id,
             "endpoint": created.endpoint.value,
             "submitted_at": now,
+            "reason": None,  # any interruption noted meanwhile is moot: the API has the job
         }
         progress = progress_of(created.status) if created.status else Progress.WAITING
         if progress is Progress.SUCCEEDED and created.video_url is not None:

@@ -6,14 +6,16 @@ pass plain ids, and get back the recorded job or the text to answer with.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
+from bot.engine.leases import Leaseholder
 from bot.engine.tuning import Clock
 from bot.policy.access import (
     Access,
     AccessRules,
+    Admit,
+    BudgetVerdict,
     DailyCapReached,
     DailyLimitReached,
     Limits,
@@ -26,9 +28,9 @@ from bot.policy.access import (
 )
 from bot.policy.alerts import AdminAlerts, Alert
 from bot.wiring.settings import Settings
-from bot.words.texts import texts_for
+from bot.words.texts import English, texts_for
 from storage import Job, JobState, JobStore, NewJob
-from storage.counts import AccessStore
+from storage.counts import AccessStore, BotCounts, UserCounts
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class Admission:
     job: Job | None  # the recorded job (RECEIVED, or WAITING in the line); None otherwise
     refused: bool  # the request may not go on
     reply: str | None = None  # what to tell the user, in their language; None: stay silent
+    leased: bool = True  # `job` is held by this instance's lease (else the tick goes on with it)
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -53,8 +56,10 @@ def limits_of(settings: Settings) -> Limits:
 
 class Admissions:
     """Judges requests by the settings' rules and budgets (`settings`) and the /allow and /deny
-    in `store`, and records those that may go on, holding `lock` (shared with the line)
-    meanwhile; the day's cap reached is raised to `alerts`."""
+    in `store`, and records those that may go on, each held by a lease of this instance's
+    (`leases`): the judging and the recording are one transaction, in turn with every other
+    instance's (`storage.counts.AccessStore.admit`). The day's cap reached is raised to
+    `alerts`."""
 
     def __init__(
         self,
@@ -62,11 +67,10 @@ class Admissions:
         clock: Clock,
         settings: Settings,
         alerts: AdminAlerts,
-        *,
-        lock: asyncio.Lock,
+        leases: Leaseholder,
     ) -> None:
         self._store, self._access, self._clock = store, AccessStore.of(store), clock
-        self._settings, self._alerts, self._lock = settings, alerts, lock
+        self._settings, self._alerts, self._leases = settings, alerts, leases
 
     async def load_rules(self) -> AccessRules:
         """The settings' allowlists with the stored /allow and /deny on top."""
@@ -82,29 +86,31 @@ class Admissions:
     async def admit_request(self, request: NewJob, *, private: bool) -> Admission:
         """Judge a request against access and budgets and, when it may go on, record it: to be
         submitted now (RECEIVED) or at the back of the line (WAITING, when the bot is at
-        MAX_ACTIVE_JOBS or others already wait). Nothing is downloaded or charged here.
+        MAX_ACTIVE_JOBS or others already wait). Nothing is downloaded or charged here. The
+        job comes back leased to this instance: the caller goes on with it, then releases it.
 
         A message that is already a job (Telegram redelivered it) is neither judged nor recorded
         again: `job` is None and `refused` False.
         """
-        async with self._lock:
-            if await self._access.is_recorded(request.chat_id, request.request_message_id):
-                return Admission(job=None, refused=False)
-            verdict = await self._judge(
-                request.user_id, request.chat_id, private=private, language=request.language
-            )
-            if isinstance(verdict, Admission):
-                return verdict
-            state, usage = verdict
-            job = await self._store.record_request(request, now=self._clock(), state=state)
-        if job is not None and job.state is JobState.WAITING:
+        judge = await self._judge(
+            request.user_id, request.chat_id, private=private, language=request.language
+        )
+        now = self._clock()
+        admitted = await self._access.admit(
+            request, now=now, since=day_start(now), lease=self._leases.lease(), decide=judge
+        )
+        if not admitted.new:
+            return Admission(job=None, refused=False)
+        if admitted.job is None:
+            return await judge.refusal()
+        if admitted.job.state is JobState.WAITING and judge.usage is not None:
             log.info(
                 "job %s waits in line (%d in flight, %d waiting before it)",
-                job.id,
-                usage.in_flight,
-                usage.waiting,
+                admitted.job.id,
+                judge.usage.in_flight,
+                judge.usage.waiting,
             )
-        return Admission(job=job, refused=False)
+        return Admission(job=admitted.job, refused=False)
 
     async def readmit_rejected(
         self, job_id: int, *, private: bool, image_fix: str, language: str | None
@@ -113,76 +119,54 @@ class Admissions:
         against the budgets), and when it may go on, put it back into processing with the image
         fix the user chose: RECEIVED to be submitted now, or WAITING in the line. `language` is the
         Telegram language code of the user who chose the fix: the refusal's reply, and the job from
-        now on, speak it.
+        now on, speak it. The job comes back leased to this instance (the caller goes on with it,
+        then releases it), or, while another step still holds it, made due for the tick to go on
+        with: `leased` False.
 
         A job no longer REJECTED (a second tap on a fix button) is left alone: `job` is None and
         `refused` False.
         """
-        async with self._lock:
-            job = await self._store.get(job_id)
-            if job.state is not JobState.REJECTED:
-                return Admission(job=None, refused=False)
-            verdict = await self._judge(
-                job.user_id, job.chat_id, private=private, language=language
-            )
-            if isinstance(verdict, Admission):
-                return verdict
-            state, _ = verdict
-            reopened = await self._store.update_if(
-                job_id,
-                JobState.REJECTED,
-                now=self._clock(),
-                state=state,
-                reason=None,
-                image_fix=image_fix,
-                language=language,
-                next_poll_at=None,
-                pending_status=None,
-            )
-        if reopened is not None:
-            log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)
-        return Admission(job=reopened, refused=False)
+        job = await self._store.get(job_id)
+        if job.state is not JobState.REJECTED:
+            return Admission(job=None, refused=False)
+        judge = await self._judge(job.user_id, job.chat_id, private=private, language=language)
+        now = self._clock()
+        admitted = await self._access.readmit(
+            job_id,
+            now=now,
+            since=day_start(now),
+            lease=self._leases.lease(),
+            decide=judge,
+            changes={
+                "reason": None,
+                "image_fix": image_fix,
+                "language": language,
+                "pending_status": None,
+            },
+        )
+        if not admitted.new:
+            return Admission(job=None, refused=False)
+        if admitted.job is None:
+            return await judge.refusal()
+        log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)
+        return Admission(job=admitted.job, refused=False, leased=admitted.leased)
 
     async def _judge(
         self, user_id: int, chat_id: int, *, private: bool, language: str | None
-    ) -> Admission | tuple[JobState, Usage]:
-        """Access and budgets for one more job of `user_id` in `chat_id`: the refusal (its reply in
-        `language`), or the state to record it in (RECEIVED, or WAITING for the line) and the
-        counts it was judged on. The caller holds the admission lock until the job is recorded."""
-        store = self._access
-        words = texts_for(language)
+    ) -> _Judgement:
+        """The judge of one more job of `user_id` in `chat_id`, on the rules as they are now;
+        admission hands it the counts in its transaction."""
         rules = await self.load_rules()
-        access = rules.access(user_id=user_id, chat_id=chat_id, private=private)
-        if access is not Access.ALLOWED:
-            log.info("user %s in chat %s may not submit (%s)", user_id, chat_id, access.value)
-            reply = words.not_allowed(user_id) if access is Access.REFUSED else None
-            return Admission(job=None, refused=True, reply=reply)
-        now = self._clock()
-        mine = await store.user_counts(user_id, since=day_start(now))
-        load = await store.bot_counts(since=day_start(now))
-        usage = Usage(
-            user_active=mine.active,
-            user_today=mine.today,
-            in_flight=load.in_flight,
-            waiting=load.waiting,
-            bot_today=load.today,
+        return _Judgement(
+            rules,
+            limits_of(self._settings),
+            self._alerts,
+            user_id=user_id,
+            chat_id=chat_id,
+            private=private,
+            words=texts_for(language),
+            now=self._clock(),
         )
-        verdict = check_budget(
-            usage, limits_of(self._settings), admin=rules.is_admin(user_id), now=now
-        )
-        if isinstance(verdict, TooManyActive):
-            log.info("user %s is at %d active jobs", user_id, verdict.active)
-            return Admission(job=None, refused=True, reply=words.too_many_active(verdict))
-        if isinstance(verdict, DailyLimitReached):
-            log.info("user %s used %d jobs today", user_id, verdict.used)
-            return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
-        if isinstance(verdict, DailyCapReached):
-            log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
-            self._alerts.raise_alert(
-                Alert.DAILY_CAP, texts_for(None).alert_daily_cap(verdict), now=now
-            )
-            return Admission(job=None, refused=True, reply=words.daily_cap_reached(verdict))
-        return (JobState.WAITING if verdict.wait else JobState.RECEIVED), usage
 
     async def usage_report(self, user_id: int, *, chat_id: int, private: bool) -> UsageReport:
         """The caller's budget today, for /status."""
@@ -235,3 +219,72 @@ class Admissions:
             len(rules.revoked),
             len(rules.admins),
         )
+
+
+class _Judgement:
+    """One request's judgement: access by `rules`, then the budgets (`limits`) on the counts the
+    admission transaction reads (called with them there, it says the state to record the job
+    in, or None to refuse); afterwards, the refusal to answer with, in `words`, the day's cap
+    raised to `alerts`."""
+
+    def __init__(
+        self,
+        rules: AccessRules,
+        limits: Limits,
+        alerts: AdminAlerts,
+        *,
+        user_id: int,
+        chat_id: int,
+        private: bool,
+        words: English,
+        now: float,
+    ) -> None:
+        self._rules, self._limits, self._alerts = rules, limits, alerts
+        self._words, self._now = words, now
+        self._user_id, self._chat_id, self._private = user_id, chat_id, private
+        self.access = rules.access(user_id=user_id, chat_id=chat_id, private=private)
+        self.verdict: BudgetVerdict | None = None
+        self.usage: Usage | None = None
+
+    def __call__(self, mine: UserCounts, load: BotCounts) -> JobState | None:
+        if self.access is not Access.ALLOWED:
+            return None
+        self.usage = Usage(
+            user_active=mine.active,
+            user_today=mine.today,
+            in_flight=load.in_flight,
+            waiting=load.waiting,
+            bot_today=load.today,
+        )
+        self.verdict = check_budget(
+            self.usage,
+            self._limits,
+            admin=self._rules.is_admin(self._user_id),
+            now=self._now,
+        )
+        if isinstance(self.verdict, Admit):
+            return JobState.WAITING if self.verdict.wait else JobState.RECEIVED
+        return None
+
+    async def refusal(self) -> Admission:
+        """The answer to a request this judgement refused (logged, and the day's cap raised to
+        the admins)."""
+        words, user_id, verdict = self._words, self._user_id, self.verdict
+        if self.access is not Access.ALLOWED:
+            log.info(
+                "user %s in chat %s may not submit (%s)", user_id, self._chat_id, self.access.value
+            )
+            reply = words.not_allowed(user_id) if self.access is Access.REFUSED else None
+            return Admission(job=None, refused=True, reply=reply)
+        if isinstance(verdict, TooManyActive):
+            log.info("user %s is at %d active jobs", user_id, verdict.active)
+            return Admission(job=None, refused=True, reply=words.too_many_active(verdict))
+        if isinstance(verdict, DailyLimitReached):
+            log.info("user %s used %d jobs today", user_id, verdict.used)
+            return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
+        assert isinstance(verdict, DailyCapReached), verdict
+        log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
+        self._alerts.raise_alert(
+            Alert.DAILY_CAP, texts_for(None).alert_daily_cap(verdict), now=self._now
+        )
+        return Admission(job=None, refused=True, reply=words.daily_cap_reached(verdict))

@@ -45,6 +45,7 @@ from bot.engine.keyboards import (
     RETRY_PATTERN,
     STOP_PAID_PATTERN,
 )
+from bot.engine.leases import Leaseholder, instance_owner
 from bot.engine.line import Line
 from bot.engine.meter import Meter
 from bot.engine.pipeline import Pipeline
@@ -85,6 +86,7 @@ from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 from storage.counts import AccessStore
 from storage.inbox import UpdateInbox
+from storage.leases import LeaseStore
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ BotApp = Application[Any, Any, Any, Any, Any, Any]
 #: The updates the bot has handlers for: all it asks of Telegram, in either mode.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 HTTP_SERVER_KEY = "http_server"
+UPDATE_FEED_KEY = "update_feed"
 LAST_TICK_KEY = "last_tick_at"
 
 _IMAGES = filters.PHOTO | filters.Document.ALL
@@ -147,6 +150,29 @@ async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     context.application.create_task(line.advance_line(taken), name="advance_line")
 
 
+async def keep_leases_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The heartbeat: this instance's leases are renewed, so that no other instance takes its
+    work over while it runs; and the work that instances which died (or stopped halfway) left
+    behind, once their leases ran out, is taken over: requests cut off before the paid API
+    go on, submissions cut off halfway are explained (never sent again), and webhook updates
+    kept but not handled to the end are handled."""
+    steps = steps_of(context.bot_data)
+    await steps.leases.renew()
+    if not context.application.running:
+        return  # stopping: take nothing new on
+    resumed, interrupted = await steps.leases.recover_abandoned()
+    if resumed or interrupted:
+        log.warning(
+            "taken over from a stopped or lost instance: %d request(s) resume, %d interrupted "
+            "submission(s) will be explained to their users",
+            resumed,
+            interrupted,
+        )
+    feed = context.bot_data.get(UPDATE_FEED_KEY)
+    if isinstance(feed, UpdateFeed):
+        await feed.replay()
+
+
 async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The alerts tick: whatever the admins must hear of (`bot.policy.alerts`) goes out to them."""
     steps = steps_of(context.bot_data)
@@ -187,14 +213,17 @@ class UpdateFeed:
     process died meanwhile) is handled at the next start (`replay`). While the application is
     not running, posts are refused, so that Telegram sends them again later."""
 
-    def __init__(self, application: BotApp, inbox: UpdateInbox, clock: Clock) -> None:
+    def __init__(
+        self, application: BotApp, inbox: UpdateInbox, clock: Clock, leases: Leaseholder
+    ) -> None:
         self._application, self._inbox, self._clock = application, inbox, clock
+        self._leases = leases
 
     async def __call__(self, data: dict[str, Any]) -> None:
         update_id = int(data["update_id"])
         if not self._application.running:
             raise NotNow(f"update {update_id} came while the bot is not running")
-        if not await self._inbox.keep(data, now=self._clock()):
+        if not await self._inbox.keep(data, now=self._clock(), lease=self._leases.lease()):
             log.info("update %s came again; taken once already", update_id)
             return
         self._application.create_task(self.handle(data), name=f"update {update_id}")
@@ -211,9 +240,11 @@ class UpdateFeed:
         await self._inbox.mark_handled(update_id, now=self._clock())
 
     async def replay(self) -> None:
-        """Handle the updates a previous run kept but did not handle to the end, oldest
-        first, and forget those handled over a day ago (Telegram resends none that late)."""
-        for data in await self._inbox.unhandled():
+        """Handle the updates that an instance (this one in an earlier run, or another) kept
+        but did not handle to the end, once their lease ran out, oldest first; then forget
+        those handled over a day ago (Telegram resends none that late)."""
+        abandoned = await self._inbox.claim_abandoned(lease=self._leases.lease(), now=self._clock())
+        for data in abandoned:
             log.warning(
                 "update %s was kept but not handled to the end; handled now", data["update_id"]
             )
@@ -263,15 +294,19 @@ def assemble(
     bot_username: str,
     generation_times: GenerationTimes,
     meter: Meter,
+    instance: str | None = None,
 ) -> Steps:
     """Build every step once, each with only what it uses, over the open `services`; the
-    steps that report their events to `meter` are handed it."""
+    steps that report their events to `meter` are handed it. `instance`: this instance's
+    name in the leases (by default INSTANCE_NAME's, with the pid: `instance_owner`)."""
     store = services.store
-    in_flight: set[int] = set()
     alerts = AdminAlerts()
-    # Held while a request is judged against the budgets and recorded, and while the line
-    # takes free slots, so that two at once cannot both take the last slot.
-    admission_lock = asyncio.Lock()
+    leases = Leaseholder(
+        LeaseStore.of(store),
+        clock,
+        owner=instance or instance_owner(settings.instance_name),
+        seconds=settings.lease_seconds,
+    )
     # The pace of create calls, slowed down once the API said it is busy.
     pacer = CreatePacer(
         clock, pause_seconds=tuning.busy_pause_seconds, paced_rate=tuning.paced_creates_per_minute
@@ -292,6 +327,7 @@ def assemble(
         pacer,
         alerts,
         meter=meter,
+        leases=leases,
         tuning=tuning,
         submit_patience_seconds=settings.submit_patience_seconds,
         poll_interval_seconds=settings.poll_interval_seconds,
@@ -303,7 +339,6 @@ def assemble(
         progress,
         submitter,
         generation_times,
-        in_flight=in_flight,
         image_slots=asyncio.Semaphore(tuning.images_at_once),
         frame_slots=asyncio.Semaphore(tuning.frames_at_once),
         submit_patience_seconds=settings.submit_patience_seconds,
@@ -322,8 +357,8 @@ def assemble(
         bot_username=bot_username,
         generation_times=generation_times,
         alerts=alerts,
-        in_flight=in_flight,
-        admission=Admissions(store, clock, settings, alerts, lock=admission_lock),
+        leases=leases,
+        admission=Admissions(store, clock, settings, alerts, leases),
         preferences=Preferences(store, clock, prompt_optimizer=settings.prompt_optimizer),
         job_chat=job_chat,
         progress=progress,
@@ -334,7 +369,7 @@ def assemble(
             pipeline,
             progress,
             pacer,
-            admission_lock=admission_lock,
+            leases,
             max_active_jobs=settings.max_active_jobs,
             meter=meter,
         ),
@@ -346,7 +381,7 @@ def assemble(
             progress,
             pipeline,
             generation_times,
-            in_flight=in_flight,
+            leases,
             tuning=tuning,
             poll_interval_seconds=settings.poll_interval_seconds,
             job_timeout_seconds=settings.job_timeout_seconds,
@@ -394,7 +429,8 @@ def build_application(
 
     async def start_http_server(application: BotApp, steps: Steps) -> None:
         webhook = settings.webhook_mode
-        feed = UpdateFeed(application, UpdateInbox.of(steps.store), clock) if webhook else None
+        inbox = UpdateInbox.of(steps.store)
+        feed = UpdateFeed(application, inbox, clock, steps.leases) if webhook else None
         server = WebServer(
             host=settings.http_host,
             port=settings.http_port,
@@ -433,13 +469,8 @@ def build_application(
             raise NotStarted(
                 f"Telegram did not set the webhook ({error.message}); try again later."
             ) from None
-        assert feed is not None and application.job_queue is not None
-
-        # Once the application runs: what the last run kept and did not finish.
-        async def replay_updates(_: ContextTypes.DEFAULT_TYPE) -> None:
-            await feed.replay()
-
-        application.job_queue.run_once(replay_updates, when=0, name="replay_updates")
+        assert feed is not None
+        application.bot_data[UPDATE_FEED_KEY] = feed  # the leases' tick replays what was cut off
         if settings.telegram_webhook_url.startswith("http://"):
             log.warning(
                 "TELEGRAM_WEBHOOK_URL is plain http: only a local Bot API server posts there; "
@@ -449,6 +480,10 @@ def build_application(
     async def open_services(opened: contextlib.AsyncExitStack) -> Services:
         store = await JobStore.open(settings.database)
         opened.push_async_callback(store.close)
+        if not settings.webhook_mode:
+            # One poller per token: a second on the same database is refused before it asks
+            # Telegram, which would end the first one's poll (and the two would take turns).
+            await store.database.claim_polling()
         api = AimlApiClient(
             settings.aimlapi_base_url,
             settings.aimlapi_key.get_secret_value(),
@@ -462,15 +497,18 @@ def build_application(
         return Services(store=store, api=api, downloads=downloads)
 
     async def start_steps(application: BotApp, steps: Steps) -> None:
-        resumed, interrupted = await steps.store.recover_after_restart(now=clock())
-        if resumed or interrupted:
-            log.warning(
-                "after a restart: %d request(s) resume, %d interrupted submission(s) "
-                "will be explained to their users",
-                resumed,
-                interrupted,
-            )
+        if steps.store.database.sole_instance:
+            # A SQLite file has one process at a time: every lease on it is of one that died.
+            await LeaseStore.of(steps.store).expire_all(now=clock())
         assert application.job_queue is not None
+        # First of all, at once and then every third of LEASE_SECONDS: this instance's leases
+        # are renewed, and what instances that died left behind is taken over.
+        application.job_queue.run_repeating(
+            keep_leases_tick,
+            interval=settings.lease_seconds / 3,
+            first=0,
+            name="keep_leases",
+        )
         # The tick runs several times per poll interval: each job's own schedule says when it is
         # due, and a due job then waits a fraction of an interval, not up to a whole one.
         application.job_queue.run_repeating(
@@ -501,8 +539,10 @@ def build_application(
             log.warning("could not register the command menu: %s", error)
         rules = await steps.admission.load_rules()
         log.info(
-            "bot @%s started in %s; storage: %s; AI/ML API %s (%s endpoint); access: %s",
+            "bot @%s started as instance %s in %s; storage: %s; AI/ML API %s (%s endpoint); "
+            "access: %s",
             application.bot.username,
+            steps.leases.owner,
             f"webhook mode at {settings.telegram_webhook_url}"
             if settings.webhook_mode
             else "polling mode",
@@ -517,7 +557,18 @@ def build_application(
 
     async def post_shutdown(application: BotApp) -> None:
         await stop_http_server(application)
-        application.bot_data.pop(STEPS_KEY, None)
+        steps = application.bot_data.pop(STEPS_KEY, None)
+        application.bot_data.pop(UPDATE_FEED_KEY, None)
+        if isinstance(steps, Steps):
+            # What this instance still holds (a job taken from the line just before the stop,
+            # say) goes on at once elsewhere, or at the next start, not after the expiry.
+            try:
+                released = await steps.leases.release_all()
+            except Exception as error:  # they run out by themselves
+                log.warning("could not release this instance's leases (%s)", error)
+            else:
+                if released:
+                    log.info("released %d lease(s) at stop", released)
         services = application.bot_data.pop(SERVICES_KEY, None)
         if isinstance(services, Services):
             await services.close()

@@ -168,7 +168,13 @@ async def _open_database(settings: Settings) -> str | None:
             f"Not started: {_database_setting(settings)} cannot be opened "
             f"({why.splitlines()[0] if why else type(cause).__name__}). {advice}"
         )
-    await store.close()
+    try:
+        if not settings.webhook_mode:
+            await store.database.claim_polling()
+    except DatabaseInUse as error:
+        return _in_use(error)
+    finally:
+        await store.close()
     return None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.engine.delivery import JobChat
 from bot.engine.durations import GenerationTimes
+from bot.engine.leases import Leaseholder
 from bot.engine.line import Line
 from bot.engine.pipeline import Pipeline
 from bot.engine.poller import Poller
@@ -37,9 +38,8 @@ class Steps:
     generation_times: GenerationTimes
     # What the admins must hear of, waiting for the alerts tick.
     alerts: AdminAlerts
-    # Jobs a tick or a check and submission is working on (shared by the pipeline and the
-    # poll tick: each takes only jobs no other has).
-    in_flight: set[int]
+    # This instance's leases on jobs: each step holds its job's while it works on it.
+    leases: Leaseholder
     admission: Admissions
     preferences: Preferences
     job_chat: JobChat

@@ -18,7 +18,7 @@ down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-_SECONDS = sa.Double().with_variant(sa.REAL(), "sqlite")
+_SECONDS: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")
 
 
 def upgrade() -> None:

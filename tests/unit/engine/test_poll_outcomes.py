@@ -27,6 +27,16 @@ async def _finished(steps: Steps, store: JobStore, clock: TestClock, url: str) -
     return done.id
 
 
+async def _advance(steps: Steps, job_id: int) -> None:
+    """One step of the job, whether due or not, holding its lease as the tick would."""
+    job = await steps.leases.take(job_id)
+    assert job is not None, "nothing else holds it"
+    try:
+        await steps.poller.advance_job(job)
+    finally:
+        await steps.leases.release(job_id)
+
+
 async def test_a_finished_job_is_delivered_and_its_status_makes_way(
     steps: Steps, chat: FakeChat, store: JobStore, clock: TestClock, video_server: str
 ) -> None:
@@ -38,7 +48,8 @@ async def test_a_finished_job_is_delivered_and_its_status_makes_way(
     assert delivered.state is JobState.DELIVERED
     assert delivered.video_message_id == video.message_id
     assert delivered.status_message_id is None
-    assert not steps.in_flight
+    assert delivered.lease_until is None  # let go: nothing holds it any more
+    assert delivered.lease_owner == steps.leases.owner  # the last to have worked on it
 
 
 async def test_a_video_for_a_blocked_chat_is_undeliverable_and_not_tried_again(
@@ -61,11 +72,11 @@ async def test_a_video_the_chat_keeps_refusing_is_asked_again_then_given_up(
     chat.fail("send_video", MessageRefused("Not enough rights to send videos"), times=2 * attempts)
     chat.fail("send_message", MessageRefused("Not enough rights to send text"), times=attempts)
     for attempt in range(1, attempts):
-        await steps.poller.advance_job(await store.get(job_id))
+        await _advance(steps, job_id)
         job = await store.get(job_id)
         assert job.state is JobState.COMPLETED and job.next_poll_at is not None, attempt
         assert job.poll_failures == attempt
-    await steps.poller.advance_job(await store.get(job_id))
+    await _advance(steps, job_id)
     job = await store.get(job_id)
     assert job.state is JobState.UNDELIVERABLE and job.next_poll_at is None
     assert job.reason is Reason.REPLY_REFUSED
@@ -77,9 +88,9 @@ async def test_a_video_refused_until_the_chats_rights_are_mended_then_arrives(
     job_id = await _finished(steps, store, clock, f"{video_server}/video.mp4")
     chat.fail("send_video", MessageRefused("Not enough rights to send videos"), times=2)
     chat.fail("send_message", MessageRefused("Not enough rights to send text"))
-    await steps.poller.advance_job(await store.get(job_id))
+    await _advance(steps, job_id)
     assert (await store.get(job_id)).state is JobState.COMPLETED
-    await steps.poller.advance_job(await store.get(job_id))  # an admin gave the rights back
+    await _advance(steps, job_id)  # an admin gave the rights back
     job = await store.get(job_id)
     assert job.state is JobState.DELIVERED and job.video_message_id is not None
     [video] = [shown for shown in chat.messages.values() if shown.video is not None]
@@ -102,10 +113,10 @@ async def test_an_unanswered_video_send_is_tried_once_more_then_taken_as_sent(
 ) -> None:
     job_id = await _finished(steps, store, clock, f"{video_server}/video.mp4")
     chat.fail("send_video", NoAnswer("Timed out"), times=2)
-    await steps.poller.advance_job(await store.get(job_id))
+    await _advance(steps, job_id)
     job = await store.get(job_id)
     assert job.state is JobState.COMPLETED and job.unanswered_sends == 1
-    await steps.poller.advance_job(job)
+    await _advance(steps, job_id)
     job = await store.get(job_id)
     assert job.state is JobState.DELIVERED and job.video_message_id is None
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from storage import DatabaseInUse, JobState, JobStore, NewJob, Reason
 from storage.database import DatabaseClosed
 from storage.jobs import due_jobs_query
+from storage.leases import LeaseStore
 from storage.migrations import MIGRATIONS, head
 from tests.databases import TestDatabase
 
@@ -269,7 +270,7 @@ async def test_supergroup_request_with_an_old_group_message_id_is_a_new_request(
 # --------------------------------------------------------------------------- restarts
 
 
-async def test_recovery_resumes_unsent_requests_and_interrupts_cut_off_submissions(
+async def test_recovery_resumes_unleased_requests_and_interrupts_cut_off_submissions(
     store: JobStore,
 ) -> None:
     received = await record(store, 1)
@@ -283,7 +284,7 @@ async def test_recovery_resumes_unsent_requests_and_interrupts_cut_off_submissio
         untouched[job_id] = await store.update(job_id, now=T0, state=state)
 
     now = T0 + 300
-    resumed, interrupted = await store.recover_after_restart(now=now)
+    resumed, interrupted = await LeaseStore.of(store).recover_abandoned(owner="next", now=now)
     assert (resumed, interrupted) == (1, 1)
 
     # Never sent to the paid API: it can safely be checked and sent again.
@@ -299,7 +300,8 @@ async def test_recovery_resumes_unsent_requests_and_interrupts_cut_off_submissio
         assert await store.get(job_id) == before
 
     assert {j.id for j in await store.due_jobs(now=now, limit=10)} == {received, submitting}
-    assert await store.recover_after_restart(now=now + 1) == (1, 0)
+    # Made due once: the tick takes it from there, and a second pass has nothing to do.
+    assert await LeaseStore.of(store).recover_abandoned(owner="next", now=now + 1) == (0, 0)
 
 
 async def test_jobs_survive_closing_and_reopening(database: TestDatabase) -> None:
@@ -316,7 +318,11 @@ async def test_jobs_survive_closing_and_reopening(database: TestDatabase) -> Non
         await second.close()
 
 
-async def test_a_second_store_on_the_same_database_is_refused(database: TestDatabase) -> None:
+async def test_a_second_process_on_the_same_sqlite_file_is_refused(
+    database: TestDatabase,
+) -> None:
+    if database.engine != "sqlite":
+        pytest.skip("several instances share a PostgreSQL database (test_leases.py)")
     first = await JobStore.open(database.where)
     try:
         with pytest.raises(DatabaseInUse, match="in use by another running bot"):
@@ -325,6 +331,27 @@ async def test_a_second_store_on_the_same_database_is_refused(database: TestData
         await first.close()
     again = await JobStore.open(database.where)  # closing gave it back
     await again.close()
+
+
+async def test_instances_share_a_postgresql_database_but_one_polls(
+    database: TestDatabase,
+) -> None:
+    if database.engine != "postgresql":
+        pytest.skip("a SQLite file takes one process (the test above)")
+    polling, webhook = await JobStore.open(database.where), await JobStore.open(database.where)
+    try:
+        await polling.database.claim_polling()
+        second = await JobStore.open(database.where)
+        try:
+            with pytest.raises(DatabaseInUse, match="in polling mode"):
+                await second.database.claim_polling()
+        finally:
+            await second.close()
+        await polling.close()  # closing gives the claim back
+        await webhook.database.claim_polling()
+    finally:
+        await polling.close()
+        await webhook.close()
 
 
 async def test_a_closed_store_never_reaches_the_database_again(database: TestDatabase) -> None:

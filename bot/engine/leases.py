@@ -1,0 +1,78 @@
+"""This instance's leases on jobs: who it is, how long a lease of its holds, and the heartbeat.
+
+Every step that must happen once holds the job's lease while it runs (`storage.leases`). The
+intake and the line record or take a job already leased to this instance; the poll tick claims
+the due jobs with their leases; a step that finds a job by another way takes its lease first
+and leaves it alone when another step (here or in another instance) holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from enum import StrEnum
+from typing import Any
+
+from bot.engine.tuning import Clock
+from storage import Job
+from storage.jobs import Lease
+from storage.leases import LeaseStore
+
+
+def instance_owner(name: str = "") -> str:
+    """This process's name in the leases: `name` (or the host's), its pid, and a few random
+    digits, so that a restarted process (pid 1 again, in a container) is never taken for the
+    one before it."""
+    return f"{name or socket.gethostname()}/{os.getpid()}/{secrets.token_hex(2)}"
+
+
+class Leaseholder:
+    """The leases `owner` takes in `store`, each holding `seconds` past its last renewal by
+    the heartbeat (`renew`, every third of that)."""
+
+    def __init__(self, store: LeaseStore, clock: Clock, *, owner: str, seconds: float) -> None:
+        self._store, self._clock = store, clock
+        self.owner, self.seconds = owner, seconds
+
+    def lease(self) -> Lease:
+        """A lease of this instance's, from now: for a row recorded or taken already held."""
+        return Lease(self.owner, self._clock() + self.seconds)
+
+    async def claim_due(self, *, limit: int) -> list[Job]:
+        """The due jobs no step holds, `limit` at most, oldest due first, each leased here."""
+        now = self._clock()
+        return await self._store.claim_due(
+            owner=self.owner, now=now, until=now + self.seconds, limit=limit
+        )
+
+    async def take(self, job_id: int) -> Job | None:
+        """The job, leased here; None while another step holds it."""
+        now = self._clock()
+        return await self._store.take(job_id, owner=self.owner, now=now, until=now + self.seconds)
+
+    async def confirm(self, job_id: int, **changes: Any) -> Job | None:
+        """The job, with `changes` written, if this instance still holds its lease (renewed
+        from now); None when another instance took it over while this one was slow."""
+        now = self._clock()
+        changes = {key: v.value if isinstance(v, StrEnum) else v for key, v in changes.items()}
+        return await self._store.confirm(
+            job_id, owner=self.owner, until=now + self.seconds, updated_at=now, **changes
+        )
+
+    async def release(self, job_id: int) -> None:
+        """Let the job go: another step (here or elsewhere) may take it from now on."""
+        await self._store.release(job_id, owner=self.owner)
+
+    async def renew(self) -> int:
+        """The heartbeat: every lease held here holds `seconds` from now; returns how many."""
+        return await self._store.renew(owner=self.owner, until=self._clock() + self.seconds)
+
+    async def release_all(self) -> int:
+        """Let every job held here go (a clean stop); returns how many."""
+        return await self._store.release_all(owner=self.owner)
+
+    async def recover_abandoned(self) -> tuple[int, int]:
+        """Take over what instances that died (or stopped halfway) left between intake and the
+        paid API's answer (`LeaseStore.recover_abandoned`); returns (resumed, interrupted)."""
+        return await self._store.recover_abandoned(owner=self.owner, now=self._clock())
