@@ -26,6 +26,8 @@ from storage.migrations import migrate
 
 #: The key of the PostgreSQL advisory lock that admissions take in turn ("PhotoAni").
 _ADMISSION_LOCK_KEY = 0x50686F746F416E69
+#: The key of the one a start holds while it migrates ("PhotoMig").
+_MIGRATION_LOCK_KEY = 0x50686F746F4D6967
 #: The key of the one a bot in polling mode holds for its life ("PhotoPol").
 _POLLING_LOCK_KEY = 0x50686F746F506F6C
 
@@ -160,6 +162,12 @@ class Database:
         opened = cls(engine or _postgresql_engine(url), url, lock)
         try:
             async with opened.engine.begin() as connection:
+                if opened.is_postgresql:
+                    # Instances started together migrate one after the other: the second
+                    # finds the schema current, instead of both creating the same tables.
+                    await connection.execute(
+                        sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY))
+                    )
                 await connection.run_sync(migrate)
         except BaseException:
             await opened.close()

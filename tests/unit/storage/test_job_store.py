@@ -354,6 +354,20 @@ async def test_instances_share_a_postgresql_database_but_one_polls(
         await webhook.close()
 
 
+async def test_instances_started_together_on_a_new_database_migrate_it_once(
+    database: TestDatabase,
+) -> None:
+    if database.engine != "postgresql":
+        pytest.skip("a SQLite file takes one process")
+    opened = await asyncio.gather(*(JobStore.open(database.where) for _ in range(3)))
+    try:
+        assert await opened[0].record_request(request(1), now=T0) is not None
+        assert await opened[2].record_request(request(1), now=T0) is None  # one schema, one row
+    finally:
+        for store in opened:
+            await store.close()
+
+
 async def test_a_closed_store_never_reaches_the_database_again(database: TestDatabase) -> None:
     # Its claim on the database is given back at close: another bot may hold it by then.
     store = await JobStore.open(database.where)
