@@ -1,6 +1,6 @@
-"""What a log line is about: the job (and its generation) being worked on, and the Telegram
-update being handled. Context variables, so that each asyncio task keeps its own and no call
-passes them along; `bot.wiring.logs` puts them on every record.
+"""What a log line is about: the job (and its generation) being worked on, the Telegram update
+being handled, and the instance that logs it. Context variables, so that each asyncio task
+keeps its own and no call passes them along; `bot.wiring.logs` puts them on every record.
 
 The job engine binds a job for the time it works on it (`about_job`); the wiring binds each
 update's id before any handler runs (`bind_update`).
@@ -15,6 +15,8 @@ from contextvars import ContextVar
 _JOB: ContextVar[int | None] = ContextVar("log_job_id", default=None)
 _GENERATION: ContextVar[str | None] = ContextVar("log_generation_id", default=None)
 _UPDATE: ContextVar[int | None] = ContextVar("log_update_id", default=None)
+#: The process's name in the leases (`bot.engine.leases.instance_owner`), once it has one.
+_instance: str | None = None
 
 
 @contextmanager
@@ -33,9 +35,17 @@ def bind_update(update_id: int | None) -> None:
     _UPDATE.set(update_id)
 
 
+def name_instance(owner: str) -> None:
+    """Every line from now on, in every task, names this instance: when several share one
+    database, the operator sees which did what, as the leases record it."""
+    global _instance
+    _instance = owner
+
+
 def log_context() -> dict[str, int | str]:
     """The ids bound where the caller runs, by field name; only those that are set."""
     found: dict[str, int | str | None] = {
+        "instance": _instance,
         "job_id": _JOB.get(),
         "generation_id": _GENERATION.get(),
         "update_id": _UPDATE.get(),

@@ -54,6 +54,7 @@ from bot.engine.progress import StatusMessages
 from bot.engine.schedule import tick_interval
 from bot.engine.submission import Submitter
 from bot.engine.tuning import Clock, Tuning
+from bot.logcontext import name_instance
 from bot.policy.admission import Admissions
 from bot.policy.alerts import AdminAlerts, send_alerts
 from bot.policy.preferences import Preferences
@@ -425,6 +426,7 @@ def build_application(
             await start_steps(application, steps)
             application.bot_data[SERVICES_KEY] = services
             application.bot_data[STEPS_KEY] = steps
+            name_instance(steps.leases.owner)
             opened.pop_all()  # from here on, post_shutdown closes them
 
     async def start_http_server(application: BotApp, steps: Steps) -> None:

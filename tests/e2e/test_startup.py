@@ -179,10 +179,12 @@ async def test_check_says_which_secret_is_refused(
     assert aiml.charged == 0
 
 
-async def test_json_logs_are_one_object_a_line_naming_the_job_generation_and_update(
+async def test_json_logs_are_one_object_a_line_naming_the_instance_job_generation_and_update(
     tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator
 ) -> None:
-    run = BotProcess(tmp_path, telegram, aiml, LOG_FORMAT="json", LOG_LEVEL="INFO")
+    run = BotProcess(
+        tmp_path, telegram, aiml, LOG_FORMAT="json", LOG_LEVEL="INFO", INSTANCE_NAME="bot-7"
+    )
     await run.start()
     try:
         send_photo(telegram, chat=private_chat(111), sender=user(111, "Ann"), caption="waves")
@@ -201,6 +203,9 @@ async def test_json_logs_are_one_object_a_line_naming_the_job_generation_and_upd
     generation = job.generation_id
     delivered = [line for line in lines if line["message"].endswith("video delivered")]
     assert [(line["job_id"], line["generation_id"]) for line in delivered] == [(1, generation)]
+    # Once started, every line names the instance, as the job's lease does.
+    assert job.lease_owner is not None and job.lease_owner.startswith("bot-7/")
+    assert {line["instance"] for line in delivered} == {job.lease_owner}
     recorded = [line for line in lines if "update_id" in line]
     assert recorded and all(isinstance(line["update_id"], int) for line in recorded)
     assert TOKEN not in run.log() and API_KEY not in run.log()
