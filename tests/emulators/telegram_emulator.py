@@ -36,6 +36,7 @@ __all__ = [
     "REPLY_NOT_FOUND",
     "THREAD_NOT_FOUND",
     "TOO_LARGE",
+    "BotMessage",
     "RecordedCall",
     "TelegramEmulator",
     "callback_update",
@@ -513,6 +514,7 @@ class _Request:
     files: dict[str, bytes]
     file_meta: dict[str, tuple[str, str]] = field(default_factory=dict)  # name, content type
     too_large: bool = False  # the body was over what the server reads
+    method: str = ""  # the Bot API method, as the bot spelled it
 
 
 @dataclass
@@ -520,6 +522,17 @@ class _StoredFile:
     data: bytes
     size: int
     path: str
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """One message the bot posted and Telegram took: where it went, what it replies to."""
+
+    chat_id: int
+    message_id: int
+    method: str  # sendMessage, sendVideo, sendPhoto, sendDocument
+    reply_to: int | None  # the message it replies to, in the same chat
+    text: str | None  # its text or caption as posted (edits change `messages`, not this)
 
 
 @dataclass
@@ -585,6 +598,9 @@ class TelegramEmulator(LoopbackServer):
         self.calls: list[RecordedCall] = []
         self.file_downloads: list[str] = []
         self.messages: dict[tuple[int, int], JSONDict] = {}
+        #: Every message the bot posted, in order, those deleted since included (`messages`
+        #: holds what is in the chats now).
+        self.posted: list[BotMessage] = []
         self.reject_video_urls = False
         self._closing = False
         self._closing_event = asyncio.Event()
@@ -858,6 +874,7 @@ class TelegramEmulator(LoopbackServer):
             req = await self._read_request(request)
         except web.HTTPRequestEntityTooLarge:
             req = _Request(params={}, raw={}, files={}, too_large=True)
+        req.method = method
         self.calls.append(
             RecordedCall(method=method, params=req.params, files=req.files, token=token, at=arrived)
         )
@@ -1292,7 +1309,24 @@ class TelegramEmulator(LoopbackServer):
         if markup is not None:
             message["reply_markup"] = markup
         self.messages[(chat_id, message_id)] = message
+        self.posted.append(
+            BotMessage(
+                chat_id=chat_id,
+                message_id=message_id,
+                method=req.method,
+                reply_to=self._reply_target(req),
+                text=message.get("text", message.get("caption")),
+            )
+        )
         return message
+
+    @staticmethod
+    def _reply_target(req: _Request) -> int | None:
+        """The message a send replies to, in either form the Bot API takes."""
+        parameters = req.params.get("reply_parameters")
+        if isinstance(parameters, dict):
+            return _as_int(parameters.get("message_id"))
+        return _as_int(req.params.get("reply_to_message_id"))
 
     async def _send_message(self, req: _Request) -> JSONDict:
         chat_id = self._sendable_to(req)
