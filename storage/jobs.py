@@ -125,6 +125,7 @@ class Job:
     lease_owner: str | None = None  # the instance working on it, or the last one that did
     lease_until: float | None = None  # the lease holds until then; None: released
     taken_over_from: str | None = None  # the last owner whose lease on it ran out
+    credit: str | None = None  # paid with a credit: reserved, spent, returned (storage.ledger)
 
 
 @dataclass(frozen=True, slots=True)

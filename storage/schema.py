@@ -80,6 +80,10 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", Seconds),
     sa.Column("taken_over_from", sa.Text),  # the last owner whose lease ran out on this job
+    # Paid with a credit (`storage.ledger`): 'reserved' when recorded, 'spent' once the paid
+    # API took it, 'returned' when it ended without costing the user; NULL: not paid so
+    # (payments off, or an admin's).
+    sa.Column("credit", sa.Text),
     sa.UniqueConstraint("chat_id", "request_message_id"),
 )
 # The tick asks only for rows with work left: a partial index keeps that cheap however many
@@ -182,4 +186,36 @@ admin_alerts = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("raised_at", Seconds, nullable=False),
     sa.Column("sent_at", Seconds),  # NULL: waiting to be sent
+)
+
+#: The users' video credits, one row per event: a grant of free videos, a purchase in
+#: Telegram Stars, a spend on a job, a spend given back, a refund. A user's balance is the sum
+#: of their rows' `videos`.
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", BigId, sa.Identity(), primary_key=True),
+    sa.Column("user_id", BigId, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # a storage.ledger.Entry
+    sa.Column("videos", sa.Integer, nullable=False),  # + credits gained, - credits used
+    sa.Column("stars", sa.Integer, nullable=False, server_default="0"),  # paid (+), refunded (-)
+    sa.Column("charge_id", sa.Text),  # Telegram's telegram_payment_charge_id
+    sa.Column("job_id", BigId),  # the job a spend or a return is for
+    sa.Column("pack", sa.Text),  # the pack bought, as in STAR_PACKS: "5:250"
+    sa.Column("created_at", Seconds, nullable=False),
+    sa.Column("note", sa.Text),  # who refunded, and why (an admin's /refund)
+    # Once per charge (a payment posted twice credits once; a charge refunded once), and
+    # once per job (spent once, given back once).
+    sa.UniqueConstraint("kind", "charge_id"),
+    sa.UniqueConstraint("kind", "job_id"),
+)
+sa.Index("ledger_by_user", ledger.c.user_id, ledger.c.created_at)
+# One grant of free videos per user, however many instances see their first request at once.
+_GRANT = ledger.c.kind == "grant"
+sa.Index(
+    "ledger_one_grant",
+    ledger.c.user_id,
+    unique=True,
+    sqlite_where=_GRANT,
+    postgresql_where=_GRANT,
 )
