@@ -5,6 +5,7 @@ Plain records in, plain records out; the rules themselves live in `bot.policy.ac
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from storage.jobs import (
     states,
     to_job,
 )
+from storage.ledger import Credit, LedgerStore
 from storage.reasons import Reason
 from storage.schema import access_overrides, jobs
 
@@ -77,6 +79,7 @@ class AccessOverride:
 class UserCounts:
     active: int  # waiting or in flight
     today: int  # counted against the daily budget since `since`
+    credits: int | None = None  # the video credits left, when the user pays (storage.ledger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,16 +139,26 @@ class AccessStore:
         self._engine = database.engine
         self._reads = database.reads
         self._store = store
+        self._ledger = LedgerStore(database)
 
     @classmethod
     def of(cls, store: JobStore) -> AccessStore:
         return cls(store.database, store)
 
     async def admit(
-        self, request: NewJob, *, now: float, since: float, lease: Lease, decide: Decide
+        self,
+        request: NewJob,
+        *,
+        now: float,
+        since: float,
+        lease: Lease,
+        decide: Decide,
+        free_videos: int | None = None,
     ) -> Admitted:
         """Record `request` if `decide` lets it in on the counts of now (the user's, and the
-        bot's since `since`), in the state it gives, held by `lease`.
+        bot's since `since`), in the state it gives, held by `lease`. With `free_videos` (the
+        user pays for videos), the counts carry the user's credits (a user never seen is
+        granted `free_videos` first), and the job recorded spends one of them.
 
         The counts and the write are one transaction, taken in turn with every other
         admission and every take from the line, of every instance
@@ -158,15 +171,18 @@ class AccessStore:
             await self._database.take_admission_turn(connection)
             if await self._recorded_in(connection, request.chat_id, request.request_message_id):
                 return Admitted(job=None, new=False)
-            state = decide(
-                await self._user_counts_in(connection, request.user_id, since=since),
-                await self._bot_counts_in(connection, since=since),
+            mine = await self._user_counts_in(
+                connection, request.user_id, since=since, free_videos=free_videos, now=now
             )
+            state = decide(mine, await self._bot_counts_in(connection, since=since))
             if state is None:
                 return Admitted(job=None, new=True)
             job = await self._store.record_in(
                 connection, request, now=now, state=state, lease=lease
             )
+            if job is not None and free_videos is not None:
+                await self._ledger.reserve_in(connection, job.user_id, job.id, now=now)
+                job = dataclasses.replace(job, credit=Credit.RESERVED.value)
         return Admitted(job=job, new=job is not None, leased=job is not None)
 
     async def readmit(
@@ -178,12 +194,15 @@ class AccessStore:
         lease: Lease,
         decide: Decide,
         changes: dict[str, Any],
+        free_videos: int | None = None,
     ) -> Admitted:
         """Take a REJECTED job up again, as `admit` takes a new request: judged by `decide` on
-        the counts of its user and of the bot, and set to the state it gives with `changes`,
-        in the same turn. Held by `lease` when no other step holds the job (retelling its
-        refusal, say); else made due, for the tick to go on with once that step let it go
-        (`leased` False). A job no longer REJECTED (a second tap) is left alone: `new` False.
+        the counts of its user and of the bot (and, with `free_videos`, their credits), and
+        set to the state it gives with `changes`, in the same turn; a paid job spends a
+        credit again (its refusal gave the first back). Held by `lease` when no other step
+        holds the job (retelling its refusal, say); else made due, for the tick to go on with
+        once that step let it go (`leased` False). A job no longer REJECTED (a second tap) is
+        left alone: `new` False.
         """
         row = jobs.c
         async with self._engine.begin() as connection:
@@ -195,12 +214,15 @@ class AccessStore:
             ).first()
             if found is None or found.state != JobState.REJECTED.value:
                 return Admitted(job=None, new=False)
-            state = decide(
-                await self._user_counts_in(connection, int(found.user_id), since=since),
-                await self._bot_counts_in(connection, since=since),
+            user_id = int(found.user_id)
+            mine = await self._user_counts_in(
+                connection, user_id, since=since, free_videos=free_videos, now=now
             )
+            state = decide(mine, await self._bot_counts_in(connection, since=since))
             if state is None:
                 return Admitted(job=None, new=True)
+            if free_videos is not None:
+                await self._ledger.respend_in(connection, user_id, job_id, now=now)
             values = changes | {"state": state.value, "updated_at": now}
             reopen = sa.update(jobs).where(row.id == job_id).returning(*JOB_COLUMNS)
             free = sa.or_(row.lease_until.is_(None), row.lease_until <= now)
@@ -258,16 +280,25 @@ class AccessStore:
         async with self._reads.connect() as connection:
             return await self._bot_counts_in(connection, since=since)
 
-    @staticmethod
     async def _user_counts_in(
-        connection: AsyncConnection, user_id: int, *, since: float
+        self,
+        connection: AsyncConnection,
+        user_id: int,
+        *,
+        since: float,
+        free_videos: int | None = None,
+        now: float = 0.0,
     ) -> UserCounts:
         statement = sa.select(
             count_where(jobs.c.state.in_(states(*ACTIVE_STATES))),
             count_where(jobs.c.created_at >= since, _COUNTS_TODAY),
         ).where(jobs.c.user_id == user_id)
         active, today = (await connection.execute(statement)).one()
-        return UserCounts(active=int(active), today=int(today))
+        credits = None
+        if free_videos is not None:
+            await self._ledger.grant_in(connection, user_id, free_videos, now=now)
+            credits = await self._ledger.balance_in(connection, user_id)
+        return UserCounts(active=int(active), today=int(today), credits=credits)
 
     @staticmethod
     async def _bot_counts_in(connection: AsyncConnection, *, since: float | None) -> BotCounts:
