@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.database import Database
 from storage.jobs import (
     ACTIVE_STATES,
+    COUNTS_AGAINST_BUDGET,
     JOB_COLUMNS,
     Job,
     JobState,
@@ -25,7 +26,7 @@ from storage.jobs import (
     states,
     to_job,
 )
-from storage.ledger import Credit, LedgerStore
+from storage.ledger import LedgerStore
 from storage.reasons import Reason
 from storage.schema import access_overrides, jobs
 
@@ -47,17 +48,6 @@ _FAILED_STATES = (
 )
 #: Jobs that ended after the paid API took them (or may have): /stats' "finished".
 FINISHED_STATES = (JobState.DELIVERED, *_FAILED_STATES)
-
-#: A job counts against the daily budget while it waits or runs, and once it cost (or may have
-#: cost) credits and made a video. Failed, timed-out, refused and never-sent jobs give it back.
-_COUNTS_TODAY = sa.or_(
-    jobs.c.state.in_(states(*ACTIVE_STATES, JobState.DELIVERED, JobState.UNDELIVERABLE)),
-    sa.and_(
-        jobs.c.state == JobState.INTERRUPTED.value,
-        sa.func.coalesce(jobs.c.reason, "") != Reason.NOT_SUBMITTED.value,
-    ),
-    sa.and_(jobs.c.state == JobState.CANCELLED.value, jobs.c.submitted_at.is_not(None)),
-)
 
 
 def count_where(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
@@ -181,8 +171,8 @@ class AccessStore:
                 connection, request, now=now, state=state, lease=lease
             )
             if job is not None and free_videos is not None:
-                await self._ledger.reserve_in(connection, job.user_id, job.id, now=now)
-                job = dataclasses.replace(job, credit=Credit.RESERVED.value)
+                await self._ledger.spend_in(connection, job.user_id, job.id, now=now)
+                job = dataclasses.replace(job, credit_used=True)
         return Admitted(job=job, new=job is not None, leased=job is not None)
 
     async def readmit(
@@ -221,8 +211,8 @@ class AccessStore:
             state = decide(mine, await self._bot_counts_in(connection, since=since))
             if state is None:
                 return Admitted(job=None, new=True)
-            if free_videos is not None:
-                await self._ledger.respend_in(connection, user_id, job_id, now=now)
+            if free_videos is not None:  # its refusal gave its credit back: spent again
+                await self._ledger.spend_in(connection, user_id, job_id, now=now)
             values = changes | {"state": state.value, "updated_at": now}
             reopen = sa.update(jobs).where(row.id == job_id).returning(*JOB_COLUMNS)
             free = sa.or_(row.lease_until.is_(None), row.lease_until <= now)
@@ -291,7 +281,7 @@ class AccessStore:
     ) -> UserCounts:
         statement = sa.select(
             count_where(jobs.c.state.in_(states(*ACTIVE_STATES))),
-            count_where(jobs.c.created_at >= since, _COUNTS_TODAY),
+            count_where(jobs.c.created_at >= since, COUNTS_AGAINST_BUDGET),
         ).where(jobs.c.user_id == user_id)
         active, today = (await connection.execute(statement)).one()
         credits = None
@@ -309,7 +299,9 @@ class AccessStore:
         in_flight, waiting = (await connection.execute(load)).one()
         today = 0
         if since is not None:
-            counted = sa.select(sa.func.count()).where(jobs.c.created_at >= since, _COUNTS_TODAY)
+            counted = sa.select(sa.func.count()).where(
+                jobs.c.created_at >= since, COUNTS_AGAINST_BUDGET
+            )
             today = int(await connection.scalar(counted) or 0)
         return BotCounts(in_flight=int(in_flight), waiting=int(waiting), today=today)
 

@@ -125,7 +125,7 @@ class Job:
     lease_owner: str | None = None  # the instance working on it, or the last one that did
     lease_until: float | None = None  # the lease holds until then; None: released
     taken_over_from: str | None = None  # the last owner whose lease on it ran out
-    credit: str | None = None  # paid with a credit: reserved, spent, returned (storage.ledger)
+    credit_used: bool | None = None  # paid with one of the user's credits (storage.ledger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +181,19 @@ def in_chat_or_moved_there(chat_id: int) -> sa.ColumnElement[bool]:
 def states(*found: JobState) -> list[str]:
     """States as their stored values, for `column.in_(...)`."""
     return [state.value for state in found]
+
+
+#: A job counts against the daily budget (and keeps the user's video credit it was paid with,
+#: `storage.ledger`) while it waits or runs, and once it cost (or may have cost) the operator
+#: and made a video. Failed, timed-out, refused and never-sent jobs give both back.
+COUNTS_AGAINST_BUDGET = sa.or_(
+    jobs.c.state.in_(states(*ACTIVE_STATES, JobState.DELIVERED, JobState.UNDELIVERABLE)),
+    sa.and_(
+        jobs.c.state == JobState.INTERRUPTED.value,
+        sa.func.coalesce(jobs.c.reason, "") != Reason.NOT_SUBMITTED.value,
+    ),
+    sa.and_(jobs.c.state == JobState.CANCELLED.value, jobs.c.submitted_at.is_not(None)),
+)
 
 
 class JobStore:

@@ -1,22 +1,25 @@
 """The ledger of video credits: what users bought in Telegram Stars, were given, and spent.
 
-One row per event (`Entry`); a user's balance is the sum of their rows' `videos`. A credit is
-spent when its job is recorded (a SPEND row, the job's `credit` 'reserved'), counts as used
-once the paid API took the job ('spent'), and comes back (a RETURN row, 'returned') whenever
-the job ends without costing the user, as the day's count does. Every write is once only,
-whoever posts it twice: once per Telegram charge id, once per job.
+One row per event (`Entry`). A credit is spent when its job is recorded (a SPEND row, and
+the job's `credit_used`), and comes back whenever the job ends without costing its user, as
+the job's place in the day's count does (`storage.jobs.COUNTS_AGAINST_BUDGET`): a refused
+image, a failure, a late job given up, an interruption before the paid API, a cancellation
+in the line. So a user's balance is derived: granted and bought, less refunded, less the paid
+jobs that still count; no step has to remember to give a credit back. Every write is once
+only, whoever posts it twice: once per Telegram charge id, once per job.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
-from storage.jobs import JobStore
+from storage.jobs import ACTIVE_STATES, COUNTS_AGAINST_BUDGET, JobStore, states
 from storage.schema import jobs, ledger
 
 
@@ -25,17 +28,12 @@ class Entry(StrEnum):
 
     GRANT = "grant"  # the free videos of a new user (FREE_VIDEOS_PER_USER)
     PURCHASE = "purchase"  # a pack paid in Stars
-    SPEND = "spend"  # one credit, for a job
-    RETURN = "return"  # that credit back: the job ended without costing the user
+    SPEND = "spend"  # one credit, for a job (counted through the job: see the module)
     REFUND = "refund"  # a purchase's Stars paid back, and its unused credits taken back
 
 
-class Credit(StrEnum):
-    """Where a job's credit is (`jobs.credit`)."""
-
-    RESERVED = "reserved"  # taken when the job was recorded
-    SPENT = "spent"  # the paid API took the job
-    RETURNED = "returned"  # given back
+#: The rows whose `videos` a balance adds up; a spend is counted through its job instead.
+_HELD = [Entry.GRANT.value, Entry.PURCHASE.value, Entry.REFUND.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +93,23 @@ class LedgerStore:
     @staticmethod
     async def balance_in(connection: AsyncConnection, user_id: int) -> int:
         """The user's credits, in the caller's transaction."""
-        total = sa.select(sa.func.coalesce(sa.func.sum(ledger.c.videos), 0)).where(
-            ledger.c.user_id == user_id
-        )
-        return int(await connection.scalar(total) or 0)
+        return int(await connection.scalar(balance_of(ledger.c.user_id == user_id)) or 0)
 
-    async def reserve_in(
+    async def in_use(self, user_id: int) -> int:
+        """The user's credits held by videos still being made (back if they fail)."""
+        statement = sa.select(sa.func.count()).where(
+            jobs.c.user_id == user_id,
+            jobs.c.credit_used.is_(True),
+            jobs.c.state.in_(states(*ACTIVE_STATES)),
+        )
+        async with self._reads.connect() as connection:
+            return int(await connection.scalar(statement) or 0)
+
+    async def spend_in(
         self, connection: AsyncConnection, user_id: int, job_id: int, *, now: float
     ) -> None:
-        """Spend one of the user's credits on a job just recorded (in admission's transaction,
-        which checked the balance)."""
+        """Spend one of the user's credits on a job (in admission's transaction, which checked
+        the balance): it stays spent while the job counts against the day's budget."""
         await connection.execute(
             self._database.insert(ledger)
             .values(
@@ -113,51 +118,8 @@ class LedgerStore:
             .on_conflict_do_nothing()
         )
         await connection.execute(
-            sa.update(jobs).where(jobs.c.id == job_id).values(credit=Credit.RESERVED.value)
+            sa.update(jobs).where(jobs.c.id == job_id).values(credit_used=True)
         )
-
-    async def respend_in(
-        self, connection: AsyncConnection, user_id: int, job_id: int, *, now: float
-    ) -> None:
-        """Spend a credit again on a job taken up again after its refusal gave the first one
-        back (in admission's transaction): its SPEND and RETURN rows are replaced by one
-        spend, so that a job has one of each at most."""
-        await connection.execute(
-            sa.delete(ledger).where(
-                ledger.c.job_id == job_id,
-                ledger.c.kind.in_([Entry.SPEND.value, Entry.RETURN.value]),
-            )
-        )
-        await self.reserve_in(connection, user_id, job_id, now=now)
-
-    async def give_back(self, job_id: int, *, now: float) -> bool:
-        """Return the credit a job was paid with, once: it ended without costing its user.
-        False when it was paid with none, or had it back already."""
-        statement = (
-            sa.update(jobs)
-            .where(
-                jobs.c.id == job_id,
-                jobs.c.credit.in_([Credit.RESERVED.value, Credit.SPENT.value]),
-            )
-            .values(credit=Credit.RETURNED.value)
-            .returning(jobs.c.user_id)
-        )
-        async with self._engine.begin() as connection:
-            user_id = await connection.scalar(statement)
-            if user_id is None:
-                return False
-            await connection.execute(
-                self._database.insert(ledger)
-                .values(
-                    user_id=int(user_id),
-                    kind=Entry.RETURN.value,
-                    videos=1,
-                    job_id=job_id,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
-            )
-        return True
 
     async def credit_purchase(
         self, user_id: int, *, charge_id: str, videos: int, stars: int, pack: str, now: float
@@ -252,8 +214,27 @@ class LedgerStore:
             sa.func.coalesce(
                 -sa.func.sum(ledger.c.stars).filter(ledger.c.kind == Entry.REFUND.value), 0
             ),
-            sa.func.coalesce(sa.func.sum(ledger.c.videos), 0),
         )
         async with self._reads.connect() as connection:
-            earned, refunded, outstanding = (await connection.execute(statement)).one()
-        return StarTotals(int(earned), int(refunded), int(outstanding))
+            earned, refunded = (await connection.execute(statement)).one()
+            outstanding = await connection.scalar(balance_of(sa.true()))
+        return StarTotals(int(earned), int(refunded), int(outstanding or 0))
+
+
+def balance_of(users: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """The credits of the users that `users` (a condition on `ledger.c.user_id`) selects,
+    together: granted and bought, less refunded, less their paid jobs that still count."""
+    held = sa.select(sa.func.coalesce(sa.func.sum(ledger.c.videos), 0)).where(
+        users, ledger.c.kind.in_(_HELD)
+    )
+    spent = (
+        sa.select(sa.func.count())
+        .select_from(jobs.join(ledger, sa.and_(ledger.c.job_id == jobs.c.id)))
+        .where(
+            users,
+            ledger.c.kind == Entry.SPEND.value,
+            jobs.c.credit_used.is_(True),
+            COUNTS_AGAINST_BUDGET,
+        )
+    )
+    return sa.select(held.scalar_subquery() - spent.scalar_subquery())

@@ -80,10 +80,10 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.Text),
     sa.Column("lease_until", Seconds),
     sa.Column("taken_over_from", sa.Text),  # the last owner whose lease ran out on this job
-    # Paid with a credit (`storage.ledger`): 'reserved' when recorded, 'spent' once the paid
-    # API took it, 'returned' when it ended without costing the user; NULL: not paid so
-    # (payments off, or an admin's).
-    sa.Column("credit", sa.Text),
+    # Paid with one of the user's video credits (`storage.ledger`); NULL: not paid so
+    # (payments off, or an admin's). The credit stays used while the job counts against the
+    # day's budget, and comes back whenever that count does.
+    sa.Column("credit_used", sa.Boolean(create_constraint=False)),
     sa.UniqueConstraint("chat_id", "request_message_id"),
 )
 # The tick asks only for rows with work left: a partial index keeps that cheap however many
@@ -189,8 +189,10 @@ admin_alerts = sa.Table(
 )
 
 #: The users' video credits, one row per event: a grant of free videos, a purchase in
-#: Telegram Stars, a spend on a job, a spend given back, a refund. A user's balance is the sum
-#: of their rows' `videos`.
+#: Telegram Stars, a spend on a job, a refund. A user's balance is what they were granted and
+#: bought, less what was refunded, less the jobs paid with a credit that still count
+#: (`storage.ledger.LedgerStore.balance_in`): a spend's credit comes back with the job's
+#: place in the day's count, with no row to forget.
 ledger = sa.Table(
     "ledger",
     metadata,
@@ -204,8 +206,8 @@ ledger = sa.Table(
     sa.Column("pack", sa.Text),  # the pack bought, as in STAR_PACKS: "5:250"
     sa.Column("created_at", Seconds, nullable=False),
     sa.Column("note", sa.Text),  # who refunded, and why (an admin's /refund)
-    # Once per charge (a payment posted twice credits once; a charge refunded once), and
-    # once per job (spent once, given back once).
+    # Once per charge (a payment posted twice credits once; a charge refunded once), and a
+    # spend once per job.
     sa.UniqueConstraint("kind", "charge_id"),
     sa.UniqueConstraint("kind", "job_id"),
 )

@@ -22,7 +22,7 @@ _SECONDS: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqli
 
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as jobs:
-        jobs.add_column(sa.Column("credit", sa.Text))
+        jobs.add_column(sa.Column("credit_used", sa.Boolean(create_constraint=False)))
     op.create_table(
         "ledger",
         sa.Column("id", _ID, sa.Identity(), nullable=False),
@@ -56,4 +56,4 @@ def downgrade() -> None:
     op.drop_index("ledger_by_user", table_name="ledger")
     op.drop_table("ledger")
     with op.batch_alter_table("jobs") as jobs:
-        jobs.drop_column("credit")
+        jobs.drop_column("credit_used")
