@@ -31,6 +31,7 @@ BENCHMARKS = (
     "burst",
     "lease_claims",
     "two_instances",
+    "scale_out",
 )
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
