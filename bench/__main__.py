@@ -22,7 +22,17 @@ from typing import Any
 from bench.harness import Outcome, outcome_from_json
 from bench.report import table
 
-BENCHMARKS = ("poll_tick", "photo_intake", "heavy_images", "store_load", "poll_schedule", "burst")
+BENCHMARKS = (
+    "poll_tick",
+    "photo_intake",
+    "heavy_images",
+    "store_load",
+    "poll_schedule",
+    "burst",
+    "lease_claims",
+    "two_instances",
+    "scale_out",
+)
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 

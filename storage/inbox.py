@@ -79,6 +79,16 @@ class UpdateInbox:
             rows = sorted((await connection.execute(statement)).all())
         return [json.loads(body) for _, _, body in rows]
 
+    async def unhandled_ids(self) -> list[int]:
+        """The ids of the updates kept but not handled to the end yet, oldest first."""
+        statement = (
+            sa.select(updates.c.update_id)
+            .where(updates.c.handled_at.is_(None))
+            .order_by(updates.c.received_at, updates.c.update_id)
+        )
+        async with self._reads.connect() as connection:
+            return [int(update_id) for update_id in await connection.scalars(statement)]
+
     async def forget_handled(self, *, before: float) -> int:
         """Drop the updates handled before `before`; returns how many. Telegram resends an
         update for a day at most, so a day's worth is all the guard needs."""

@@ -171,7 +171,8 @@ async def keep_leases_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     feed = context.bot_data.get(UPDATE_FEED_KEY)
     if isinstance(feed, UpdateFeed):
-        await feed.replay()
+        # As its own task: handling them may take long, and the heartbeat must not wait.
+        context.application.create_task(feed.replay(), name="replay_updates")
 
 
 async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -505,11 +506,10 @@ def build_application(
         assert application.job_queue is not None
         # First of all, at once and then every third of LEASE_SECONDS: this instance's leases
         # are renewed, and what instances that died left behind is taken over.
+        # (APScheduler takes `first=0` for "after one interval": the first run is its own.)
+        application.job_queue.run_once(keep_leases_tick, when=0, name="keep_leases_at_start")
         application.job_queue.run_repeating(
-            keep_leases_tick,
-            interval=settings.lease_seconds / 3,
-            first=0,
-            name="keep_leases",
+            keep_leases_tick, interval=settings.lease_seconds / 3, name="keep_leases"
         )
         # The tick runs several times per poll interval: each job's own schedule says when it is
         # due, and a due job then waits a fraction of an interval, not up to a whole one.

@@ -15,6 +15,7 @@ from bot.wiring.application import BotApp
 from bot.wiring.settings import Settings
 from storage import JobStore
 from storage.inbox import UpdateInbox
+from storage.jobs import Lease
 from tests.conftest import (
     TOKEN,
     TestClock,
@@ -232,7 +233,8 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_at_the_n
     update["update_id"] = 4242
     store = await JobStore.open(webhook_settings.database)
     try:
-        assert await UpdateInbox.of(store).keep(update, now=clock())
+        lease = Lease("crashed/1/dead", clock() - 1)  # its instance died holding it
+        assert await UpdateInbox.of(store).keep(update, now=clock(), lease=lease)
     finally:
         await store.close()
 
@@ -241,7 +243,7 @@ async def test_an_update_kept_but_not_handled_before_a_crash_is_handled_at_the_n
         inbox = UpdateInbox.of(services(app).store)
 
         async def handled() -> bool:  # marked once its handlers are done
-            return not await inbox.unhandled()
+            return not await inbox.unhandled_ids()
 
         await eventually_async(handled, what="the replayed update marked handled")
     assert video["caption"].startswith("🎬 kept through a crash")
