@@ -1,7 +1,8 @@
 """Inline keyboards: the buttons under the bot's messages, and the callback data they carry.
 
 Callback data is short (Telegram allows 64 bytes): an action and a job id (`again:42`,
-`retry:42`, `cancel:42`), a job id and a fix (`fix:42:crop`), or a setting (`opt:off`). The
+`retry:42`, `cancel:42`), a job id and a fix (`fix:42:crop`), a setting (`opt:off`), or a pack
+of videos to buy (`buy:5:250`). The
 patterns here are the ones `bot/wiring/application.py` routes on, so the format lives in one place.
 
 Keyboards are the chat port's plain data (`bot.engine.chat_port.Button` rows), used alike by
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 
 from bot.engine.chat_port import Button, Keyboard
 from bot.image.fixes import Fix
+from bot.policy.payments import StarPack
 from bot.words.texts import English, texts_for
 from storage import Job
 
@@ -26,6 +28,7 @@ RETRY_PATTERN = re.compile(r"^retry:(?P<job>\d+)$")
 CANCEL_PATTERN = re.compile(r"^cancel:(?P<job>\d+)$")
 FIX_PATTERN = re.compile(rf"^fix:(?P<job>\d+):(?P<fix>{'|'.join(fix.value for fix in Fix)})$")
 OPTIMIZER_PATTERN = re.compile(r"^opt:(?P<value>on|off)$")
+BUY_PATTERN = re.compile(r"^buy:(?P<videos>\d+):(?P<stars>\d+)$")
 STOP_PAID_PATTERN = re.compile(
     r"^(?P<choice>stop|keep):(?P<user>\d+):(?P<chat>-?\d+):(?P<up_to>\d+)$"
 )
@@ -74,4 +77,11 @@ def settings_markup(prompt_optimizer: bool, words: English) -> Keyboard:
     language of `words` (the user's)."""
     return _one(
         words.optimizer_button(prompt_optimizer), f"opt:{'off' if prompt_optimizer else 'on'}"
+    )
+
+
+def buy_markup(packs: Sequence[StarPack], words: English) -> Keyboard:
+    """The packs on sale, a button each (`buy:5:250`): a tap brings that pack's invoice."""
+    return tuple(
+        (Button(words.pack_button(pack), f"buy:{pack.videos}:{pack.stars}"),) for pack in packs
     )

@@ -99,6 +99,7 @@ class Usage:
     in_flight: int  # the bot's jobs at the paid API (or about to be)
     waiting: int  # the bot's jobs waiting in the local line
     bot_today: int = 0  # the whole bot's jobs that count against today's cap
+    credits: int | None = None  # the user's video credits left; None: they do not pay
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +134,25 @@ class DailyCapReached:
     resets_in: float
 
 
-BudgetVerdict = Admit | TooManyActive | DailyLimitReached | DailyCapReached
+@dataclass(frozen=True, slots=True)
+class NoCredit:
+    """The user has no video credit left, free or bought: they may buy a pack (/buy)."""
+
+
+BudgetVerdict = Admit | TooManyActive | DailyLimitReached | DailyCapReached | NoCredit
 
 
 def check_budget(usage: Usage, limits: Limits, *, admin: bool, now: float) -> BudgetVerdict:
-    """Judge one more request against the per-user limits, the bot's daily cap and its total.
+    """Judge one more request against the user's credits (when they pay), the per-user limits,
+    the bot's daily cap and its total.
 
-    The cap counts everyone's jobs, admins' too. The bot's total never refuses: over it, or
-    while others wait, the request joins the line (first come, first served).
+    A user who pays needs a credit left, whatever else allows; the daily limits still apply
+    to them, as a guard against abuse. The cap counts everyone's jobs, admins' too. The bot's
+    total never refuses: over it, or while others wait, the request joins the line (first
+    come, first served).
     """
+    if usage.credits is not None and usage.credits < 1:
+        return NoCredit()
     if usage.user_active >= limits.active_per_user:
         return TooManyActive(active=usage.user_active, limit=limits.active_per_user)
     if not admin and usage.user_today >= limits.daily_per_user:

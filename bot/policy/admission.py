@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.engine.chat_port import Keyboard
+from bot.engine.keyboards import buy_markup
 from bot.engine.leases import Leaseholder
 from bot.engine.tuning import Clock
 from bot.policy.access import (
@@ -19,6 +21,7 @@ from bot.policy.access import (
     DailyCapReached,
     DailyLimitReached,
     Limits,
+    NoCredit,
     TooManyActive,
     Usage,
     UsageReport,
@@ -27,6 +30,7 @@ from bot.policy.access import (
     seconds_to_reset,
 )
 from bot.policy.alerts import AdminAlerts, Alert
+from bot.policy.payments import StarPack
 from bot.wiring.settings import Settings
 from bot.words.texts import English, texts_for
 from storage import Job, JobState, JobStore, NewJob
@@ -42,6 +46,7 @@ class Admission:
     job: Job | None  # the recorded job (RECEIVED, or WAITING in the line); None otherwise
     refused: bool  # the request may not go on
     reply: str | None = None  # what to tell the user, in their language; None: stay silent
+    keyboard: Keyboard | None = None  # the buttons under `reply` (the packs on sale, say)
     leased: bool = True  # `job` is held by this instance's lease (else the tick goes on with it)
 
 
@@ -97,7 +102,12 @@ class Admissions:
         )
         now = self._clock()
         admitted = await self._access.admit(
-            request, now=now, since=day_start(now), lease=self._leases.lease(), decide=judge
+            request,
+            now=now,
+            since=day_start(now),
+            lease=self._leases.lease(),
+            decide=judge,
+            free_videos=judge.free_videos,
         )
         if not admitted.new:
             return Admission(job=None, refused=False)
@@ -137,6 +147,7 @@ class Admissions:
             since=day_start(now),
             lease=self._leases.lease(),
             decide=judge,
+            free_videos=judge.free_videos,
             changes={
                 "reason": None,
                 "image_fix": image_fix,
@@ -157,10 +168,14 @@ class Admissions:
         """The judge of one more job of `user_id` in `chat_id`, on the rules as they are now;
         admission hands it the counts in its transaction."""
         rules = await self.load_rules()
+        settings = self._settings
+        pays = settings.payments_on and not rules.is_admin(user_id)  # admins never pay
         return _Judgement(
             rules,
-            limits_of(self._settings),
+            limits_of(settings),
             self._alerts,
+            packs=settings.packs,
+            free_videos=settings.free_videos_per_user if pays else None,
             user_id=user_id,
             chat_id=chat_id,
             private=private,
@@ -225,7 +240,8 @@ class _Judgement:
     """One request's judgement: access by `rules`, then the budgets (`limits`) on the counts the
     admission transaction reads (called with them there, it says the state to record the job
     in, or None to refuse); afterwards, the refusal to answer with, in `words`, the day's cap
-    raised to `alerts`."""
+    raised to `alerts`. `free_videos`: what a new user is given when the user pays for videos
+    (None: they do not), `packs` what they may buy when they have no credit left."""
 
     def __init__(
         self,
@@ -233,6 +249,8 @@ class _Judgement:
         limits: Limits,
         alerts: AdminAlerts,
         *,
+        packs: list[StarPack],
+        free_videos: int | None,
         user_id: int,
         chat_id: int,
         private: bool,
@@ -240,6 +258,7 @@ class _Judgement:
         now: float,
     ) -> None:
         self._rules, self._limits, self._alerts = rules, limits, alerts
+        self._packs, self.free_videos = packs, free_videos
         self._words, self._now = words, now
         self._user_id, self._chat_id, self._private = user_id, chat_id, private
         self.access = rules.access(user_id=user_id, chat_id=chat_id, private=private)
@@ -255,6 +274,7 @@ class _Judgement:
             in_flight=load.in_flight,
             waiting=load.waiting,
             bot_today=load.today,
+            credits=mine.credits,
         )
         self.verdict = check_budget(
             self.usage,
@@ -282,6 +302,14 @@ class _Judgement:
         if isinstance(verdict, DailyLimitReached):
             log.info("user %s used %d jobs today", user_id, verdict.used)
             return Admission(job=None, refused=True, reply=words.daily_limit_reached(verdict))
+        if isinstance(verdict, NoCredit):
+            log.info("user %s has no video credit left", user_id)
+            return Admission(
+                job=None,
+                refused=True,
+                reply=words.no_credit_left(self._packs),
+                keyboard=buy_markup(self._packs, words),
+            )
         assert isinstance(verdict, DailyCapReached), verdict
         log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
         self._alerts.raise_alert(

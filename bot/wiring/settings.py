@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.aimlapi.client import Endpoint
+from bot.policy.payments import StarPack, parse_packs
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["text", "json"]
@@ -72,6 +73,27 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, ge=2, le=600)
     # This instance's name in the leases and logs; empty: the host's name.
     instance_name: str = Field(default="", max_length=64)
+    # Packs of videos sold in Telegram Stars, videos:stars comma-separated; empty: payments off.
+    star_packs: str = ""
+    free_videos_per_user: int = Field(default=1, ge=0)  # when payments are on
+    # What /paysupport and /terms answer; empty: the catalogs' words.
+    paysupport_text: str = Field(default="", max_length=4000)
+    terms_text: str = Field(default="", max_length=4000)
+
+    @property
+    def packs(self) -> list[StarPack]:
+        """The packs on sale, cheapest first; none: payments are off."""
+        return parse_packs(self.star_packs)
+
+    @property
+    def payments_on(self) -> bool:
+        return bool(self.packs)
+
+    @field_validator("star_packs")
+    @classmethod
+    def _star_packs(cls, value: str) -> str:
+        parse_packs(value)  # its ValueError names the pack that is wrong
+        return value
 
     @property
     def webhook_mode(self) -> bool:

@@ -36,8 +36,10 @@ from bot.policy.access import (
     UsageReport,
     hours_minutes,
 )
+from bot.policy.payments import CheckoutRefusal, StarPack
 from bot.policy.stats import StatsReport
 from storage.jobs import Job, JobState
+from storage.ledger import Purchase, StarTotals
 from storage.reasons import Reason
 from storage.waiting import Cancelled
 
@@ -783,6 +785,200 @@ class Words:
             "It starts again at 00:00 UTC, in %(time_left)s: please send your photo then.",
             limit=verdict.limit,
             time_left=self.time_left(verdict.resets_in),
+        )
+
+    # --- Payments in Telegram Stars ---------------------------------------------------------
+
+    @property
+    def PAYMENT_COMMANDS(self) -> CommandMenu:
+        """The commands added to the private menu while payments are on."""
+        return (
+            ("buy", self.pgettext("command", "Buy videos with Telegram Stars")),
+            ("balance", self.pgettext("command", "Your videos left and purchases")),
+            ("paysupport", self.pgettext("command", "Help with a payment")),
+            ("terms", self.pgettext("command", "Terms of sale")),
+        )
+
+    def videos(self, count: int) -> str:
+        """A number of videos, as a pack or a balance counts them."""
+        return self.ngettext("%(count)s video", "%(count)s videos", count)
+
+    def pack_button(self, pack: StarPack) -> str:
+        """A pack's button under /buy: what it gives and what it costs."""
+        return self._(
+            "%(videos)s · %(stars)s ⭐", videos=self.videos(pack.videos), stars=pack.stars
+        )
+
+    def buy_prompt(self, balance: int) -> str:
+        """/buy, above the packs' buttons."""
+        return self._(
+            "⭐ <b>Buy videos with Telegram Stars</b>\nYou have %(balance)s left. Choose a "
+            "pack: Telegram asks you to confirm the payment, and the videos are yours at once. "
+            "A video that fails gives its credit back.",
+            balance=self.videos(balance),
+        )
+
+    @property
+    def PAYMENTS_OFF(self) -> str:
+        return self._(
+            "This bot sells no videos: each person may make a few a day for free. /status shows "
+            "what you have left today."
+        )
+
+    def invoice_title(self, pack: StarPack) -> str:
+        """The invoice's title (at most 32 characters)."""
+        return self._("%(videos)s from your photos", videos=self.videos(pack.videos))
+
+    def invoice_description(self, pack: StarPack) -> str:
+        """The invoice's description (at most 255 characters)."""
+        return self._(
+            "%(videos)s to animate your photos with this bot. The credits do not expire, and a "
+            "video that fails gives its credit back.",
+            videos=self.videos(pack.videos),
+        )
+
+    @property
+    def BUY_IN_PRIVATE(self) -> str:
+        return self._("⭐ Packs are sold in a private chat with the bot: open it and send /buy.")
+
+    @property
+    def PACK_GONE(self) -> str:
+        return self._("This pack is no longer on sale: send /buy for the packs on sale now.")
+
+    def checkout_refused(self, refusal: CheckoutRefusal) -> str:
+        """Why a payment is stopped before it is made (at most 255 characters, shown by
+        Telegram's payment form)."""
+        if refusal is CheckoutRefusal.PACK_GONE:
+            return self.PACK_GONE
+        if refusal is CheckoutRefusal.OTHER_USER:
+            return self._(
+                "This invoice was made for someone else. Send /buy to get one of your own."
+            )
+        return self._("This invoice is not valid any more. Send /buy for a new one.")
+
+    def payment_received(self, videos: int, balance: int) -> str:
+        return self._(
+            "🎉 Thank you! %(added)s added: you now have %(balance)s. Send a photo with a "
+            "caption to make one.",
+            added=self.videos(videos),
+            balance=self.videos(balance),
+        )
+
+    def no_credit_left(self, packs: Sequence[StarPack]) -> str:
+        """A request from a user with no video left: nothing was charged, and what it costs."""
+        cheapest = min(packs, key=lambda pack: pack.stars / pack.videos)
+        return self._(
+            "⭐ You have no videos left, so this photo was not sent to the video service and "
+            "nothing was charged. Videos are sold in packs, from %(stars)s Stars for "
+            "%(videos)s: choose one below (or send /buy), then send the photo again.",
+            stars=cheapest.stars,
+            videos=self.videos(cheapest.videos),
+        )
+
+    def balance_line(self, balance: int, in_use: int) -> str:
+        """A user's credits, in /status and /balance."""
+        line = self._("⭐ Videos left: %(balance)s.", balance=self.videos(balance))
+        if in_use:
+            line += " " + self.ngettext(
+                "%(count)s more is held by a video being made, and comes back if it fails.",
+                "%(count)s more are held by videos being made, and come back if they fail.",
+                in_use,
+            )
+        return line
+
+    def balance_report(
+        self, balance: int, in_use: int, purchases: Sequence[Purchase], *, now: float
+    ) -> str:
+        """/balance: the credits left and the last purchases."""
+        lines = [self.balance_line(balance, in_use)]
+        if purchases:
+            lines.append(self._("<b>Your last purchases</b>"))
+            for purchase in purchases:
+                entry = self._(
+                    "• %(videos)s for %(stars)s ⭐, %(ago)s",
+                    videos=self.videos(purchase.videos),
+                    stars=purchase.stars,
+                    ago=self.ago(now - purchase.bought_at),
+                )
+                if purchase.refunded:
+                    entry += " " + self._("(refunded)")
+                lines.append(entry + f"\n  <code>{escape(purchase.charge_id)}</code>")
+        else:
+            lines.append(self._("No purchases yet."))
+        lines.append(self._("/buy for more videos, /paysupport for help with a payment."))
+        return "\n".join(lines)
+
+    @property
+    def PAYSUPPORT(self) -> str:
+        return self._(
+            "💬 <b>Help with a payment</b>\nWrite to the operator of this bot, and include the "
+            "payment's id from /balance. A video that fails gives its credit back by itself; "
+            "Stars for unused videos can be refunded. Telegram's own support cannot refund "
+            "purchases made in bots."
+        )
+
+    @property
+    def TERMS(self) -> str:
+        return self._(
+            "📄 <b>Terms</b>\nA pack gives the number of videos it names, each made from a photo "
+            "and a caption you send. A video that fails, or is refused before it is made, gives "
+            "its credit back. Credits do not expire. Unused credits can be refunded on request "
+            "(/paysupport); a video made cannot."
+        )
+
+    @property
+    def REFUND_USAGE(self) -> str:
+        return self._(
+            "Usage: /refund <code>charge id</code> (from the buyer's /balance), or "
+            "/refund <code>charge id</code> force to refund even if some of its videos were "
+            "made."
+        )
+
+    def refund_unknown(self, charge_id: str) -> str:
+        return self._(
+            "No purchase has the charge id <code>%(charge)s</code>.", charge=escape(charge_id)
+        )
+
+    def refund_already(self, charge_id: str) -> str:
+        return self._(
+            "The purchase <code>%(charge)s</code> was refunded already.", charge=escape(charge_id)
+        )
+
+    def refund_spent(self, charge_id: str, unused: int, videos: int) -> str:
+        return self._(
+            "Only %(unused)s of the %(videos)s of <code>%(charge)s</code> are unused: the rest "
+            "were made. Send /refund <code>%(charge)s</code> force to refund the Stars anyway.",
+            unused=self.videos(unused),
+            videos=self.videos(videos),
+            charge=escape(charge_id),
+        )
+
+    def refund_done(self, purchase: Purchase, taken: int) -> str:
+        return self._(
+            "↩️ Refunded %(stars)s ⭐ to user <code>%(user_id)s</code> and took back %(taken)s.",
+            stars=purchase.stars,
+            user_id=str(purchase.user_id),
+            taken=self.videos(taken),
+        )
+
+    def refund_failed(self, why: str) -> str:
+        return self._("Telegram did not refund it: %(why)s", why=escape(why))
+
+    def refunded_to_buyer(self, purchase: Purchase) -> str:
+        """What the buyer hears of a refund."""
+        return self._(
+            "↩️ Your purchase of %(videos)s was refunded: %(stars)s ⭐ are back in your account.",
+            videos=self.videos(purchase.videos),
+            stars=purchase.stars,
+        )
+
+    def stars_line(self, totals: StarTotals) -> str:
+        """/stats: the Stars taken and given back, and the credits users hold."""
+        return self._(
+            "⭐ Stars: %(earned)s earned, %(refunded)s refunded; %(outstanding)s held by users",
+            earned=totals.earned,
+            refunded=totals.refunded,
+            outstanding=self.videos(totals.outstanding),
         )
 
     # --- Alerts for the admins (the operator must act) ---------------------------------

@@ -1,0 +1,223 @@
+"""Selling videos in Telegram Stars: /buy and its packs, the checkout, the payment, /balance,
+/paysupport, /terms, and the admins' /refund.
+
+The prices are the operator's (`bot.policy.payments`), the credits the ledger's
+(`storage.ledger`); a credit is spent and given back by admission and the job's own end.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import LabeledPrice, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.engine.keyboards import buy_markup
+from bot.policy.payments import STARS, CheckoutRefusal, StarPack, check_checkout, read_payload
+from bot.wiring.steps import Steps, steps_of
+from bot.words.current import current_words
+from handlers.admin import admin_request
+from handlers.intake import answer, answer_tap
+from storage.ledger import LedgerStore
+
+log = logging.getLogger(__name__)
+
+#: What Telegram answers a second refund of one charge.
+_ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+async def balance_of(steps: Steps, user_id: int) -> tuple[int, int]:
+    """The user's credits left (a user never seen is given their free videos first), and
+    those held by videos being made."""
+    ledger = LedgerStore.of(steps.store)
+    settings = steps.settings
+    balance = await ledger.balance(
+        user_id, free_videos=settings.free_videos_per_user, now=steps.clock()
+    )
+    return balance, await ledger.in_use(user_id)
+
+
+def pays(steps: Steps, user_id: int) -> bool:
+    """Whether this user pays for videos: payments are on, and they are no admin."""
+    return steps.settings.payments_on and user_id not in steps.settings.admin_user_ids
+
+
+async def on_buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/buy: the packs on sale as buttons, with the caller's balance; in private only, where
+    the payment's messages come."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
+        return
+    steps, words = steps_of(context.bot_data), current_words()
+    packs = steps.settings.packs
+    if not packs:
+        await answer(message, words.PAYMENTS_OFF)
+        return
+    if chat.type != ChatType.PRIVATE:
+        await answer(message, words.BUY_IN_PRIVATE)
+        return
+    balance, _ = await balance_of(steps, user.id)
+    await answer(message, words.buy_prompt(balance), keyboard=buy_markup(packs, words))
+
+
+async def on_buy_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A pack's button: its invoice, in Stars, for the user who tapped, in their private chat
+    with the bot."""
+    query, match = update.callback_query, context.matches[0] if context.matches else None
+    if query is None or match is None:
+        return
+    steps, words = steps_of(context.bot_data), current_words()
+    pack = StarPack(int(match.group("videos")), int(match.group("stars")))
+    if pack not in steps.settings.packs:  # the operator changed the packs since
+        await answer_tap(query, words.PACK_GONE, show_alert=True)
+        return
+    await answer_tap(query)
+    try:
+        await context.bot.send_invoice(
+            chat_id=query.from_user.id,
+            title=words.invoice_title(pack),
+            description=words.invoice_description(pack),
+            payload=pack.payload(query.from_user.id),
+            provider_token="",  # Stars need none
+            currency=STARS,
+            prices=[LabeledPrice(words.videos(pack.videos), pack.stars)],
+        )
+    except TelegramError as error:
+        log.warning("user %s: could not send the invoice (%s)", query.from_user.id, error)
+
+
+async def on_pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The payment form's last step, to be answered within 10 seconds: yes only for a pack on
+    sale now, paid by the user it was made for, in its price."""
+    query = update.pre_checkout_query
+    if query is None:
+        return
+    steps, words = steps_of(context.bot_data), current_words()
+    verdict = check_checkout(
+        query.invoice_payload,
+        payer_id=query.from_user.id,
+        currency=query.currency,
+        amount=query.total_amount,
+        packs=steps.settings.packs,
+    )
+    if isinstance(verdict, CheckoutRefusal):
+        log.info("user %s: checkout refused (%s)", query.from_user.id, verdict.value)
+        await query.answer(ok=False, error_message=words.checkout_refused(verdict))
+        return
+    await query.answer(ok=True)
+
+
+async def on_successful_payment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A payment made: its pack's videos are the buyer's, once per Telegram charge, however
+    often (and to whichever instance) the message comes; the buyer is thanked with the new
+    balance."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None or message.successful_payment is None:
+        return
+    paid = message.successful_payment
+    steps, words = steps_of(context.bot_data), current_words()
+    order = read_payload(paid.invoice_payload)
+    if order is None:  # checkout refuses such a payload: this cannot be one of ours
+        log.error("user %s paid %s Stars for an unknown order", user.id, paid.total_amount)
+        await answer(message, words.PAYSUPPORT)
+        return
+    credited = await LedgerStore.of(steps.store).credit_purchase(
+        user.id,
+        charge_id=paid.telegram_payment_charge_id,
+        videos=order.pack.videos,
+        stars=paid.total_amount,
+        pack=order.pack.code,
+        now=steps.clock(),
+    )
+    if not credited:
+        log.info("user %s: the payment %s came again", user.id, paid.telegram_payment_charge_id)
+        return
+    log.info(
+        "user %s bought %d video(s) for %d Stars", user.id, order.pack.videos, paid.total_amount
+    )
+    balance, _ = await balance_of(steps, user.id)
+    await answer(message, words.payment_received(order.pack.videos, balance))
+
+
+async def on_balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/balance: the caller's videos left and last purchases."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    steps, words = steps_of(context.bot_data), current_words()
+    if not pays(steps, user.id):
+        await answer(message, words.PAYMENTS_OFF)
+        return
+    balance, in_use = await balance_of(steps, user.id)
+    purchases = await LedgerStore.of(steps.store).purchases(user.id)
+    await answer(message, words.balance_report(balance, in_use, purchases, now=steps.clock()))
+
+
+async def on_paysupport(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/paysupport: how to get help with a payment (PAYSUPPORT_TEXT, or the catalogs')."""
+    message = update.effective_message
+    if message is not None:
+        text = steps_of(context.bot_data).settings.paysupport_text
+        await answer(message, text or current_words().PAYSUPPORT)
+
+
+async def on_terms(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/terms: the terms of sale (TERMS_TEXT, or the catalogs')."""
+    message = update.effective_message
+    if message is not None:
+        text = steps_of(context.bot_data).settings.terms_text
+        await answer(message, text or current_words().TERMS)
+
+
+async def on_refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/refund <charge id> [force] (admins): pay a purchase's Stars back and take its unused
+    videos back; refused for a charge refunded already, and for one whose videos were made,
+    unless `force`."""
+    request = await admin_request(update, context)
+    if request is None:
+        return
+    message, admin_id, steps, words = request
+    args = context.args or []
+    if not args or len(args) > 2 or (len(args) == 2 and args[1].lower() != "force"):
+        await answer(message, words.REFUND_USAGE)
+        return
+    charge_id, force = args[0], len(args) == 2
+    ledger = LedgerStore.of(steps.store)
+    purchase = await ledger.purchase(charge_id)
+    if purchase is None:
+        await answer(message, words.refund_unknown(charge_id))
+        return
+    if purchase.refunded:
+        await answer(message, words.refund_already(charge_id))
+        return
+    balance, _ = await balance_of(steps, purchase.user_id)
+    unused = max(0, min(purchase.videos, balance))
+    if unused < purchase.videos and not force:
+        await answer(message, words.refund_spent(charge_id, unused, purchase.videos))
+        return
+    note = f"by admin {admin_id}" + (" (force)" if force else "")
+    try:
+        await context.bot.refund_star_payment(purchase.user_id, charge_id)
+    except BadRequest as error:
+        if _ALREADY_REFUNDED not in error.message.upper():
+            await answer(message, words.refund_failed(error.message))
+            return
+        # Refunded at Telegram already (by an earlier try that was not recorded): record it.
+        await ledger.record_refund(purchase, videos_taken=unused, now=steps.clock(), note=note)
+        await answer(message, words.refund_already(charge_id))
+        return
+    except TelegramError as error:
+        await answer(message, words.refund_failed(error.message))
+        return
+    await ledger.record_refund(purchase, videos_taken=unused, now=steps.clock(), note=note)
+    log.warning(
+        "admin %s refunded %s (%d Stars) to user %s", admin_id, charge_id, purchase.stars,
+        purchase.user_id,
+    )
+    await answer(message, words.refund_done(purchase, unused))
+    try:
+        await context.bot.send_message(purchase.user_id, words.refunded_to_buyer(purchase))
+    except TelegramError as error:
+        log.info("user %s: could not tell of the refund (%s)", purchase.user_id, error)
