@@ -14,9 +14,10 @@ import itertools
 import json
 import logging
 import re
+import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,15 +30,31 @@ from bot.sandbox.serving import LoopbackServer
 __all__ = [
     "BUTTON_DATA_INVALID",
     "CALLBACK_ANSWER_WINDOW",
+    "CHARGE_ALREADY_REFUNDED",
+    "CHARGE_ID_INVALID",
+    "INVOICE_DESCRIPTION_INVALID",
+    "INVOICE_PAYLOAD_INVALID",
+    "INVOICE_TITLE_INVALID",
     "MAX_DOWNLOAD_SIZE",
     "MAX_UPLOAD_SIZE",
     "NOT_MODIFIED",
+    "PAYMENT_PROVIDER_INVALID",
+    "PAY_BUTTON_NOT_FIRST",
+    "PRE_CHECKOUT_WINDOW",
     "QUERY_TOO_OLD",
     "REPLY_NOT_FOUND",
+    "STARS",
+    "STARS_INVOICE_INVALID",
     "THREAD_NOT_FOUND",
     "TOO_LARGE",
+    "TOTAL_NOT_POSITIVE",
     "BotMessage",
+    "Payment",
+    "PreCheckout",
     "RecordedCall",
+    "SentInvoice",
+    "StarCharge",
+    "StarRefund",
     "TelegramEmulator",
     "callback_update",
     "document_message",
@@ -493,6 +510,168 @@ def callback_update(
     }
 
 
+# --------------------------------------------------------------------------- Stars payments
+
+#: The currency of digital goods: Telegram Stars.
+STARS = "XTR"
+#: How long after a pre-checkout query was sent Telegram waits for the bot's answer.
+PRE_CHECKOUT_WINDOW = 10.0
+_MAX_INVOICE_TITLE = 32  # characters
+_MAX_INVOICE_DESCRIPTION = 255  # characters
+_MAX_INVOICE_PAYLOAD = 128  # bytes
+#: Fields of sendInvoice that only a payment provider can honour, never Stars.
+_PROVIDER_ONLY_FIELDS = (
+    "need_name",
+    "need_phone_number",
+    "need_email",
+    "need_shipping_address",
+    "send_phone_number_to_provider",
+    "send_email_to_provider",
+    "is_flexible",
+)
+
+# The Bot API server's own checks (telegram-bot-api, tdlib): texts as they are there.
+TOTAL_NOT_POSITIVE = "Bad Request: total price must be positive"
+INVALID_USER_ID = "Bad Request: invalid user_id specified"
+# Telegram's server checks: codes its method pages list, and bots report seeing.
+#: A Stars invoice with other than one price, or with fields only a provider honours (a
+#: provider token, tips: that those get this code too is unconfirmed).
+STARS_INVOICE_INVALID = "Bad Request: STARS_INVOICE_INVALID"
+#: A currency other than Stars without a provider (the emulator knows no provider).
+PAYMENT_PROVIDER_INVALID = "Bad Request: PAYMENT_PROVIDER_INVALID"
+INVOICE_PAYLOAD_INVALID = "Bad Request: INVOICE_PAYLOAD_INVALID"
+CHARGE_ALREADY_REFUNDED = "Bad Request: CHARGE_ALREADY_REFUNDED"
+# Unconfirmed: what Telegram answers to these is unknown here; the emulator refuses the same
+# requests with these texts, so that a bot never relies on their being taken.
+CHARGE_ID_INVALID = "Bad Request: CHARGE_ID_INVALID"
+INVOICE_TITLE_INVALID = "Bad Request: INVOICE_TITLE_INVALID"
+INVOICE_DESCRIPTION_INVALID = "Bad Request: INVOICE_DESCRIPTION_INVALID"
+PAY_BUTTON_NOT_FIRST = "Bad Request: BUTTON_POS_INVALID"
+
+_pre_checkout_ids = itertools.count(4_410_000_000_000_000_001)
+
+
+@dataclass(frozen=True)
+class SentInvoice:
+    """An invoice the bot posted, with what only the bot and Telegram see (its payload)."""
+
+    chat_id: int
+    message_id: int
+    title: str
+    description: str
+    payload: str
+    currency: str
+    total_amount: int
+    prices: tuple[tuple[str, int], ...]  # (label, amount), as the bot listed them
+
+
+@dataclass
+class PreCheckout:
+    """One pre_checkout_query pushed to the bot, and how the bot answered it."""
+
+    query_id: str
+    update_id: int
+    user: JSONDict
+    invoice: SentInvoice
+    deadline: float  # seconds the bot had to answer
+    pushed_at: float  # time.monotonic() when it was queued for the bot
+    answered_at: float | None = None  # when an answer in time arrived
+    ok: bool | None = None  # None: no answer in time
+    error_message: str | None = None
+    expired: bool = False  # the deadline passed without an answer
+    late_answers: list[float] = field(default_factory=list)  # seconds after the push, refused
+
+    @property
+    def answer_seconds(self) -> float | None:
+        """How long the bot took to answer in time; None when it did not."""
+        return None if self.answered_at is None else self.answered_at - self.pushed_at
+
+
+@dataclass
+class StarCharge:
+    """A payment in Stars that went through: what the bot was told in successful_payment."""
+
+    charge_id: str  # telegram_payment_charge_id
+    user: JSONDict
+    invoice: SentInvoice
+    update_id: int  # the message update carrying successful_payment (see `deliver_again`)
+    message: JSONDict  # that message
+    date: int
+    refunded_at: int | None = None
+
+    @property
+    def user_id(self) -> int:
+        return int(self.user["id"])
+
+
+@dataclass(frozen=True)
+class StarRefund:
+    """A refundStarPayment Telegram took."""
+
+    charge_id: str
+    user_id: int
+    amount: int
+    date: int
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What came of a user paying an invoice (see `TelegramEmulator.pay`)."""
+
+    pre_checkout: PreCheckout
+    charge: StarCharge | None  # None: the bot refused, or did not answer in time
+
+    @property
+    def paid(self) -> bool:
+        return self.charge is not None
+
+
+@dataclass
+class _Stars:
+    """The emulator's book of invoices, pre-checkout queries, charges and refunds."""
+
+    invoices: list[SentInvoice] = field(default_factory=list)
+    queries: dict[str, PreCheckout] = field(default_factory=dict)
+    answers: dict[str, asyncio.Event] = field(default_factory=dict)
+    charges: dict[str, StarCharge] = field(default_factory=dict)
+    refunds: list[StarRefund] = field(default_factory=list)
+    transactions: list[JSONDict] = field(default_factory=list)  # oldest first
+
+
+def _to_bool(raw: str) -> bool:
+    """A boolean parameter as the Bot API reads it."""
+    return raw.strip().lower() in ("true", "yes", "1")
+
+
+def _charge_id() -> str:
+    return "stx" + secrets.token_urlsafe(48)
+
+
+def _labeled_price(item: Any) -> tuple[str, int]:
+    """One LabeledPrice, refused with the Bot API's words when it is not one."""
+
+    def fail(why: str) -> _ApiError:
+        return _ApiError(400, f"Bad Request: can't parse labeled price: {why}")
+
+    if not isinstance(item, dict):
+        raise fail("LabeledPrice must be an Object")
+    label, amount = item.get("label"), item.get("amount")
+    if label is None:
+        raise fail('Can\'t find field "label"')
+    if isinstance(label, bool) or not isinstance(label, str | int | float):
+        raise fail('Field "label" must be of type String')
+    if not str(label):
+        raise fail("LabeledPrice label must be non-empty")
+    if amount is None:
+        raise fail('Can\'t find field "amount"')
+    if isinstance(amount, bool) or not isinstance(amount, str | int | float):
+        raise fail('Field "amount" must be a Number')
+    value = _as_int(amount) if not isinstance(amount, float) else None
+    if value is None:
+        raise fail('Field "amount" must be a valid Number')
+    return str(label), value
+
+
 # --------------------------------------------------------------------------- emulator
 
 
@@ -644,6 +823,8 @@ class TelegramEmulator(LoopbackServer):
             "editmessagecaption": self._edit_message_caption,
             "editmessagereplymarkup": self._edit_message_reply_markup,
         }
+        self._stars = _Stars()
+        self._handlers.update(self._payment_handlers())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1454,3 +1635,342 @@ class TelegramEmulator(LoopbackServer):
             message["reply_markup"] = markup
         message["edit_date"] = _now()
         return message
+
+    # ------------------------------------------------------------------ payments in Telegram Stars
+
+    def _payment_handlers(self) -> dict[str, _Handler]:
+        return {
+            "sendinvoice": self._send_invoice,
+            "answerprecheckoutquery": self._answer_pre_checkout_query,
+            "refundstarpayment": self._refund_star_payment,
+            "getstartransactions": self._get_star_transactions,
+        }
+
+    @property
+    def invoices(self) -> list[SentInvoice]:
+        """Every invoice the bot posted, oldest first (those deleted since included)."""
+        return list(self._stars.invoices)
+
+    def invoices_in(self, chat_id: int) -> list[SentInvoice]:
+        """The invoices the bot posted in one chat, oldest first."""
+        return [sent for sent in self._stars.invoices if sent.chat_id == chat_id]
+
+    @property
+    def pre_checkouts(self) -> list[PreCheckout]:
+        """Every pre-checkout query pushed by `pay`, oldest first, with the bot's answer."""
+        return list(self._stars.queries.values())
+
+    @property
+    def charges(self) -> list[StarCharge]:
+        """Every payment that went through, oldest first (refunded ones included)."""
+        return list(self._stars.charges.values())
+
+    @property
+    def refunds(self) -> list[StarRefund]:
+        """Every refund Telegram took, oldest first."""
+        return list(self._stars.refunds)
+
+    async def pay(
+        self,
+        invoice: SentInvoice | Mapping[str, Any],
+        *,
+        user: JSONDict,
+        deadline: float = PRE_CHECKOUT_WINDOW,
+    ) -> Payment:
+        """Pay an invoice the bot sent, as ``user`` confirming it in their app.
+
+        ``invoice`` is the invoice's Message (as sendInvoice returned it) or its
+        `SentInvoice`. A pre_checkout_query is queued for the bot, which has ``deadline``
+        seconds (Telegram's 10 by default) to answer it. On ok=True the user is charged: a
+        message with successful_payment is queued in the user's private chat with the bot. On
+        ok=False, or no answer in time, nothing is charged and no successful_payment comes;
+        an answer after the deadline is refused.
+
+        Returns the `Payment`: the query with its answer and how long it took, and the charge
+        (None when there was none). Raises LookupError for a message that is not an invoice
+        the bot sent, or one deleted since.
+        """
+        sent = self._invoice_of(invoice)
+        payer_id = _as_int(user.get("id"))
+        if payer_id is None or payer_id <= 0 or user.get("is_bot"):
+            raise ValueError(f"only a user can pay, not {user!r}")
+        query_id = str(next(_pre_checkout_ids))
+        answered = asyncio.Event()
+        self._stars.answers[query_id] = answered
+        query = PreCheckout(
+            query_id=query_id,
+            update_id=0,
+            user=copy.deepcopy(dict(user)),
+            invoice=sent,
+            deadline=deadline,
+            pushed_at=time.monotonic(),
+        )
+        self._stars.queries[query_id] = query
+        query.update_id = self.push_update(
+            {
+                "pre_checkout_query": {
+                    "id": query_id,
+                    "from": copy.deepcopy(query.user),
+                    "currency": sent.currency,
+                    "total_amount": sent.total_amount,
+                    "invoice_payload": sent.payload,
+                }
+            }
+        )
+        waiting = asyncio.ensure_future(answered.wait())
+        closing = asyncio.ensure_future(self._closing_event.wait())
+        try:
+            await asyncio.wait(
+                {waiting, closing}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiting.cancel()
+            closing.cancel()
+        if query.ok is None:
+            query.expired = True  # from now on an answer is too late
+        return Payment(pre_checkout=query, charge=self._charge(query) if query.ok else None)
+
+    def _invoice_of(self, invoice: SentInvoice | Mapping[str, Any]) -> SentInvoice:
+        if isinstance(invoice, SentInvoice):
+            key = (invoice.chat_id, invoice.message_id)
+        else:
+            chat = invoice.get("chat")
+            chat_id = _as_int(chat.get("id")) if isinstance(chat, Mapping) else None
+            key = (chat_id or 0, _as_int(invoice.get("message_id")) or 0)
+        found = [sent for sent in self._stars.invoices if (sent.chat_id, sent.message_id) == key]
+        if not found:
+            raise LookupError(f"message {key[1]} in chat {key[0]} is no invoice of the bot")
+        if key not in self.messages:
+            raise LookupError(f"invoice {key[1]} in chat {key[0]} was deleted: none to pay")
+        return found[0]
+
+    def _private_chat_of(self, person: JSONDict) -> JSONDict:
+        """The private chat of a user with the bot, as learned or as their profile makes it."""
+        known = self._chats.get(int(person["id"]))
+        if known is not None and known.get("type") == "private":
+            return copy.deepcopy(known)
+        chat: JSONDict = {"id": person["id"], "type": "private"}
+        for key in ("first_name", "last_name", "username"):
+            if key in person:
+                chat[key] = person[key]
+        return chat
+
+    def _service_message(self, person: JSONDict, key: str, content: JSONDict) -> JSONDict:
+        message = _base_message(
+            chat=self._private_chat_of(person),
+            sender=copy.deepcopy(person),
+            message_id=None,
+            thread_id=None,
+            is_topic_message=False,
+        )
+        message[key] = content
+        return message
+
+    @staticmethod
+    def _transaction_partner(charge: StarCharge) -> JSONDict:
+        return {
+            "type": "user",
+            "transaction_type": "invoice_payment",
+            "user": copy.deepcopy(charge.user),
+            "invoice_payload": charge.invoice.payload,
+        }
+
+    def _charge(self, query: PreCheckout) -> StarCharge:
+        """Charge the user of an accepted query and queue the successful_payment message."""
+        charge_id = _charge_id()
+        while charge_id in self._stars.charges:
+            charge_id = _charge_id()
+        sent = query.invoice
+        message = self._service_message(
+            query.user,
+            "successful_payment",
+            {
+                "currency": sent.currency,
+                "total_amount": sent.total_amount,
+                "invoice_payload": sent.payload,
+                "telegram_payment_charge_id": charge_id,
+                "provider_payment_charge_id": "",
+            },
+        )
+        recorded = copy.deepcopy(message)
+        update_id = self.push_update(message_update(message))
+        charge = StarCharge(
+            charge_id=charge_id,
+            user=query.user,
+            invoice=sent,
+            update_id=update_id,
+            message=recorded,
+            date=int(recorded["date"]),
+        )
+        self._stars.charges[charge_id] = charge
+        self._stars.transactions.append(
+            {
+                "id": charge_id,
+                "amount": sent.total_amount,
+                "date": charge.date,
+                "source": self._transaction_partner(charge),
+            }
+        )
+        return charge
+
+    @staticmethod
+    def _required(req: _Request, name: str) -> str:
+        value = req.raw.get(name, "")
+        if not value:
+            raise _ApiError(400, f'Bad Request: parameter "{name}" is required')
+        return value
+
+    @staticmethod
+    def _integer(req: _Request, name: str, default: int) -> int:
+        """An integer parameter as the Bot API reads it: absent is the default, junk is 0."""
+        raw = req.raw.get(name, "")
+        return default if not raw else _as_int(raw.strip()) or 0
+
+    def _prices(self, req: _Request) -> list[tuple[str, int]]:
+        raw = self._required(req, "prices")
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise _ApiError(400, "Bad Request: can't parse prices JSON object") from exc
+        if not isinstance(value, list):
+            raise _ApiError(400, "Bad Request: expected an Array of labeled prices")
+        prices = [_labeled_price(item) for item in value]
+        if not prices:
+            raise _ApiError(400, "Bad Request: there must be at least one price")
+        return prices
+
+    def _check_stars_invoice(
+        self,
+        req: _Request,
+        title: str,
+        description: str,
+        payload: str,
+        currency: str,
+        prices: list[tuple[str, int]],
+    ) -> None:
+        """Refuse what Telegram's servers refuse in an invoice, once the Bot API took it."""
+        if len(title) > _MAX_INVOICE_TITLE:
+            raise _ApiError(400, INVOICE_TITLE_INVALID)
+        if len(description) > _MAX_INVOICE_DESCRIPTION:
+            raise _ApiError(400, INVOICE_DESCRIPTION_INVALID)
+        if len(payload.encode()) > _MAX_INVOICE_PAYLOAD:
+            raise _ApiError(400, INVOICE_PAYLOAD_INVALID)
+        # Only Stars are emulated: any other currency needs a payment provider, and the
+        # emulator knows none.
+        if currency != STARS:
+            raise _ApiError(400, PAYMENT_PROVIDER_INVALID)
+        tips = req.raw.get("suggested_tip_amounts", "")
+        if (
+            req.raw.get("provider_token", "")
+            or len(prices) != 1
+            or any(_to_bool(req.raw.get(name, "")) for name in _PROVIDER_ONLY_FIELDS)
+            or self._integer(req, "max_tip_amount", 0) != 0
+            or (tips and _maybe_json(tips) != [])
+        ):
+            raise _ApiError(400, STARS_INVOICE_INVALID)
+        markup = _inline_markup(req.params.get("reply_markup"))
+        if markup is not None:
+            first_row = next(row for row in markup["inline_keyboard"] if row)
+            first = first_row[0] if isinstance(first_row, list) else None
+            if not isinstance(first, dict) or first.get("pay") is not True:
+                raise _ApiError(400, PAY_BUTTON_NOT_FIRST)
+
+    async def _send_invoice(self, req: _Request) -> JSONDict:
+        title = self._required(req, "title")
+        description = self._required(req, "description")
+        payload = self._required(req, "payload")
+        currency = self._required(req, "currency")
+        prices = self._prices(req)
+        chat_id = self._sendable_to(req)
+        total = sum(amount for _, amount in prices)
+        if total <= 0:
+            raise _ApiError(400, TOTAL_NOT_POSITIVE)
+        self._check_stars_invoice(req, title, description, payload, currency, prices)
+        content: JSONDict = {
+            "invoice": {
+                "title": title,
+                "description": description,
+                "start_parameter": req.raw.get("start_parameter", ""),
+                "currency": currency,
+                "total_amount": total,
+            }
+        }
+        message = self._store(req, chat_id, content)
+        self._stars.invoices.append(
+            SentInvoice(
+                chat_id=chat_id,
+                message_id=int(message["message_id"]),
+                title=title,
+                description=description,
+                payload=payload,
+                currency=currency,
+                total_amount=total,
+                prices=tuple(prices),
+            )
+        )
+        return message
+
+    async def _answer_pre_checkout_query(self, req: _Request) -> bool:
+        ok = _to_bool(req.raw.get("ok", ""))
+        error_message = req.raw.get("error_message", "")
+        if not ok and not error_message:
+            raise _ApiError(400, 'Bad Request: parameter "error_message" is required')
+        query = self._stars.queries.get(req.raw.get("pre_checkout_query_id", "").strip())
+        if query is None or query.ok is not None:
+            raise _ApiError(400, QUERY_TOO_OLD)
+        now = time.monotonic()
+        if query.expired or now - query.pushed_at > query.deadline:
+            query.late_answers.append(now - query.pushed_at)
+            raise _ApiError(400, QUERY_TOO_OLD)
+        query.answered_at = now
+        query.ok = ok
+        query.error_message = None if ok else error_message
+        self._stars.answers[query.query_id].set()
+        return True
+
+    async def _refund_star_payment(self, req: _Request) -> bool:
+        user_id = self._integer(req, "user_id", 0)
+        if user_id <= 0:
+            raise _ApiError(400, INVALID_USER_ID)
+        charge_id = self._required(req, "telegram_payment_charge_id")
+        charge = self._stars.charges.get(charge_id)
+        if charge is None or charge.user_id != user_id:
+            raise _ApiError(400, CHARGE_ID_INVALID)
+        if charge.refunded_at is not None:
+            raise _ApiError(400, CHARGE_ALREADY_REFUNDED)
+        sent = charge.invoice
+        message = self._service_message(
+            charge.user,
+            "refunded_payment",
+            {
+                "currency": sent.currency,
+                "total_amount": sent.total_amount,
+                "invoice_payload": sent.payload,
+                "telegram_payment_charge_id": charge_id,
+            },
+        )
+        charge.refunded_at = int(message["date"])
+        self._stars.refunds.append(
+            StarRefund(
+                charge_id=charge_id,
+                user_id=user_id,
+                amount=sent.total_amount,
+                date=charge.refunded_at,
+            )
+        )
+        self._stars.transactions.append(
+            {
+                "id": charge_id,
+                "amount": sent.total_amount,
+                "date": charge.refunded_at,
+                "receiver": self._transaction_partner(charge),
+            }
+        )
+        self.push_update(message_update(message))
+        return True
+
+    async def _get_star_transactions(self, req: _Request) -> JSONDict:
+        offset = max(0, self._integer(req, "offset", 0))
+        limit = min(100, max(1, self._integer(req, "limit", 100)))
+        newest_first = self._stars.transactions[::-1]
+        return {"transactions": copy.deepcopy(newest_first[offset : offset + limit])}
