@@ -12,9 +12,10 @@ from bot.words.current import current_words
 from bot.words.texts import English
 from handlers.intake import answer
 from storage.counts import AccessStore
+from storage.ledger import LedgerStore
 
 
-async def _admin_request(
+async def admin_request(
     update: Update, context: ContextTypes.DEFAULT_TYPE
 ) -> tuple[Message, int, Steps, English] | None:
     """The message, the admin's id, the steps and the admin's texts; None (after a short
@@ -31,8 +32,9 @@ async def _admin_request(
 
 
 async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/stats: requests today and this week, success rate, delivery times, failures, the line."""
-    request = await _admin_request(update, context)
+    """/stats: requests today and this week, success rate, delivery times, failures, the line,
+    and the Stars earned and refunded with the credits users hold."""
+    request = await admin_request(update, context)
     if request is None:
         return
     message, _, steps, words = request
@@ -41,7 +43,11 @@ async def on_stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         today=day_start(now), week=now - 7 * DAY_SECONDS
     )
     report = summarize(stats, in_flight_limit=steps.settings.max_active_jobs)
-    await answer(message, words.stats_report(report))
+    text = words.stats_report(report)
+    stars = await LedgerStore.of(steps.store).totals()
+    if steps.settings.payments_on or stars.earned:
+        text += "\n" + words.stars_line(stars)
+    await answer(message, text)
 
 
 async def on_allow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -71,7 +77,7 @@ async def _change_access(
     arguments. Returns the message, the steps, the admin's texts, the user's id and the
     rules as they were before; None (after answering why) when the sender is not an admin,
     the argument is not a user id, or the user to deny is an admin."""
-    request = await _admin_request(update, context)
+    request = await admin_request(update, context)
     if request is None:
         return None
     message, admin_id, steps, words = request

@@ -22,7 +22,7 @@ from bot.image.fixes import Fix
 from bot.wiring.steps import Steps, steps_of
 from bot.words.current import current_words
 from bot.words.texts import English
-from chat.telegram_chat import reply_parameters
+from chat.telegram_chat import markup_of, reply_parameters
 from handlers.intake import admit_job, answer_tap, start_job
 from storage import Job, JobState, NewJob
 from storage.counts import AccessStore
@@ -115,6 +115,7 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                     admission.reply,
                     message_thread_id=job.thread_id if here == job.chat_id else None,
                     reply_parameters=reply_parameters(message.message_id),
+                    reply_markup=markup_of(admission.keyboard),
                 )
             except TelegramError as error:
                 log.warning("job %s: could not say why the fix waits (%s)", job.id, error)

@@ -10,6 +10,7 @@ from bot.engine.keyboards import stop_paid_markup
 from bot.wiring.steps import steps_of
 from bot.words.current import current_words
 from handlers.intake import answer
+from handlers.payments import balance_of, pays
 from storage.waiting import LineStore
 
 
@@ -23,7 +24,8 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/status: the caller's own jobs, newest first."""
+    """/status: the caller's own jobs, newest first, their budget today, and (when they pay
+    for videos) their videos left."""
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return
@@ -36,12 +38,11 @@ async def on_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user.id, chat_id=chat.id, private=chat.type == ChatType.PRIVATE
     )
     words = current_words()
-    await answer(
-        message,
-        words.status_list(jobs, now=steps.clock(), places=places)
-        + "\n\n"
-        + words.usage_today(usage),
-    )
+    text = words.status_list(jobs, now=steps.clock(), places=places) + "\n\n"
+    text += words.usage_today(usage)
+    if pays(steps, user.id) and usage.allowed:
+        text += "\n" + words.balance_line(*await balance_of(steps, user.id))
+    await answer(message, text)
 
 
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

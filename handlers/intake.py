@@ -207,7 +207,12 @@ async def admit_job(steps: Steps, request: NewJob, *, private: bool) -> Admissio
     admission = await steps.admission.admit_request(request, private=private)
     if admission.refused:
         if admission.reply is not None:
-            await steps.job_chat.post(request, admission.reply, reply_to=request.request_message_id)
+            await steps.job_chat.post(
+                request,
+                admission.reply,
+                reply_to=request.request_message_id,
+                keyboard=admission.keyboard,
+            )
     elif admission.job is None:
         log.info(
             "chat %s message %s was already taken; ignoring the repeat",

@@ -213,7 +213,10 @@ async def on_refund(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await ledger.record_refund(purchase, videos_taken=unused, now=steps.clock(), note=note)
     log.warning(
-        "admin %s refunded %s (%d Stars) to user %s", admin_id, charge_id, purchase.stars,
+        "admin %s refunded %s (%d Stars) to user %s",
+        admin_id,
+        charge_id,
+        purchase.stars,
         purchase.user_id,
     )
     await answer(message, words.refund_done(purchase, unused))

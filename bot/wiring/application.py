@@ -28,6 +28,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    PreCheckoutQueryHandler,
     TypeHandler,
     filters,
 )
@@ -39,6 +40,7 @@ from bot.engine.delivery import Delivery, JobChat
 from bot.engine.durations import KEEP, GenerationTimes
 from bot.engine.keyboards import (
     AGAIN_PATTERN,
+    BUY_PATTERN,
     CANCEL_PATTERN,
     FIX_PATTERN,
     OPTIMIZER_PATTERN,
@@ -83,6 +85,16 @@ from handlers.intake import (
     on_private_text,
 )
 from handlers.language import bind_update_language
+from handlers.payments import (
+    on_balance,
+    on_buy,
+    on_buy_button,
+    on_paysupport,
+    on_pre_checkout,
+    on_refund,
+    on_successful_payment,
+    on_terms,
+)
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 from storage.counts import AccessStore
@@ -95,7 +107,8 @@ log = logging.getLogger(__name__)
 BotApp = Application[Any, Any, Any, Any, Any, Any]
 
 #: The updates the bot has handlers for: all it asks of Telegram, in either mode.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+#: (A payment's checkout comes as a pre_checkout_query; its success as a message.)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY]
 HTTP_SERVER_KEY = "http_server"
 UPDATE_FEED_KEY = "update_feed"
 LAST_TICK_KEY = "last_tick_at"
@@ -105,16 +118,22 @@ _NEW_MESSAGES = filters.UpdateType.MESSAGE  # an edited caption is not a new req
 _CAPTION_COMMAND = filters.CaptionRegex(ANIMATE_COMMAND)
 
 
-def command_menus() -> list[tuple[BotCommandScope, str | None, list[BotCommand]]]:
+def command_menus(
+    *, payments: bool = False
+) -> list[tuple[BotCommandScope, str | None, list[BotCommand]]]:
     """Every command menu the bot registers: (scope, language code, commands), for private
     chats and for groups, in English as the default (no language code) and in each
-    translation under its own code. The descriptions come from bot/words/texts.py."""
+    translation under its own code; with `payments`, the private menu has the commands of
+    buying too. The descriptions come from bot/words/texts.py."""
     languages = [(None, ENGLISH), *TRANSLATIONS.items()]
     return [
         (scope, code, [BotCommand(command, about) for command, about in menu])
         for code, words in languages
         for scope, menu in (
-            (BotCommandScopeAllPrivateChats(), words.PRIVATE_COMMANDS),
+            (
+                BotCommandScopeAllPrivateChats(),
+                words.PRIVATE_COMMANDS + (words.PAYMENT_COMMANDS if payments else ()),
+            ),
             (BotCommandScopeAllGroupChats(), words.GROUP_COMMANDS),
         )
     ]
@@ -533,7 +552,7 @@ def build_application(
             name="submit_waiting_jobs",
         )
         try:
-            for scope, language_code, commands in command_menus():
+            for scope, language_code, commands in command_menus(payments=settings.payments_on):
                 await application.bot.set_my_commands(
                     commands, scope=scope, language_code=language_code
                 )
@@ -606,6 +625,14 @@ def build_application(
     application.add_handler(CommandHandler("allow", on_allow))
     application.add_handler(CommandHandler("deny", on_deny))
     application.add_handler(CommandHandler("settings", on_settings))
+    # Selling videos in Telegram Stars (handlers/payments.py); each says so while it is off.
+    application.add_handler(CommandHandler("buy", on_buy))
+    application.add_handler(CommandHandler("balance", on_balance))
+    application.add_handler(CommandHandler("paysupport", on_paysupport))
+    application.add_handler(CommandHandler("terms", on_terms))
+    application.add_handler(CommandHandler("refund", on_refund))
+    application.add_handler(PreCheckoutQueryHandler(on_pre_checkout))
+    application.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, on_successful_payment))
     application.add_handler(CommandHandler("animate", on_animate_command, _NEW_MESSAGES))
     application.add_handler(MessageHandler(_NEW_MESSAGES & private & _IMAGES, on_private_image))
     application.add_handler(
@@ -620,6 +647,7 @@ def build_application(
     application.add_handler(CallbackQueryHandler(on_cancel_button, pattern=CANCEL_PATTERN))
     application.add_handler(CallbackQueryHandler(on_fix, pattern=FIX_PATTERN))
     application.add_handler(CallbackQueryHandler(on_stop_paid, pattern=STOP_PAID_PATTERN))
+    application.add_handler(CallbackQueryHandler(on_buy_button, pattern=BUY_PATTERN))
     application.add_handler(CallbackQueryHandler(on_optimizer_button, pattern=OPTIMIZER_PATTERN))
     application.add_handler(CallbackQueryHandler(on_unknown_button))
     application.add_error_handler(on_error)
