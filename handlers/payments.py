@@ -15,6 +15,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.engine.keyboards import buy_markup
+from bot.policy.access import Access
 from bot.policy.payments import STARS, CheckoutRefusal, StarPack, check_checkout, read_payload
 from bot.wiring.steps import Steps, steps_of
 from bot.words.current import current_words
@@ -39,6 +40,14 @@ async def balance_of(steps: Steps, user_id: int) -> tuple[int, int]:
     return balance, await ledger.in_use(user_id)
 
 
+async def may_buy(steps: Steps, user_id: int) -> bool:
+    """Whether this user may buy videos: one who pays, and may make videos (in private)."""
+    if not pays(steps, user_id):
+        return False
+    rules = await steps.admission.load_rules()
+    return rules.access(user_id=user_id, chat_id=user_id, private=True) is Access.ALLOWED
+
+
 def pays(steps: Steps, user_id: int) -> bool:
     """Whether this user pays for videos: payments are on, and they are no admin."""
     return steps.settings.payments_on and user_id not in steps.settings.admin_user_ids
@@ -58,6 +67,11 @@ async def on_buy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat.type != ChatType.PRIVATE:
         await answer(message, words.BUY_IN_PRIVATE)
         return
+    if not await may_buy(steps, user.id):  # no one pays for videos they may never make
+        rules = await steps.admission.load_rules()
+        reply = words.ADMINS_NEVER_PAY if rules.is_admin(user.id) else words.not_allowed(user.id)
+        await answer(message, reply)
+        return
     balance, _ = await balance_of(steps, user.id)
     await answer(message, words.buy_prompt(balance), keyboard=buy_markup(packs, words))
 
@@ -73,7 +87,9 @@ async def on_buy_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if pack not in steps.settings.packs:  # the operator changed the packs since
         await answer_tap(query, words.PACK_GONE, show_alert=True)
         return
-    await answer_tap(query)
+    if not await may_buy(steps, query.from_user.id):
+        await answer_tap(query, words.not_allowed(query.from_user.id), show_alert=True)
+        return
     try:
         await context.bot.send_invoice(
             chat_id=query.from_user.id,
@@ -84,8 +100,11 @@ async def on_buy_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             currency=STARS,
             prices=[LabeledPrice(words.videos(pack.videos), pack.stars)],
         )
-    except TelegramError as error:
-        log.warning("user %s: could not send the invoice (%s)", query.from_user.id, error)
+    except TelegramError as error:  # tapped in a group by someone who never started the bot
+        log.info("user %s: could not send the invoice (%s)", query.from_user.id, error)
+        await answer_tap(query, words.START_PRIVATE_FIRST, show_alert=True)
+        return
+    await answer_tap(query)
 
 
 async def on_pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,6 +121,8 @@ async def on_pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         amount=query.total_amount,
         packs=steps.settings.packs,
     )
+    if not isinstance(verdict, CheckoutRefusal) and not await may_buy(steps, query.from_user.id):
+        verdict = CheckoutRefusal.OTHER_USER  # their access was taken away since the invoice
     if isinstance(verdict, CheckoutRefusal):
         log.info("user %s: checkout refused (%s)", query.from_user.id, verdict.value)
         await query.answer(ok=False, error_message=words.checkout_refused(verdict))
@@ -147,8 +168,11 @@ async def on_balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or user is None:
         return
     steps, words = steps_of(context.bot_data), current_words()
-    if not pays(steps, user.id):
+    if not steps.settings.payments_on:
         await answer(message, words.PAYMENTS_OFF)
+        return
+    if not pays(steps, user.id):
+        await answer(message, words.ADMINS_NEVER_PAY)
         return
     balance, in_use = await balance_of(steps, user.id)
     purchases = await LedgerStore.of(steps.store).purchases(user.id)

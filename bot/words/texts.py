@@ -842,6 +842,17 @@ class Words:
         return self._("⭐ Packs are sold in a private chat with the bot: open it and send /buy.")
 
     @property
+    def ADMINS_NEVER_PAY(self) -> str:
+        return self._("You are an admin of this bot: your videos are never charged.")
+
+    @property
+    def START_PRIVATE_FIRST(self) -> str:
+        return self._(
+            "⭐ The invoice goes to your private chat with the bot: open it, press Start, and "
+            "tap the pack again."
+        )
+
+    @property
     def PACK_GONE(self) -> str:
         return self._("This pack is no longer on sale: send /buy for the packs on sale now.")
 
@@ -866,7 +877,7 @@ class Words:
 
     def no_credit_left(self, packs: Sequence[StarPack]) -> str:
         """A request from a user with no video left: nothing was charged, and what it costs."""
-        cheapest = min(packs, key=lambda pack: pack.stars / pack.videos)
+        cheapest = min(packs, key=lambda pack: pack.stars)
         return self._(
             "⭐ You have no videos left, so this photo was not sent to the video service and "
             "nothing was charged. Videos are sold in packs, from %(stars)s Stars for "
@@ -877,7 +888,7 @@ class Words:
 
     def balance_line(self, balance: int, in_use: int) -> str:
         """A user's credits, in /status and /balance."""
-        line = self._("⭐ Videos left: %(balance)s.", balance=self.videos(balance))
+        line = self._("⭐ You have %(balance)s left.", balance=self.videos(balance))
         if in_use:
             line += " " + self.ngettext(
                 "%(count)s more is held by a video being made, and comes back if it fails.",
@@ -946,8 +957,9 @@ class Words:
 
     def refund_spent(self, charge_id: str, unused: int, videos: int) -> str:
         return self._(
-            "Only %(unused)s of the %(videos)s of <code>%(charge)s</code> are unused: the rest "
-            "were made. Send /refund <code>%(charge)s</code> force to refund the Stars anyway.",
+            "The buyer of <code>%(charge)s</code> (%(videos)s) has only %(unused)s left: the rest "
+            "were used or are being made. Send /refund <code>%(charge)s</code> force to refund "
+            "the Stars anyway, taking back what is left.",
             unused=self.videos(unused),
             videos=self.videos(videos),
             charge=escape(charge_id),
