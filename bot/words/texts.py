@@ -913,7 +913,8 @@ class Words:
                 )
                 if purchase.refunded:
                     entry += " " + self._("(refunded)")
-                lines.append(entry + f"\n  <code>{escape(purchase.charge_id)}</code>")
+                # Indented as a list's continuation: an id reads left to right in any script.
+                lines.append(entry + f"\n    <code>{escape(purchase.charge_id)}</code>")
         else:
             lines.append(self._("No purchases yet."))
         lines.append(self._("/buy for more videos, /paysupport for help with a payment."))

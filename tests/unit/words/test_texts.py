@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 from bot.image.firstframe import ImageProblem, ImageRejected
 from bot.image.fixes import Fix
 from bot.policy.access import DailyCapReached, DailyLimitReached, TooManyActive, UsageReport
+from bot.policy.payments import CheckoutRefusal, StarPack
 from bot.policy.stats import StatsReport
 from bot.words.texts import (
     DOMAIN,
@@ -39,6 +40,7 @@ from bot.words.texts import (
 )
 from storage import Job, JobState, Reason
 from storage.counts import FailureCount
+from storage.ledger import Purchase, StarTotals
 from storage.waiting import Cancelled
 from tests.emulators.telegram_emulator import parse_html
 
@@ -376,6 +378,38 @@ SAMPLES: dict[str, list[Call]] = {
     ],
     "optimizer_button": [call(True), call(False)],
     "optimizer_saved": [call(True), call(False)],
+    # Payments in Telegram Stars.
+    "videos": [call(1), call(2), call(5), call(21)],
+    "pack_button": [call(StarPack(1, 60)), call(StarPack(5, 250)), call(StarPack(21, 900))],
+    "buy_prompt": [call(0), call(1), call(7)],
+    "invoice_title": [call(StarPack(1, 60)), call(StarPack(20, 900))],
+    "invoice_description": [call(StarPack(1, 60)), call(StarPack(20, 900))],
+    "checkout_refused": [call(refusal) for refusal in CheckoutRefusal],
+    "payment_received": [call(1, 1), call(5, 6), call(20, 22)],
+    "no_credit_left": [call([StarPack(1, 60), StarPack(5, 250)]), call([StarPack(20, 900)])],
+    "balance_line": [call(0, 0), call(1, 0), call(4, 2)],
+    "balance_report": [
+        call(0, 0, [], now=NOW),
+        injecting(
+            3,
+            1,
+            [
+                Purchase(42, INJECT, 5, 250, "5:250", NOW - 3600),
+                Purchase(42, "stxAbC", 1, 60, "1:60", NOW - 3 * 86400, refunded=True),
+            ],
+            now=NOW,
+        ),
+    ],
+    "refund_unknown": [injecting(INJECT)],
+    "refund_already": [injecting(INJECT)],
+    "refund_spent": [call("stxAbC", 2, 5), call("stxAbC", 0, 1), injecting(INJECT, 1, 5)],
+    "refund_done": [
+        call(Purchase(42, "stxAbC", 5, 250, "5:250", NOW), 5),
+        call(Purchase(42, "stxAbC", 1, 60, "1:60", NOW), 0),
+    ],
+    "refund_failed": [injecting(INJECT)],
+    "refunded_to_buyer": [call(Purchase(42, "stxAbC", 5, 250, "5:250", NOW))],
+    "stars_line": [call(StarTotals(0, 0, 0)), call(StarTotals(1210, 60, 14))],
 }
 
 #: The gettext functions and the number formatting, not texts.
@@ -385,7 +419,7 @@ CONSTANTS = [name for name in MEMBERS if isinstance(getattr(ENGLISH, name), str)
 MENUS = [name for name in MEMBERS if isinstance(getattr(ENGLISH, name), tuple)]
 METHODS = [name for name in MEMBERS if callable(getattr(ENGLISH, name))]
 #: Texts that may read the same as in English in a language written in Latin letters.
-NEUTRAL = {"duration", "time_left"}
+NEUTRAL = {"duration", "time_left", "videos"}
 
 
 def test_every_member_is_a_text_a_method_or_a_menu() -> None:
