@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import JobStore
+from storage.database import Database, database_url
 
 ENGINES = ("sqlite", "postgresql")
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -164,3 +168,24 @@ def database_of(folder: Path) -> TestDatabase:
         if place in BY_FOLDER:
             return BY_FOLDER[place]
     return TestDatabase("sqlite", folder / "data" / "bot.sqlite3")
+
+
+@asynccontextmanager
+async def two_instances(database: TestDatabase) -> AsyncIterator[tuple[Database, Database]]:
+    """The test's database, open as two instances of the bot would hold it: on PostgreSQL,
+    two engines of their own (connections, transactions and row locks apart); on SQLite, which
+    takes one bot a file, the one open database twice."""
+    store = await JobStore.open(database.where)
+    second: Database | None = None
+    try:
+        if store.database.is_postgresql:
+            # Built by hand: `Database.open` would refuse, as the first holds the bot's lock.
+            url = database_url(database.where)
+            second = Database(create_async_engine(url), url)
+            yield store.database, second
+        else:
+            yield store.database, store.database
+    finally:
+        if second is not None:
+            await second.close()
+        await store.close()
