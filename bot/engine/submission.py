@@ -199,7 +199,7 @@ class Submitter:
     async def _busy(self, job: Job, error: ApiBusy) -> Submission:
         """The API took nothing: back to the line, or, past the patience, a failure."""
         store, now, tuning = self._store, self._clock(), self._tuning
-        pause = self._pacer.busy(
+        pause = await self._pacer.busy(
             rate_limited=isinstance(error, ApiRateLimited), retry_after=error.retry_after
         )
         since = job.busy_since if job.busy_since is not None else now

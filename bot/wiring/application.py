@@ -86,6 +86,7 @@ from handlers.language import bind_update_language
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 from storage.counts import AccessStore
+from storage.health import PaceStore
 from storage.inbox import UpdateInbox
 from storage.leases import LeaseStore
 
@@ -308,9 +309,13 @@ def assemble(
         owner=instance or instance_owner(settings.instance_name),
         seconds=settings.lease_seconds,
     )
-    # The pace of create calls, slowed down once the API said it is busy.
+    # The pace of create calls, shared by every instance, slowed down once the API said it is
+    # busy.
     pacer = CreatePacer(
-        clock, pause_seconds=tuning.busy_pause_seconds, paced_rate=tuning.paced_creates_per_minute
+        PaceStore.of(store),
+        clock,
+        pause_seconds=tuning.busy_pause_seconds,
+        paced_rate=tuning.paced_creates_per_minute,
     )
     job_chat = JobChat(chat, store, clock)
     progress = StatusMessages(

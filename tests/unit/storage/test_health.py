@@ -5,12 +5,19 @@ on one database (`tests.databases.two_instances`)."""
 from __future__ import annotations
 
 import asyncio
+import time
 
+from bot.aimlapi.pacing import CreatePacer
 from storage.health import AlertStore, Pace, PaceStore
 from tests.databases import TestDatabase, two_instances
 
 T0 = 1_800_000_000.0
 HOUR = 3600.0
+#: Creates a minute of the pacing tests: a turn every 0.1 s.
+RATE = 600.0
+SPACING = 60.0 / RATE
+#: How early a real sleep may end, as the event loop and the clock see it.
+SLACK = 0.005
 
 
 # --------------------------------------------------------------------------- the pace
@@ -45,6 +52,52 @@ async def test_changes_from_two_instances_at_once_are_applied_one_after_the_othe
         stores = [PaceStore(first), PaceStore(second)] * 10
         await asyncio.gather(*(store.change(one_more) for store in stores))
         assert (await PaceStore(first).read()).next_at == 20.0
+
+
+async def test_two_pacers_on_one_database_keep_together_to_the_paced_rate(
+    database: TestDatabase,
+) -> None:
+    async with two_instances(database) as (first, second):
+        pacers = [CreatePacer(PaceStore(db), time.time, paced_rate=RATE) for db in (first, second)]
+        await pacers[0].busy(rate_limited=True, retry_after=0.0)  # the first 429: paced
+        assert await pacers[1].rate() == RATE
+        started = time.time()
+
+        async def create(pacer: CreatePacer) -> float:
+            await pacer.turn()
+            return time.time()
+
+        went = sorted(await asyncio.gather(*(create(pacer) for pacer in pacers * 4)))
+    # However the eight turns fell between the two, the k-th went no sooner than k spacings
+    # after the first could: together they never went faster than the rate.
+    for k, at in enumerate(went):
+        assert at >= started + k * SPACING - SLACK, (k, at - started)
+
+
+async def test_a_pause_one_instance_notes_holds_back_the_other(database: TestDatabase) -> None:
+    async with two_instances(database) as (first, second):
+        noting = CreatePacer(PaceStore(first), time.time)
+        waiting = CreatePacer(PaceStore(second), time.time)
+        assert await waiting.ready()
+        await noting.busy(rate_limited=False, retry_after=0.3)
+        assert not await waiting.ready()
+        await waiting.turn()
+        assert time.time() >= (await PaceStore(second).read()).paused_until - SLACK
+
+
+async def test_a_pause_noted_while_another_instance_waits_for_its_turn_holds_it_too(
+    database: TestDatabase,
+) -> None:
+    async with two_instances(database) as (first, second):
+        noting = CreatePacer(PaceStore(first), time.time)
+        waiting = CreatePacer(PaceStore(second), time.time)
+        await noting.busy(rate_limited=False, retry_after=0.2)
+        turn = asyncio.create_task(waiting.turn())  # handed out: it goes at the pause's end
+        await asyncio.sleep(0.1)
+        await noting.busy(rate_limited=False, retry_after=0.4)  # meanwhile, the API is busy
+        longer = (await PaceStore(first).read()).paused_until
+        await turn
+        assert time.time() >= longer - SLACK
 
 
 # --------------------------------------------------------------------------- the alerts
