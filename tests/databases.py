@@ -22,10 +22,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import JobStore
-from storage.database import Database, database_url
 
 ENGINES = ("sqlite", "postgresql")
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -171,21 +169,17 @@ def database_of(folder: Path) -> TestDatabase:
 
 
 @asynccontextmanager
-async def two_instances(database: TestDatabase) -> AsyncIterator[tuple[Database, Database]]:
-    """The test's database, open as two instances of the bot would hold it: on PostgreSQL,
-    two engines of their own (connections, transactions and row locks apart); on SQLite, which
-    takes one bot a file, the one open database twice."""
-    store = await JobStore.open(database.where)
-    second: Database | None = None
+async def two_instances(database: TestDatabase) -> AsyncIterator[tuple[JobStore, JobStore]]:
+    """Two instances' stores on the test's database: on PostgreSQL two stores, each with its
+    own connections, as two processes would hold them; SQLite takes one process, so there the
+    "instances" share the one store."""
+    first = await JobStore.open(database.where)
+    second = first
     try:
-        if store.database.is_postgresql:
-            # Built by hand: `Database.open` would refuse, as the first holds the bot's lock.
-            url = database_url(database.where)
-            second = Database(create_async_engine(url), url)
-            yield store.database, second
-        else:
-            yield store.database, store.database
+        if database.engine == "postgresql":
+            second = await JobStore.open(database.where)
+        yield first, second
     finally:
-        if second is not None:
+        if second is not first:
             await second.close()
-        await store.close()
+        await first.close()

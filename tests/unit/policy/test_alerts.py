@@ -23,7 +23,7 @@ async def test_an_alert_raised_by_two_instances_reaches_every_admin_once(
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, second):
-        one, other = AdminAlerts(AlertStore(first)), AdminAlerts(AlertStore(second))
+        one, other = AdminAlerts(AlertStore.of(first)), AdminAlerts(AlertStore.of(second))
         raised = await asyncio.gather(
             one.raise_alert(Alert.DAILY_CAP, "cap reached", now=T0),
             other.raise_alert(Alert.DAILY_CAP, "cap reached", now=T0 + 1),
@@ -43,7 +43,7 @@ async def test_an_admin_who_cannot_be_written_to_does_not_keep_the_others_from_h
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, _):
-        alerts = AdminAlerts(AlertStore(first))
+        alerts = AdminAlerts(AlertStore.of(first))
         await alerts.raise_alert(Alert.OUT_OF_CREDITS, "no credits", now=T0)
         chat = FakeChat()
         chat.fail("send_message", ChatClosed("blocked"), when=lambda p: p["chat_id"] == 999)
@@ -55,7 +55,7 @@ async def test_unconfirmed_submissions_on_two_instances_add_up_to_one_failing_st
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, second):
-        instances = [AdminAlerts(AlertStore(first)), AdminAlerts(AlertStore(second))]
+        instances = [AdminAlerts(AlertStore.of(first)), AdminAlerts(AlertStore.of(second))]
         failing = [
             await instances[n % 2].note_submission(confirmed=False) for n in range(FAILING_STREAK)
         ]

@@ -25,7 +25,7 @@ SLACK = 0.005
 
 async def test_a_new_database_paces_nothing(database: TestDatabase) -> None:
     async with two_instances(database) as (first, _):
-        assert await PaceStore(first).read() == Pace()
+        assert await PaceStore.of(first).read() == Pace()
 
 
 async def test_a_change_is_seen_by_the_other_instance_and_returns_before_and_after(
@@ -33,12 +33,12 @@ async def test_a_change_is_seen_by_the_other_instance_and_returns_before_and_aft
 ) -> None:
     async with two_instances(database) as (first, second):
         paced = Pace(rate=20.0, rate_set_at=T0, next_at=T0 + 3.0, paused_until=T0 + 5.0)
-        before, after = await PaceStore(first).change(lambda _: paced)
+        before, after = await PaceStore.of(first).change(lambda _: paced)
         assert (before, after) == (Pace(), paced)
-        assert await PaceStore(second).read() == paced
+        assert await PaceStore.of(second).read() == paced
         unlimited = Pace(next_at=T0)
-        assert await PaceStore(second).change(lambda _: unlimited) == (paced, unlimited)
-        assert await PaceStore(first).read() == unlimited
+        assert await PaceStore.of(second).change(lambda _: unlimited) == (paced, unlimited)
+        assert await PaceStore.of(first).read() == unlimited
 
 
 async def test_changes_from_two_instances_at_once_are_applied_one_after_the_other(
@@ -49,16 +49,18 @@ async def test_changes_from_two_instances_at_once_are_applied_one_after_the_othe
         def one_more(pace: Pace) -> Pace:
             return Pace(next_at=pace.next_at + 1.0)
 
-        stores = [PaceStore(first), PaceStore(second)] * 10
+        stores = [PaceStore.of(first), PaceStore.of(second)] * 10
         await asyncio.gather(*(store.change(one_more) for store in stores))
-        assert (await PaceStore(first).read()).next_at == 20.0
+        assert (await PaceStore.of(first).read()).next_at == 20.0
 
 
 async def test_two_pacers_on_one_database_keep_together_to_the_paced_rate(
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, second):
-        pacers = [CreatePacer(PaceStore(db), time.time, paced_rate=RATE) for db in (first, second)]
+        pacers = [
+            CreatePacer(PaceStore.of(db), time.time, paced_rate=RATE) for db in (first, second)
+        ]
         await pacers[0].busy(rate_limited=True, retry_after=0.0)  # the first 429: paced
         assert await pacers[1].rate() == RATE
         started = time.time()
@@ -76,26 +78,26 @@ async def test_two_pacers_on_one_database_keep_together_to_the_paced_rate(
 
 async def test_a_pause_one_instance_notes_holds_back_the_other(database: TestDatabase) -> None:
     async with two_instances(database) as (first, second):
-        noting = CreatePacer(PaceStore(first), time.time)
-        waiting = CreatePacer(PaceStore(second), time.time)
+        noting = CreatePacer(PaceStore.of(first), time.time)
+        waiting = CreatePacer(PaceStore.of(second), time.time)
         assert await waiting.ready()
         await noting.busy(rate_limited=False, retry_after=0.3)
         assert not await waiting.ready()
         await waiting.turn()
-        assert time.time() >= (await PaceStore(second).read()).paused_until - SLACK
+        assert time.time() >= (await PaceStore.of(second).read()).paused_until - SLACK
 
 
 async def test_a_pause_noted_while_another_instance_waits_for_its_turn_holds_it_too(
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, second):
-        noting = CreatePacer(PaceStore(first), time.time)
-        waiting = CreatePacer(PaceStore(second), time.time)
+        noting = CreatePacer(PaceStore.of(first), time.time)
+        waiting = CreatePacer(PaceStore.of(second), time.time)
         await noting.busy(rate_limited=False, retry_after=0.2)
         turn = asyncio.create_task(waiting.turn())  # handed out: it goes at the pause's end
         await asyncio.sleep(0.1)
         await noting.busy(rate_limited=False, retry_after=0.4)  # meanwhile, the API is busy
-        longer = (await PaceStore(first).read()).paused_until
+        longer = (await PaceStore.of(first).read()).paused_until
         await turn
         assert time.time() >= longer - SLACK
 
@@ -107,7 +109,7 @@ async def test_two_instances_raising_one_reason_at_once_queue_it_once(
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, second):
-        stores = [AlertStore(first), AlertStore(second)] * 5
+        stores = [AlertStore.of(first), AlertStore.of(second)] * 5
         raised = await asyncio.gather(
             *(
                 store.raise_once("failing", f"failing {n}", now=T0, interval=HOUR)
@@ -115,14 +117,14 @@ async def test_two_instances_raising_one_reason_at_once_queue_it_once(
             )
         )
         assert raised.count(True) == 1
-        assert len(await AlertStore(second).take_unsent(now=T0)) == 1
+        assert len(await AlertStore.of(second).take_unsent(now=T0)) == 1
 
 
 async def test_a_reason_is_raised_again_only_once_the_interval_has_passed(
     database: TestDatabase,
 ) -> None:
     async with two_instances(database) as (first, second):
-        raising, other = AlertStore(first), AlertStore(second)
+        raising, other = AlertStore.of(first), AlertStore.of(second)
         assert await raising.raise_once("daily_cap", "cap", now=T0, interval=HOUR)
         assert await raising.take_unsent(now=T0 + 1) == [("daily_cap", "cap")]
         assert not await other.raise_once("daily_cap", "cap", now=T0 + HOUR - 1, interval=HOUR)
@@ -137,8 +139,8 @@ async def test_unsent_alerts_are_taken_by_exactly_one_of_two_takers(
     async with two_instances(database) as (first, second):
         reasons = ["out_of_credits", "misconfigured", "failing"]
         for n, reason in enumerate(reasons):
-            assert await AlertStore(first).raise_once(reason, reason, now=T0 + n, interval=HOUR)
-        takers = [AlertStore(first), AlertStore(second)]
+            assert await AlertStore.of(first).raise_once(reason, reason, now=T0 + n, interval=HOUR)
+        takers = [AlertStore.of(first), AlertStore.of(second)]
         taken = await asyncio.gather(*(store.take_unsent(now=T0 + 10) for store in takers))
         assert sorted(alert for each in taken for alert in each) == sorted(
             (reason, reason) for reason in reasons
@@ -149,7 +151,7 @@ async def test_unsent_alerts_are_taken_by_exactly_one_of_two_takers(
 
 async def test_the_streak_of_unconfirmed_submissions_is_shared(database: TestDatabase) -> None:
     async with two_instances(database) as (first, second):
-        one, other = AlertStore(first), AlertStore(second)
+        one, other = AlertStore.of(first), AlertStore.of(second)
         assert await one.count_submission(confirmed=False) == 1
         assert await other.count_submission(confirmed=False) == 2
         assert await one.unconfirmed_in_a_row() == 2
