@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,20 @@ def database_of(folder: Path) -> TestDatabase:
         if place in BY_FOLDER:
             return BY_FOLDER[place]
     return TestDatabase("sqlite", folder / "data" / "bot.sqlite3")
+
+
+@asynccontextmanager
+async def two_instances(database: TestDatabase) -> AsyncIterator[tuple[JobStore, JobStore]]:
+    """Two instances' stores on the test's database: on PostgreSQL two stores, each with its
+    own connections, as two processes would hold them; SQLite takes one process, so there the
+    "instances" share the one store."""
+    first = await JobStore.open(database.where)
+    second = first
+    try:
+        if database.engine == "postgresql":
+            second = await JobStore.open(database.where)
+        yield first, second
+    finally:
+        if second is not first:
+            await second.close()
+        await first.close()

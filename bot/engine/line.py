@@ -57,14 +57,14 @@ class Line:
         sends it on (or, should this instance die first, another instance's recovery).
         """
         pacer = self._pacer
-        if not pacer.ready():
+        if not await pacer.ready():
             return []  # the API asked for a pause, or the next create's turn has not come
         taken = await self._line.claim(
             max_in_flight=self._max_active_jobs,
             now=self._clock(),
             lease=self._leases.lease(),
             # Paced: one at a time, so that no image waits in memory for its turn.
-            most=1 if pacer.rate is not None else None,
+            most=1 if await pacer.rate() is not None else None,
         )
         for job_id in taken:
             log.info("job %s leaves the line", job_id)

@@ -112,16 +112,20 @@ class Submitter:
         self._meter.create_ended(submission.outcome)
         if submission.job.state is JobState.FAILED:  # nothing charged: the day's count comes back
             self._meter.quota_refunded(submission.job)
-        self._alert_if_needed(submission)
+        await self._alert_if_needed(submission)
         return submission
 
-    def _alert_if_needed(self, submission: Submission) -> None:
+    async def _alert_if_needed(self, submission: Submission) -> None:
         alerts, words, now = self._alerts, texts_for(None), self._clock()
         outcome, reason = submission.outcome, submission.reason or ""
         if outcome is SubmitOutcome.OUT_OF_CREDITS:
-            alerts.raise_alert(Alert.OUT_OF_CREDITS, words.alert_out_of_credits(reason), now=now)
+            await alerts.raise_alert(
+                Alert.OUT_OF_CREDITS, words.alert_out_of_credits(reason), now=now
+            )
         elif outcome is SubmitOutcome.MISCONFIGURED:
-            alerts.raise_alert(Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now)
+            await alerts.raise_alert(
+                Alert.MISCONFIGURED, words.alert_misconfigured(reason), now=now
+            )
         if outcome in (
             SubmitOutcome.TAKEN_OVER,  # never sent: says nothing of the API
             SubmitOutcome.BUSY,  # paced and tried again: not a failure yet
@@ -130,8 +134,10 @@ class Submitter:
         ):
             return
         unconfirmed = outcome in (SubmitOutcome.UNKNOWN, SubmitOutcome.STAYED_BUSY)
-        if alerts.note_submission(confirmed=not unconfirmed):
-            alerts.raise_alert(Alert.FAILING, words.alert_failing(FAILING_STREAK, reason), now=now)
+        if await alerts.note_submission(confirmed=not unconfirmed):
+            await alerts.raise_alert(
+                Alert.FAILING, words.alert_failing(FAILING_STREAK, reason), now=now
+            )
 
     async def _submit(self, job: Job, frame: FirstFrame) -> Submission:
         """Create the generation for a recorded job, in the create calls' pace
@@ -199,7 +205,7 @@ class Submitter:
     async def _busy(self, job: Job, error: ApiBusy) -> Submission:
         """The API took nothing: back to the line, or, past the patience, a failure."""
         store, now, tuning = self._store, self._clock(), self._tuning
-        pause = self._pacer.busy(
+        pause = await self._pacer.busy(
             rate_limited=isinstance(error, ApiRateLimited), retry_after=error.retry_after
         )
         since = job.busy_since if job.busy_since is not None else now

@@ -312,7 +312,7 @@ class _Judgement:
             )
         assert isinstance(verdict, DailyCapReached), verdict
         log.warning("the bot made its %d jobs today (DAILY_JOBS_TOTAL)", verdict.limit)
-        self._alerts.raise_alert(
+        await self._alerts.raise_alert(
             Alert.DAILY_CAP, texts_for(None).alert_daily_cap(verdict), now=self._now
         )
         return Admission(job=None, refused=True, reply=words.daily_cap_reached(verdict))

@@ -3,16 +3,18 @@ of credits, the key or route refused, or the API failing again and again.
 
 Any step may raise an alert; it waits in an outbox, and the alerts tick sends it to every
 admin in ADMIN_USER_IDS. Each reason is sent at most once an hour, so a burst of refused
-requests makes one message, not hundreds.
+requests makes one message, not hundreds. The outbox, and the count of failing submissions,
+are in the database (`storage.health.AlertStore`): however many instances run, an alert is
+queued once an hour and sent once.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.engine.chat_port import Chat, ChatError
+from storage.health import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +33,37 @@ class Alert(StrEnum):
     FAILING = "failing"  # FAILING_STREAK submissions in a row ended unconfirmed or busy
 
 
-@dataclass
 class AdminAlerts:
-    """The outbox of alerts, and when each reason was last raised."""
+    """The admins' alerts, kept in `store`: the outbox, when each reason was last raised, and
+    the submissions in a row that ended unconfirmed."""
 
-    outbox: list[tuple[Alert, str]] = field(default_factory=list)
-    last_raised: dict[Alert, float] = field(default_factory=dict)
-    failures_in_a_row: int = 0
+    def __init__(self, store: AlertStore) -> None:
+        self._store = store
 
-    def raise_alert(self, reason: Alert, text: str, *, now: float) -> bool:
-        """Queue `text` for the admins unless `reason` was raised within the hour; returns
-        whether it was queued."""
-        last = self.last_raised.get(reason)
-        if last is not None and now - last < ALERT_INTERVAL:
-            return False
-        self.last_raised[reason] = now
-        self.outbox.append((reason, text))
-        log.warning("alert for the admins (%s): %s", reason, text)
-        return True
+    async def raise_alert(self, reason: Alert, text: str, *, now: float) -> bool:
+        """Queue `text` for the admins unless `reason` was raised within the hour (by any
+        instance); returns whether it was queued."""
+        queued = await self._store.raise_once(reason.value, text, now=now, interval=ALERT_INTERVAL)
+        if queued:
+            log.warning("alert for the admins (%s): %s", reason, text)
+        return queued
 
-    def note_submission(self, *, confirmed: bool) -> bool:
+    async def note_submission(self, *, confirmed: bool) -> bool:
         """Count a submission's end; True while the API counts as failing (the hourly limit
         of `raise_alert` keeps a long outage to one message an hour)."""
-        self.failures_in_a_row = 0 if confirmed else self.failures_in_a_row + 1
-        return self.failures_in_a_row >= FAILING_STREAK
+        return await self._store.count_submission(confirmed=confirmed) >= FAILING_STREAK
+
+    async def take_unsent(self, *, now: float) -> list[tuple[str, str]]:
+        """The alerts waiting to be sent, as (reason, text), marked sent at `now`: of
+        instances taking at once, each alert goes to one."""
+        return await self._store.take_unsent(now=now)
 
 
-async def send_alerts(chat: Chat, alerts: AdminAlerts, admins: list[int]) -> int:
-    """Send every queued alert to every admin; returns how many messages went out. An admin
+async def send_alerts(chat: Chat, alerts: AdminAlerts, admins: list[int], *, now: float) -> int:
+    """Send every queued alert to every admin; returns how many messages went out. An alert
+    is taken once across instances (at `now`), and not sent again should this fail. An admin
     who never started a chat with the bot cannot be written to: that is logged."""
-    pending, alerts.outbox[:] = list(alerts.outbox), []
+    pending = await alerts.take_unsent(now=now)
     sent = 0
     for reason, text in pending:
         for admin in admins:

@@ -98,6 +98,7 @@ from handlers.payments import (
 from handlers.settings_menu import on_optimizer_button, on_settings
 from storage import JobStore
 from storage.counts import AccessStore
+from storage.health import AlertStore, PaceStore
 from storage.inbox import UpdateInbox
 from storage.leases import LeaseStore
 
@@ -197,8 +198,9 @@ async def keep_leases_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The alerts tick: whatever the admins must hear of (`bot.policy.alerts`) goes out to them."""
     steps = steps_of(context.bot_data)
-    if steps.alerts.outbox:
-        await send_alerts(steps.job_chat.chat, steps.alerts, steps.settings.admin_user_ids)
+    await send_alerts(
+        steps.job_chat.chat, steps.alerts, steps.settings.admin_user_ids, now=steps.clock()
+    )
 
 
 #: Why the bot stopped itself, in `bot_data`: the launch tells it in one line.
@@ -321,16 +323,20 @@ def assemble(
     steps that report their events to `meter` are handed it. `instance`: this instance's
     name in the leases (by default INSTANCE_NAME's, with the pid: `instance_owner`)."""
     store = services.store
-    alerts = AdminAlerts()
+    alerts = AdminAlerts(AlertStore.of(store))
     leases = Leaseholder(
         LeaseStore.of(store),
         clock,
         owner=instance or instance_owner(settings.instance_name),
         seconds=settings.lease_seconds,
     )
-    # The pace of create calls, slowed down once the API said it is busy.
+    # The pace of create calls, shared by every instance, slowed down once the API said it is
+    # busy.
     pacer = CreatePacer(
-        clock, pause_seconds=tuning.busy_pause_seconds, paced_rate=tuning.paced_creates_per_minute
+        PaceStore.of(store),
+        clock,
+        pause_seconds=tuning.busy_pause_seconds,
+        paced_rate=tuning.paced_creates_per_minute,
     )
     job_chat = JobChat(chat, store, clock)
     progress = StatusMessages(
