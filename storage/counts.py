@@ -223,7 +223,9 @@ class AccessStore:
             ).first()
             if taken is not None:
                 return Admitted(job=to_job(taken), new=True, leased=True)
-            due = (await connection.execute(reopen.values(values | {"next_poll_at": now}))).one()
+            # Due for the tick only when it goes on now; one back in line waits for the line.
+            later = now if state is JobState.RECEIVED else None
+            due = (await connection.execute(reopen.values(values | {"next_poll_at": later}))).one()
         return Admitted(job=to_job(due), new=True, leased=False)
 
     async def overrides(self) -> list[AccessOverride]:

@@ -24,8 +24,10 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from storage.migrations import migrate
 
-#: The key of the PostgreSQL advisory lock that admissions take in turn ("PhotoAni").
-_ADMISSION_LOCK_KEY = 0x50686F746F416E69
+#: The key of the PostgreSQL advisory lock that admissions take in turn ("PhotoAdm"). Not
+#: "PhotoAni", which a bot of before the leases held for its life: one left running beside
+#: instances would stop every admission, rather than be refused.
+_ADMISSION_LOCK_KEY = 0x50686F746F41646D
 #: The key of the one a start holds while it migrates ("PhotoMig").
 _MIGRATION_LOCK_KEY = 0x50686F746F4D6967
 #: The key of the one a bot in polling mode holds for its life ("PhotoPol").

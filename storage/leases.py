@@ -107,11 +107,20 @@ class LeaseStore:
             row = (await connection.execute(statement)).first()
         return None if row is None else to_job(row)
 
-    async def confirm(self, job_id: int, *, owner: str, until: float, **changes: Any) -> Job | None:
+    async def confirm(
+        self,
+        job_id: int,
+        *,
+        owner: str,
+        until: float,
+        expected: str | None = None,
+        **changes: Any,
+    ) -> Job | None:
         """Renew `owner`'s lease on the job until `until`, with `changes`, only if it still
-        holds it; None when another instance took the job over meanwhile (the lease ran out
-        while `owner` was slow, not dead). A step that must not run twice asks this just
-        before it acts, in the same statement as its own write (SUBMITTING before a create)."""
+        holds it (and, with `expected`, the job is still in that state); None when another
+        instance took the job over meanwhile (the lease ran out while `owner` was slow, not
+        dead), or it moved on. A step that must not run twice asks this just before it acts,
+        in the same statement as its own write (SUBMITTING before a create)."""
         values = changes | {"lease_until": until}
         statement = (
             sa.update(jobs)
@@ -121,6 +130,8 @@ class LeaseStore:
             .values(values)
             .returning(*JOB_COLUMNS)
         )
+        if expected is not None:
+            statement = statement.where(jobs.c.state == expected)
         async with self._engine.begin() as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else to_job(row)
@@ -138,14 +149,16 @@ class LeaseStore:
         async with self._engine.begin() as connection:
             await connection.execute(statement)
 
-    async def renew(self, *, owner: str, until: float) -> int:
-        """The heartbeat: every lease `owner` holds, on jobs and on updates, now holds until
-        `until`; returns how many job leases it renewed."""
+    async def renew(self, *, owner: str, until: float, job_ids: list[int] | None = None) -> int:
+        """The heartbeat: every lease `owner` holds on updates, and on jobs (only those of
+        `job_ids` when given: the steps still running), now holds until `until`; returns how
+        many job leases it renewed."""
+        held = [jobs.c.lease_owner == owner, jobs.c.lease_until.is_not(None)]
+        if job_ids is not None:
+            held.append(jobs.c.id.in_(job_ids))
         async with self._engine.begin() as connection:
             renewed = await connection.execute(
-                sa.update(jobs)
-                .where(jobs.c.lease_owner == owner, jobs.c.lease_until.is_not(None))
-                .values(lease_until=until)
+                sa.update(jobs).where(*held).values(lease_until=until)
             )
             await connection.execute(
                 sa.update(updates)

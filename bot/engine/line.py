@@ -67,6 +67,7 @@ class Line:
             most=1 if await pacer.rate() is not None else None,
         )
         for job_id in taken:
+            self._leases.hold(job_id)  # taken leased: `advance_line` goes on with it
             log.info("job %s leaves the line", job_id)
         return taken
 

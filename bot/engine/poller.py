@@ -75,6 +75,7 @@ class Poller:
         self._meter = meter
         # Ticks overlap (one slow job must not hold up the next tick), and all share these.
         self.poll_slots = asyncio.Semaphore(poll_concurrency)
+        self._poll_concurrency, self._advancing = poll_concurrency, 0
 
     async def advance_due_jobs(self) -> int:
         """Poll, deliver or explain every due job that no other step (of any instance) is
@@ -83,9 +84,13 @@ class Poller:
         Jobs run concurrently, at most `POLL_CONCURRENCY` at once across all ticks. One job's
         failure is logged and never stops the others.
         """
-        jobs = await self._leases.claim_due(limit=self._tuning.due_batch)
+        # No more than the free poll slots: a job claimed waits for none, and what this
+        # instance cannot take on now is left to the others.
+        free = self._poll_concurrency - self._advancing
+        jobs = await self._leases.claim_due(limit=min(self._tuning.due_batch, free))
         if not jobs:
             return 0
+        self._advancing += len(jobs)
 
         async def one(job: Job) -> None:
             with about_job(job.id, job.generation_id):  # every line of this step names the job
@@ -96,6 +101,7 @@ class Poller:
                     log.exception("job %s: unexpected error; retrying later", job.id)
                     await self._back_off(job)
                 finally:
+                    self._advancing -= 1
                     await self._let_go(job.id)
 
         await asyncio.gather(*(one(job) for job in jobs))
@@ -104,7 +110,7 @@ class Poller:
     async def _let_go(self, job_id: int) -> None:
         try:
             await self._leases.release(job_id)
-        except Exception:  # the lease runs out by itself, and the job is taken on then
+        except Exception:  # no longer renewed: it runs out, and the job is taken on then
             log.exception("job %s: could not release its lease", job_id)
 
     async def advance_job(self, job: Job) -> None:

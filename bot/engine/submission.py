@@ -109,6 +109,8 @@ class Submitter:
         """Create the generation for a recorded job (see `_submit`), and raise an alert for the
         admins when the outcome is one only the operator can mend."""
         submission = await self._submit(job, frame)
+        if submission.outcome is SubmitOutcome.TAKEN_OVER:
+            return submission  # no create was made here: nothing to count or raise
         self._meter.create_ended(submission.outcome)
         if submission.job.state is JobState.FAILED:  # nothing charged: the day's count comes back
             self._meter.quota_refunded(submission.job)
@@ -157,7 +159,9 @@ class Submitter:
         # SUBMITTING only while this instance still holds the job: one whose lease ran out
         # meanwhile (this instance slow, not dead) may have been taken over by another, which
         # submits it; two creates would charge twice.
-        submitting = await self._leases.confirm(job.id, state=JobState.SUBMITTING)
+        submitting = await self._leases.confirm(
+            job.id, expected=JobState.RECEIVED, state=JobState.SUBMITTING
+        )
         if submitting is None:
             log.warning(
                 "job %s: taken over by another instance before its create; left to it", job.id

@@ -113,6 +113,7 @@ class Admissions:
             return Admission(job=None, refused=False)
         if admitted.job is None:
             return await judge.refusal()
+        self._leases.hold(admitted.job.id)  # recorded leased: the caller goes on with it
         if admitted.job.state is JobState.WAITING and judge.usage is not None:
             log.info(
                 "job %s waits in line (%d in flight, %d waiting before it)",
@@ -160,7 +161,10 @@ class Admissions:
         if admitted.job is None:
             return await judge.refusal()
         log.info("job %s goes on with its image fixed (%s)", job_id, image_fix)
-        return Admission(job=admitted.job, refused=False, leased=admitted.leased)
+        # Leased to this instance; but a step here may still hold it (its lease ran out
+        # meanwhile): that step goes on with it, and the job with the tick after.
+        leased = admitted.leased and self._leases.hold(job_id)
+        return Admission(job=admitted.job, refused=False, leased=leased)
 
     async def _judge(
         self, user_id: int, chat_id: int, *, private: bool, language: str | None

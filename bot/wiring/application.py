@@ -112,6 +112,7 @@ BotApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.PRE_CHECKOUT_QUERY]
 HTTP_SERVER_KEY = "http_server"
 UPDATE_FEED_KEY = "update_feed"
+HEARTBEAT_KEY = "heartbeat"
 LAST_TICK_KEY = "last_tick_at"
 
 _IMAGES = filters.PHOTO | filters.Document.ALL
@@ -171,28 +172,66 @@ async def submit_waiting_jobs_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     context.application.create_task(line.advance_line(taken), name="advance_line")
 
 
-async def keep_leases_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The heartbeat: this instance's leases are renewed, so that no other instance takes its
-    work over while it runs; and the work that instances which died (or stopped halfway) left
-    behind, once their leases ran out, is taken over: requests cut off before the paid API
-    go on, submissions cut off halfway are explained (never sent again), and webhook updates
-    kept but not handled to the end are handled."""
-    steps = steps_of(context.bot_data)
-    await steps.leases.renew()
-    if not context.application.running:
-        return  # stopping: take nothing new on
-    resumed, interrupted = await steps.leases.recover_abandoned()
-    if resumed or interrupted:
-        log.warning(
-            "taken over from a stopped or lost instance: %d request(s) resume, %d interrupted "
-            "submission(s) will be explained to their users",
-            resumed,
-            interrupted,
-        )
-    feed = context.bot_data.get(UPDATE_FEED_KEY)
-    if isinstance(feed, UpdateFeed):
-        # As its own task: handling them may take long, and the heartbeat must not wait.
-        context.application.create_task(feed.replay(), name="replay_updates")
+class Heartbeat:
+    """This instance's heartbeat, every `every` seconds (a third of LEASE_SECONDS) from the
+    start until the end of post_shutdown: its leases are renewed, so that no other instance
+    takes its work over while it runs (also while a stop lets the work in hand finish); and,
+    while the application runs, the work that instances which died (or stopped halfway) left
+    behind, once their leases ran out, is taken over: requests cut off before the paid API go
+    on, submissions cut off halfway are explained (never sent again), and webhook updates
+    kept but not handled to the end are handled.
+
+    An asyncio task of its own, not a JobQueue job: the JobQueue stops before the tasks of a
+    stopping application are awaited, and skips a run that comes a second late."""
+
+    def __init__(self, application: BotApp, steps: Steps, *, every: float) -> None:
+        self._application, self._steps, self._every = application, steps, every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.beat()
+            except Exception:  # the next beat tries again; leases last three beats
+                log.exception("the heartbeat failed")
+            await asyncio.sleep(self._every)
+
+    async def beat(self) -> None:
+        """One beat: renew, and (while the application runs) take over what was left."""
+        steps, application = self._steps, self._application
+        await steps.leases.renew()
+        if not application.running:
+            return  # starting or stopping: take nothing new on
+        resumed, interrupted = await steps.leases.recover_abandoned()
+        if resumed or interrupted:
+            log.warning(
+                "taken over from an instance that stopped or was lost (this one's last run, "
+                "or another): %d request(s) resume, %d interrupted submission(s) will be "
+                "explained to their users",
+                resumed,
+                interrupted,
+            )
+        feed = application.bot_data.get(UPDATE_FEED_KEY)
+        if isinstance(feed, UpdateFeed) and application.running:
+            await feed.replay()
+
+
+async def take_over_at_start(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Once the application runs, at once: what a previous run or a lost instance left (the
+    heartbeat's next beat is up to a third of LEASE_SECONDS away)."""
+    heartbeat = context.bot_data.get(HEARTBEAT_KEY)
+    if isinstance(heartbeat, Heartbeat):
+        await heartbeat.beat()
 
 
 async def send_admin_alerts_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -263,15 +302,16 @@ class UpdateFeed:
         await self._inbox.mark_handled(update_id, now=self._clock())
 
     async def replay(self) -> None:
-        """Handle the updates that an instance (this one in an earlier run, or another) kept
-        but did not handle to the end, once their lease ran out, oldest first; then forget
-        those handled over a day ago (Telegram resends none that late)."""
+        """Start handling the updates that an instance (this one in an earlier run, or
+        another) kept but did not handle to the end, once their lease ran out, oldest first;
+        then forget those handled over a day ago (Telegram resends none that late)."""
         abandoned = await self._inbox.claim_abandoned(lease=self._leases.lease(), now=self._clock())
         for data in abandoned:
             log.warning(
                 "update %s was kept but not handled to the end; handled now", data["update_id"]
             )
-            await self.handle(data)
+            # Each in a task of its own, as a post's: one slow update never holds up the rest.
+            self._application.create_task(self.handle(data), name=f"update {data['update_id']}")
         await self._inbox.forget_handled(before=self._clock() - 86_400.0)
 
 
@@ -445,6 +485,7 @@ def build_application(
                 ),
                 meter=metrics,
             )
+            name_instance(steps.leases.owner)  # from here on, every line names the instance
             # The server and the webhook first: a refused webhook URL or a port taken stops the
             # start before anything else happens. Posts wait for the application to run.
             if settings.serves_http:
@@ -452,7 +493,6 @@ def build_application(
             await start_steps(application, steps)
             application.bot_data[SERVICES_KEY] = services
             application.bot_data[STEPS_KEY] = steps
-            name_instance(steps.leases.owner)
             opened.pop_all()  # from here on, post_shutdown closes them
 
     async def start_http_server(application: BotApp, steps: Steps) -> None:
@@ -531,11 +571,10 @@ def build_application(
         assert application.job_queue is not None
         # First of all, at once and then every third of LEASE_SECONDS: this instance's leases
         # are renewed, and what instances that died left behind is taken over.
-        # (APScheduler takes `first=0` for "after one interval": the first run is its own.)
-        application.job_queue.run_once(keep_leases_tick, when=0, name="keep_leases_at_start")
-        application.job_queue.run_repeating(
-            keep_leases_tick, interval=settings.lease_seconds / 3, name="keep_leases"
-        )
+        heartbeat = Heartbeat(application, steps, every=settings.lease_seconds / 3)
+        application.bot_data[HEARTBEAT_KEY] = heartbeat  # post_shutdown stops it
+        heartbeat.start()
+        application.job_queue.run_once(take_over_at_start, when=0, name="take_over_at_start")
         # The tick runs several times per poll interval: each job's own schedule says when it is
         # due, and a due job then waits a fraction of an interval, not up to a whole one.
         application.job_queue.run_repeating(
@@ -586,6 +625,9 @@ def build_application(
         await stop_http_server(application)
         steps = application.bot_data.pop(STEPS_KEY, None)
         application.bot_data.pop(UPDATE_FEED_KEY, None)
+        heartbeat = application.bot_data.pop(HEARTBEAT_KEY, None)
+        if isinstance(heartbeat, Heartbeat):
+            await heartbeat.stop()  # the work in hand is done: nothing left to renew
         if isinstance(steps, Steps):
             # What this instance still holds (a job taken from the line just before the stop,
             # say) goes on at once elsewhere, or at the next start, not after the expiry.
