@@ -96,7 +96,9 @@ async def on_buy_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             title=words.invoice_title(pack),
             description=words.invoice_description(pack),
             payload=pack.payload(query.from_user.id),
-            provider_token="",  # Stars need none
+            # Stars need no provider token. It is left out, not sent empty: with Defaults,
+            # python-telegram-bot (22.x) turns an empty string argument into [] (it takes any
+            # empty sequence for a list of poll options), and Telegram refuses that token.
             currency=STARS,
             prices=[LabeledPrice(words.videos(pack.videos), pack.stars)],
         )
