@@ -124,7 +124,7 @@ async def on_pre_checkout(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         packs=steps.settings.packs,
     )
     if not isinstance(verdict, CheckoutRefusal) and not await may_buy(steps, query.from_user.id):
-        verdict = CheckoutRefusal.OTHER_USER  # their access was taken away since the invoice
+        verdict = CheckoutRefusal.NOT_ALLOWED  # their access was taken away since the invoice
     if isinstance(verdict, CheckoutRefusal):
         log.info("user %s: checkout refused (%s)", query.from_user.id, verdict.value)
         await query.answer(ok=False, error_message=words.checkout_refused(verdict))
@@ -165,9 +165,10 @@ async def on_successful_payment(update: Update, context: ContextTypes.DEFAULT_TY
 
 
 async def on_balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/balance: the caller's videos left and last purchases."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    """/balance: the caller's videos left and, in private, their last purchases (a group
+    sees no charge ids)."""
+    message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if message is None or user is None or chat is None:
         return
     steps, words = steps_of(context.bot_data), current_words()
     if not steps.settings.payments_on:
@@ -176,7 +177,13 @@ async def on_balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not pays(steps, user.id):
         await answer(message, words.ADMINS_NEVER_PAY)
         return
+    if not await may_buy(steps, user.id):  # no free videos for one who may make none
+        await answer(message, words.not_allowed(user.id))
+        return
     balance, in_use = await balance_of(steps, user.id)
+    if chat.type != ChatType.PRIVATE:
+        await answer(message, words.balance_line(balance, in_use))
+        return
     purchases = await LedgerStore.of(steps.store).purchases(user.id)
     await answer(message, words.balance_report(balance, in_use, purchases, now=steps.clock()))
 

@@ -82,6 +82,7 @@ class CheckoutRefusal(Enum):
     PACK_GONE = "pack_gone"  # the operator changed the packs since the invoice was sent
     OTHER_USER = "other_user"  # someone else pays an invoice sent to another user
     WRONG_AMOUNT = "wrong_amount"  # not the pack's price in Stars
+    NOT_ALLOWED = "not_allowed"  # the buyer may no longer make videos (/deny since the invoice)
 
 
 def check_checkout(

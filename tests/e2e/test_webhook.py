@@ -104,7 +104,7 @@ async def test_photo_posted_to_the_webhook_gets_its_video(
     [hook] = local_telegram.calls_to("setWebhook")
     assert hook.params["url"] == webhook_settings.telegram_webhook_url
     assert hook.params["secret_token"] == SECRET
-    assert hook.params["allowed_updates"] == ["message", "callback_query"]
+    assert hook.params["allowed_updates"] == ["message", "callback_query", "pre_checkout_query"]
     assert local_telegram.calls_to("getUpdates") == []  # Telegram answers those 409 now
     assert [post.status for post in local_telegram.webhook_posts] == [200]
 
