@@ -13,7 +13,9 @@ image, as the API does) must not hold up Telegram's side, which serves the photo
 updates.
 
 Measured: photos submitted per second with two instances, from the first webhook post to the
-200th create at the AI/ML API emulator. Baseline: the same with one instance, just before.
+200th create at the AI/ML API emulator. Baseline: the same with one instance. Each is run twice,
+one instance and two in turn, and the best run of each is the figure: on a machine that other
+work shares, a slowed run tells of that work, not of the instances.
 Reported with them: the ratio (two / one), and the CPU seconds each bot process and this
 process (both emulators and the proxy) spent, which tell what bounds the ratio on this machine.
 """
@@ -49,6 +51,7 @@ from tests.emulators.telegram_emulator import (
 from tests.instances import Instances
 
 PHOTOS = 200
+ROUNDS = 2  # runs of each, one instance and two in turn; the best of each is the figure
 IMAGES = 20
 SIZE = (4032, 3024)  # as stored: landscape, turned upright by its EXIF orientation
 FIRST_USER = 900_000
@@ -214,8 +217,13 @@ async def measure() -> Outcome:
     if not await server.reachable():
         raise RuntimeError(NO_SERVER.split(":", 1)[0] + ": the scale-out benchmark needs it")
     try:
-        one = await one_run(server, 1, photos)
-        two = await one_run(server, 2, photos)
+        # In turns, best of each: a machine's other load comes and goes, and a run it slowed
+        # tells of that load rather than of the instances.
+        runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+        for _ in range(ROUNDS):
+            for count in (1, 2):
+                runs[count].append(await one_run(server, count, photos))
+        one, two = (max(runs[n], key=lambda run: run["photos_per_second"]) for n in (1, 2))
     finally:
         await server.close()
 
@@ -232,8 +240,9 @@ async def measure() -> Outcome:
             target="-",
             met=None,
             note=(
-                f"all {PHOTOS} submitted in {two['seconds']:.1f} s by two instances, "
-                f"{one['seconds']:.1f} s by one (the baseline); {SIZE[0]}x{SIZE[1]} JPEGs of "
+                f"best of {ROUNDS} runs each, in turn: all {PHOTOS} submitted in "
+                f"{two['seconds']:.1f} s by two instances, {one['seconds']:.1f} s by one (the "
+                f"baseline); {SIZE[0]}x{SIZE[1]} JPEGs of "
                 f"~{sum(map(len, photos)) // len(photos) // 1024} KiB sent as files"
             ),
         ),
@@ -255,7 +264,12 @@ async def measure() -> Outcome:
             ),
         ),
     ]
-    outcome.details = {"one_instance": one, "two_instances": two, "usable_cpus": cpus}
+    outcome.details = {
+        "one_instance": runs[1],
+        "two_instances": runs[2],
+        "best_of": ROUNDS,
+        "usable_cpus": cpus,
+    }
     return outcome
 
 
