@@ -88,6 +88,10 @@ async def on_cancel_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await answer_tap(query, words.ALREADY_LEFT_THE_LINE, show_alert=True)
 
 
+#: How long a fix tapped right after its refusal waits for the step that told it to finish.
+_WAIT_FOR_THE_REFUSAL = 3.0
+
+
 async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A fix under an image's refusal: the same job goes on with the fix, judged against the
     budgets again (the refusal never counted). The first tap takes the buttons away; a second
@@ -124,10 +128,20 @@ async def on_fix(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer_tap(query, _progress_of(await steps.store.get(job.id), words))
         return
     await answer_tap(query, words.fixing(fix))
-    if not admission.leased:  # its refusal is being retold: the tick goes on with it after
+    fixed: Job | None = admission.job
+    if not admission.leased:
+        # Another step still holds it: the one that told the refusal, about to let it go
+        # (a tap right after the refusal came), or the tick retelling it. Taken once free;
+        # if the tick takes it first, the tick goes on with it.
+        fixed = await steps.leases.take_soon(job.id, within=_WAIT_FOR_THE_REFUSAL)
+        if fixed is None or fixed.state not in (JobState.RECEIVED, JobState.WAITING):
+            if fixed is not None:
+                await steps.leases.release(job.id)
+            return
+    if fixed is None:
         return
     # The status message is the refusal: its next text comes without the buttons.
-    await start_job(steps, admission.job, ack=words.fixing(fix))
+    await start_job(steps, fixed, ack=words.fixing(fix))
 
 
 async def on_stop_paid(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -8,6 +8,7 @@ and leaves it alone when another step (here or in another instance) holds it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -74,6 +75,16 @@ class Leaseholder:
         if taken is None or not self.hold(job_id):
             return None
         return taken
+
+    async def take_soon(self, job_id: int, *, within: float, every: float = 0.1) -> Job | None:
+        """The job, leased here, as soon as the step holding it lets it go, within `within`
+        seconds; None if it is still held then (that step, or the tick after it, goes on)."""
+        deadline = self._clock() + within
+        while True:
+            taken = await self.take(job_id)
+            if taken is not None or self._clock() >= deadline:
+                return taken
+            await asyncio.sleep(every)
 
     async def confirm(
         self, job_id: int, *, expected: JobState | None = None, **changes: Any
