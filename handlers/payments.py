@@ -7,16 +7,24 @@ The prices are the operator's (`bot.policy.payments`), the credits the ledger's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from telegram import LabeledPrice, Update
+from telegram import LabeledPrice, SuccessfulPayment, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.engine.keyboards import buy_markup
 from bot.policy.access import Access
-from bot.policy.payments import STARS, CheckoutRefusal, StarPack, check_checkout, read_payload
+from bot.policy.payments import (
+    STARS,
+    CheckoutRefusal,
+    Order,
+    StarPack,
+    check_checkout,
+    read_payload,
+)
 from bot.wiring.steps import Steps, steps_of
 from bot.words.current import current_words
 from handlers.admin import admin_request
@@ -41,11 +49,14 @@ async def balance_of(steps: Steps, user_id: int) -> tuple[int, int]:
 
 
 async def may_buy(steps: Steps, user_id: int) -> bool:
-    """Whether this user may buy videos: one who pays, and may make videos (in private)."""
+    """Whether this user may buy videos: one who pays, and may make videos, in private or in
+    an allowed group (whose members are let in there, not in private)."""
     if not pays(steps, user_id):
         return False
     rules = await steps.admission.load_rules()
-    return rules.access(user_id=user_id, chat_id=user_id, private=True) is Access.ALLOWED
+    if rules.access(user_id=user_id, chat_id=user_id, private=True) is Access.ALLOWED:
+        return True
+    return bool(rules.allowed_chats) and user_id not in rules.revoked
 
 
 def pays(steps: Steps, user_id: int) -> bool:
@@ -146,14 +157,7 @@ async def on_successful_payment(update: Update, context: ContextTypes.DEFAULT_TY
         log.error("user %s paid %s Stars for an unknown order", user.id, paid.total_amount)
         await answer(message, words.PAYSUPPORT)
         return
-    credited = await LedgerStore.of(steps.store).credit_purchase(
-        user.id,
-        charge_id=paid.telegram_payment_charge_id,
-        videos=order.pack.videos,
-        stars=paid.total_amount,
-        pack=order.pack.code,
-        now=steps.clock(),
-    )
+    credited = await _credit(steps, user.id, paid.telegram_payment_charge_id, order, paid)
     if not credited:
         log.info("user %s: the payment %s came again", user.id, paid.telegram_payment_charge_id)
         return
@@ -162,6 +166,39 @@ async def on_successful_payment(update: Update, context: ContextTypes.DEFAULT_TY
     )
     balance, _ = await balance_of(steps, user.id)
     await answer(message, words.payment_received(order.pack.videos, balance))
+
+
+async def _credit(
+    steps: Steps, user_id: int, charge_id: str, order: Order, paid: SuccessfulPayment
+) -> bool:
+    """`LedgerStore.credit_purchase`, asked again after a failure (a database restarting):
+    Telegram never sends a payment twice on purpose, so a write lost here would be Stars
+    taken for nothing. On the last failure, one ERROR line names what to credit by hand."""
+    ledger = LedgerStore.of(steps.store)
+    for pause in (0.5, 1.0, 2.0, None):
+        try:
+            return await ledger.credit_purchase(
+                user_id,
+                charge_id=charge_id,
+                videos=order.pack.videos,
+                stars=paid.total_amount,
+                pack=order.pack.code,
+                now=steps.clock(),
+            )
+        except Exception:
+            if pause is None:
+                log.error(
+                    "user %s paid %s Stars (charge %s) for %d video(s), and the credit could "
+                    "not be recorded: credit it by hand, or refund it",
+                    user_id,
+                    paid.total_amount,
+                    charge_id,
+                    order.pack.videos,
+                )
+                raise
+            log.warning("could not record the payment %s; trying again", charge_id)
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 async def on_balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -214,6 +214,8 @@ class AccessStore:
             if free_videos is not None:  # its refusal gave its credit back: spent again
                 await self._ledger.spend_in(connection, user_id, job_id, now=now)
             values = changes | {"state": state.value, "updated_at": now}
+            if free_videos is None:  # they pay no more (made an admin, payments off)
+                values["credit_used"] = None
             reopen = sa.update(jobs).where(row.id == job_id).returning(*JOB_COLUMNS)
             free = sa.or_(row.lease_until.is_(None), row.lease_until <= now)
             taken = (

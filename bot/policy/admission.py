@@ -173,7 +173,9 @@ class Admissions:
         admission hands it the counts in its transaction."""
         rules = await self.load_rules()
         settings = self._settings
-        pays = settings.payments_on and not rules.is_admin(user_id)  # admins never pay
+        # Admins never pay; and no one who may not make videos here is given free ones.
+        allowed = rules.access(user_id=user_id, chat_id=chat_id, private=private)
+        pays = settings.payments_on and not rules.is_admin(user_id) and allowed is Access.ALLOWED
         return _Judgement(
             rules,
             limits_of(settings),

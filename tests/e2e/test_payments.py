@@ -804,3 +804,34 @@ async def test_several_payments_at_once_are_each_answered_in_time_and_credited(
     assert all(seconds is not None and seconds < PROMPTLY for seconds in answers)
     assert balance.startswith(left(6))
     assert len(await purchases(shop)) == 5
+
+
+async def test_a_stranger_refused_at_the_door_is_given_no_free_videos(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    bob = user(222, "Bob")
+    settings = selling(tmp_path, telegram, aiml, allowed_user_ids="111")
+    async with running_bot(settings, clock) as app:
+        sent = send_photo(telegram, chat=private_chat(222), sender=bob, caption="waves")
+        refusal = await reply_message(telegram, 222, sent.message_id)
+        balance = await says(telegram, "/balance", sender=bob)
+        rows = await ledger_rows(app, 222)
+
+    assert said(refusal) == read(ENGLISH.not_allowed(222))
+    assert balance == read(ENGLISH.not_allowed(222))
+    assert rows == 0 and aiml.charged == 0  # nothing granted, nothing held in /stats
+
+
+async def test_a_member_of_an_allowed_group_may_buy_in_private(
+    tmp_path: Path, telegram: TelegramEmulator, aiml: AimlApiEmulator, clock: TestClock
+) -> None:
+    bob = user(222, "Bob")
+    settings = selling(tmp_path, telegram, aiml, allowed_chat_ids=str(GROUP["id"]))
+    async with running_bot(settings, clock):
+        offer = await ask(telegram, "/buy", sender=bob)
+        invoice = await invoice_after_tap(telegram, offer, "buy:1:60", sender=bob)
+        payment, thanks = await pay(telegram, invoice, payer=bob)
+
+    assert [data for _, data in buttons(offer)] == PACK_BUTTONS
+    assert payment.pre_checkout.ok is True
+    assert thanks == read(ENGLISH.payment_received(1, 2))  # and the free one, for the group
