@@ -19,8 +19,16 @@ from bot.image.firstframe import ImageProblem, ImageRejected
 from bot.image.fixes import fix_for
 from bot.wiring.application import BotApp
 from bot.words.texts import ENGLISH, RUSSIAN, TRANSLATIONS
-from storage import Reason
-from tests.conftest import FAST, TestClock, make_settings, running_bot, send_photo
+from storage import JobState, Reason
+from tests.conftest import (
+    FAST,
+    TestClock,
+    eventually_async,
+    make_settings,
+    running_bot,
+    send_photo,
+    services,
+)
 from tests.e2e.conversation import command, replies_to
 from tests.e2e.taps import bot_message, buttons, saying, tap
 from tests.emulators.aimlapi_emulator import AimlApiEmulator
@@ -50,9 +58,15 @@ async def test_a_russian_user_follows_a_job_in_russian_from_photo_to_status(
 ) -> None:
     async with AimlApiEmulator("k", queued_polls=2, generating_polls=14) as aiml:
         settings = make_settings(tmp_path, telegram, aiml, aimlapi_key="k")
-        async with running_bot(settings, clock, LIVELY):
+        async with running_bot(settings, clock, LIVELY) as app:
             sent = send_photo(telegram, chat=IVAN_CHAT, sender=IVAN, caption="кот моргает")
             video = await bot_message(telegram, 333, _is_video, "the video")
+            store = services(app).store
+
+            async def delivered() -> bool:  # recorded once Telegram answered the send
+                return (await store.jobs_for_user(333))[0].state is JobState.DELIVERED
+
+            await eventually_async(delivered, what="the delivery recorded")
             status = await command(telegram, chat=IVAN_CHAT, sender=IVAN, text="/status")
             nothing = await command(telegram, chat=IVAN_CHAT, sender=IVAN, text="/cancel")
             again = await tap(telegram, sender=IVAN, message=video, data=buttons(video)[0][1])
