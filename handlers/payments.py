@@ -157,7 +157,7 @@ async def on_successful_payment(update: Update, context: ContextTypes.DEFAULT_TY
         log.error("user %s paid %s Stars for an unknown order", user.id, paid.total_amount)
         await answer(message, words.PAYSUPPORT)
         return
-    credited = await _credit(steps, user.id, paid.telegram_payment_charge_id, order, paid)
+    credited = await _credit(steps, user.id, order, paid)
     if not credited:
         log.info("user %s: the payment %s came again", user.id, paid.telegram_payment_charge_id)
         return
@@ -168,37 +168,40 @@ async def on_successful_payment(update: Update, context: ContextTypes.DEFAULT_TY
     await answer(message, words.payment_received(order.pack.videos, balance))
 
 
-async def _credit(
-    steps: Steps, user_id: int, charge_id: str, order: Order, paid: SuccessfulPayment
-) -> bool:
+async def _credit(steps: Steps, user_id: int, order: Order, paid: SuccessfulPayment) -> bool:
     """`LedgerStore.credit_purchase`, asked again after a failure (a database restarting):
     Telegram never sends a payment twice on purpose, so a write lost here would be Stars
     taken for nothing. On the last failure, one ERROR line names what to credit by hand."""
-    ledger = LedgerStore.of(steps.store)
-    for pause in (0.5, 1.0, 2.0, None):
+    ledger, charge_id = LedgerStore.of(steps.store), paid.telegram_payment_charge_id
+
+    async def write() -> bool:
+        return await ledger.credit_purchase(
+            user_id,
+            charge_id=charge_id,
+            videos=order.pack.videos,
+            stars=paid.total_amount,
+            pack=order.pack.code,
+            now=steps.clock(),
+        )
+
+    for pause in (0.5, 1.0, 2.0):
         try:
-            return await ledger.credit_purchase(
-                user_id,
-                charge_id=charge_id,
-                videos=order.pack.videos,
-                stars=paid.total_amount,
-                pack=order.pack.code,
-                now=steps.clock(),
-            )
+            return await write()
         except Exception:
-            if pause is None:
-                log.error(
-                    "user %s paid %s Stars (charge %s) for %d video(s), and the credit could "
-                    "not be recorded: credit it by hand, or refund it",
-                    user_id,
-                    paid.total_amount,
-                    charge_id,
-                    order.pack.videos,
-                )
-                raise
             log.warning("could not record the payment %s; trying again", charge_id)
             await asyncio.sleep(pause)
-    raise AssertionError("unreachable")
+    try:
+        return await write()
+    except Exception:
+        log.error(
+            "user %s paid %s Stars (charge %s) for %d video(s), and the credit could not be "
+            "recorded: credit it by hand, or refund it",
+            user_id,
+            paid.total_amount,
+            charge_id,
+            order.pack.videos,
+        )
+        raise
 
 
 async def on_balance(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -36,27 +36,31 @@ def is_free(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
     return sa.or_(table.c.lease_until.is_(None), table.c.lease_until <= now)
 
 
-def _lease_values(table: sa.Table, *, owner: str, until: float) -> dict[str, Any]:
-    """What taking a row's lease sets; on jobs, it also notes an owner whose lease ran out
-    (SET expressions read the row as it was before)."""
-    values: dict[str, Any] = {"lease_owner": owner, "lease_until": until}
-    if table is jobs:
-        ran_out = sa.and_(jobs.c.lease_until.is_not(None), jobs.c.lease_owner != owner)
-        values["taken_over_from"] = sa.case(
-            (ran_out, jobs.c.lease_owner), else_=jobs.c.taken_over_from
-        )
+def _taken_over_from(owner: str) -> sa.ColumnElement[Any]:
+    """`taken_over_from` as `owner` takes a job: the owner before, when its lease was held
+    and ran out (SET expressions read the row as it was before)."""
+    ran_out = sa.and_(jobs.c.lease_until.is_not(None), jobs.c.lease_owner != owner)
+    return sa.case((ran_out, jobs.c.lease_owner), else_=jobs.c.taken_over_from)
+
+
+def _lease_values(*, owner: str, until: float) -> dict[str, Any]:
+    """What taking a job's lease sets, noting an owner whose lease ran out."""
+    ran_out = sa.and_(jobs.c.lease_until.is_not(None), jobs.c.lease_owner != owner)
+    return {
+        "lease_owner": owner,
+        "lease_until": until,
+        "taken_over_from": _taken_over_from(owner),
         # A send cut off by its instance's death may have posted the video: one unanswered.
-        values["unanswered_sends"] = sa.case(
+        "unanswered_sends": sa.case(
             (sa.and_(ran_out, jobs.c.state == _DELIVERING), jobs.c.unanswered_sends + 1),
             else_=jobs.c.unanswered_sends,
-        )
-    return values
+        ),
+    }
 
 
-def leased_to(owner: str, *, until: float) -> dict[str, Any]:
-    """The columns of a job row recorded already leased to `owner` (a new job, say), for an
-    INSERT or an UPDATE that finds the row by a condition of its own."""
-    return {"lease_owner": owner, "lease_until": until}
+def _held_by(table: sa.Table, owner: str) -> list[sa.ColumnElement[bool]]:
+    """The rows of `table` (jobs or updates) whose lease `owner` holds."""
+    return [table.c.lease_owner == owner, table.c.lease_until.is_not(None)]
 
 
 class LeaseStore:
@@ -86,7 +90,7 @@ class LeaseStore:
         statement = (
             sa.update(jobs)
             .where(jobs.c.id.in_(found))
-            .values(_lease_values(jobs, owner=owner, until=until))
+            .values(_lease_values(owner=owner, until=until))
             .returning(*JOB_COLUMNS)
         )
         async with self._engine.begin() as connection:
@@ -100,7 +104,7 @@ class LeaseStore:
         statement = (
             sa.update(jobs)
             .where(jobs.c.id == job_id, is_free(jobs, now))
-            .values(_lease_values(jobs, owner=owner, until=until))
+            .values(_lease_values(owner=owner, until=until))
             .returning(*JOB_COLUMNS)
         )
         async with self._engine.begin() as connection:
@@ -153,7 +157,7 @@ class LeaseStore:
         """The heartbeat: every lease `owner` holds on updates, and on jobs (only those of
         `job_ids` when given: the steps still running), now holds until `until`; returns how
         many job leases it renewed."""
-        held = [jobs.c.lease_owner == owner, jobs.c.lease_until.is_not(None)]
+        held = _held_by(jobs, owner)
         if job_ids is not None:
             held.append(jobs.c.id.in_(job_ids))
         async with self._engine.begin() as connection:
@@ -161,9 +165,7 @@ class LeaseStore:
                 sa.update(jobs).where(*held).values(lease_until=until)
             )
             await connection.execute(
-                sa.update(updates)
-                .where(updates.c.lease_owner == owner, updates.c.lease_until.is_not(None))
-                .values(lease_until=until)
+                sa.update(updates).where(*_held_by(updates, owner)).values(lease_until=until)
             )
         return int(renewed.rowcount)
 
@@ -172,14 +174,10 @@ class LeaseStore:
         carry on at once instead of after the expiry; returns how many job leases."""
         async with self._engine.begin() as connection:
             released = await connection.execute(
-                sa.update(jobs)
-                .where(jobs.c.lease_owner == owner, jobs.c.lease_until.is_not(None))
-                .values(lease_until=None)
+                sa.update(jobs).where(*_held_by(jobs, owner)).values(lease_until=None)
             )
             await connection.execute(
-                sa.update(updates)
-                .where(updates.c.lease_owner == owner, updates.c.lease_until.is_not(None))
-                .values(lease_until=None)
+                sa.update(updates).where(*_held_by(updates, owner)).values(lease_until=None)
             )
         return int(released.rowcount)
 
@@ -207,13 +205,7 @@ class LeaseStore:
         """
         abandoned = is_free(jobs, now)
         taken_over = {
-            "taken_over_from": sa.case(
-                (
-                    sa.and_(jobs.c.lease_until.is_not(None), jobs.c.lease_owner != owner),
-                    jobs.c.lease_owner,
-                ),
-                else_=jobs.c.taken_over_from,
-            ),
+            "taken_over_from": _taken_over_from(owner),
             "lease_owner": owner,
             "lease_until": None,
             "next_poll_at": now,
